@@ -1,0 +1,200 @@
+// Package abi holds the constants and message types of the wasmdest guest ABI.
+//
+// The ABI is the contract between the wasmdest host and a destination guest
+// compiled to WebAssembly. ABI.md beside this file is its complete written
+// specification; this package is its Go form, shared by the host and by the
+// guest SDK. Nothing else crosses the boundary.
+//
+// This package has no dependencies beyond the standard library so that it
+// builds unchanged for GOOS=wasip1.
+package abi
+
+import "fmt"
+
+// VersionMajor and VersionMinor are the ABI version this package describes.
+// A guest built for another major version is refused. A guest built for a
+// higher minor version of the same major is refused too, because it may call
+// host functions this host does not have; a lower minor version is accepted.
+const (
+	VersionMajor = 1
+	VersionMinor = 0
+)
+
+// Version is a packed ABI version as returned by the ExportVersion function:
+// the major version in the high 16 bits, the minor version in the low 16 bits.
+type Version uint32
+
+// CurrentVersion is the packed form of VersionMajor.VersionMinor.
+const CurrentVersion = Version(VersionMajor<<16 | VersionMinor)
+
+// Major returns the major part of v.
+func (v Version) Major() uint16 { return uint16(v >> 16) }
+
+// Minor returns the minor part of v.
+func (v Version) Minor() uint16 { return uint16(v) }
+
+// String formats v as "MAJOR.MINOR".
+func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major(), v.Minor()) }
+
+// Compatible reports whether a host speaking host can run a guest built for v.
+func (v Version) Compatible(host Version) error {
+	if v.Major() != host.Major() {
+		return fmt.Errorf("guest is built for ABI %s, this host speaks ABI %s: major versions differ; rebuild the guest against ABI %d.x", v, host, host.Major())
+	}
+	if v.Minor() > host.Minor() {
+		return fmt.Errorf("guest is built for ABI %s, this host speaks ABI %s: the guest needs a newer host", v, host)
+	}
+	return nil
+}
+
+// Names of the functions a guest exports. Every guest must export all of
+// them, plus the WASI reactor's "_initialize" and its linear "memory".
+const (
+	// ExportVersion is () -> i32: the packed Version the guest was built for.
+	// The host calls it before anything else; it must not allocate.
+	ExportVersion = "wasmdest_abi_version"
+	// ExportAlloc is (size i32) -> i32: a pointer to size bytes of guest
+	// memory that stay valid and unmoved until passed to ExportFree, or 0
+	// when the guest cannot allocate.
+	ExportAlloc = "wasmdest_alloc"
+	// ExportFree is (ptr i32) -> (): releases a pointer from ExportAlloc.
+	ExportFree = "wasmdest_free"
+	// ExportCall is (op i32, ptr i32, len i32) -> i32: runs operation op
+	// with the request header at ptr..ptr+len and returns a Status.
+	ExportCall = "wasmdest_call"
+	// ExportInitialize is the WASI reactor's initialiser, run once by the
+	// host right after instantiation.
+	ExportInitialize = "_initialize"
+)
+
+// ImportModule is the module name of every host function.
+const ImportModule = "wasmdest"
+
+// Names of the host functions, imported from ImportModule. Functions of a
+// capability are only usable by a guest whose manifest asks for that
+// capability and whose configuration grants it.
+const (
+	// ImportLog is (level i32, ptr i32, len i32) -> (): one log line at a Level.
+	ImportLog = "log"
+	// ImportSetError is (ptr i32, len i32) -> (): the error message of the
+	// running operation; read by the host when the operation returns a
+	// non-zero Status.
+	ImportSetError = "set_error"
+	// ImportInputRead is (ptr i32, cap i32) -> i32: copies up to cap bytes of
+	// the running operation's body into guest memory at ptr and returns how
+	// many; 0 means the body has ended; a negative value means the host
+	// failed (the message is in the result slot, see ImportResultRead).
+	ImportInputRead = "input_read"
+	// ImportOutput is (ptr i32, len i32) -> i32: hands len bytes of the
+	// running operation's output to the host, which copies them before
+	// returning. Returns 0 to go on, 1 when the host asks the guest to stop
+	// (the guest should return StatusCancelled).
+	ImportOutput = "output"
+	// ImportResultRead is (ptr i32, cap i32) -> i32: copies the result slot
+	// (the data or error of the last host call that returned a length) into
+	// guest memory and returns the number of bytes copied.
+	ImportResultRead = "result_read"
+	// ImportExpand is (ptr i32, len i32) -> i64: expands placeholders in the
+	// JSON ExpandRequest at ptr. Returns the result length (>= 0) or minus
+	// the length of a HostError (< 0); either waits in the result slot.
+	ImportExpand = "expand"
+)
+
+// Capability names a group of host functions or a host resource a guest may
+// ask for in its Manifest.
+type Capability string
+
+const (
+	// CapFilesystem is one preopened directory, mounted at "/" in the guest's
+	// WASI filesystem. Without it the guest has no filesystem at all.
+	CapFilesystem Capability = "filesystem"
+	// CapPostgres is the pg_* host functions on a connection pool the host
+	// opens from the spec's connection_string.
+	CapPostgres Capability = "postgres"
+)
+
+// Capabilities lists every capability this ABI version defines.
+var Capabilities = []Capability{CapFilesystem, CapPostgres}
+
+// Op identifies an operation run through ExportCall.
+type Op uint32
+
+// Operations. Each takes a JSON request header; some also a body read with
+// ImportInputRead, and some produce output through ImportOutput.
+const (
+	// OpManifest: no header; output is the Manifest as JSON.
+	OpManifest Op = 1
+	// OpInit: header InitRequest; prepares the instance. Called once per
+	// instance before any other operation but OpManifest.
+	OpInit Op = 2
+	// OpDescribe: header TableRequest; body the wanted schema as an Arrow IPC
+	// stream with no record batches; output a TableState as JSON.
+	OpDescribe Op = 3
+	// OpMigrate: header MigrateRequest; body the wanted schema as for
+	// OpDescribe. Creates, alters or recreates one table.
+	OpMigrate Op = 4
+	// OpWrite: header TableRequest; body an Arrow IPC stream of the rows of
+	// one batch. The batch is written whole or not at all.
+	OpWrite Op = 5
+	// OpDeleteStale: header DeleteStaleRequest.
+	OpDeleteStale Op = 6
+	// OpRead: header TableRequest; body the table's schema as for
+	// OpDescribe; output every stored row as one Arrow IPC stream, which
+	// may be split over many ImportOutput calls.
+	OpRead Op = 7
+	// OpClose: no header; finishes all work (for example closes files).
+	OpClose Op = 8
+)
+
+var opNames = map[Op]string{
+	OpManifest: "manifest", OpInit: "init", OpDescribe: "describe", OpMigrate: "migrate",
+	OpWrite: "write", OpDeleteStale: "delete_stale", OpRead: "read", OpClose: "close",
+}
+
+// String names the operation as ABI.md does.
+func (o Op) String() string {
+	if s, ok := opNames[o]; ok {
+		return s
+	}
+	return fmt.Sprintf("op(%d)", uint32(o))
+}
+
+// Status is what ExportCall returns.
+type Status uint32
+
+const (
+	// StatusOK: the operation succeeded.
+	StatusOK Status = 0
+	// StatusError: the operation failed; the message was set with ImportSetError.
+	StatusError Status = 1
+	// StatusUnsupported: the guest does not implement this operation.
+	StatusUnsupported Status = 2
+	// StatusCancelled: the guest stopped because a host function asked it to.
+	StatusCancelled Status = 3
+	// StatusBadRequest: the header or body could not be decoded.
+	StatusBadRequest Status = 4
+)
+
+var statusNames = map[Status]string{
+	StatusOK: "ok", StatusError: "error", StatusUnsupported: "unsupported",
+	StatusCancelled: "cancelled", StatusBadRequest: "bad request",
+}
+
+// String names the status.
+func (s Status) String() string {
+	if n, ok := statusNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("status(%d)", uint32(s))
+}
+
+// Level is a log level for ImportLog. The values are go-hclog's.
+type Level int32
+
+const (
+	LevelTrace Level = 1
+	LevelDebug Level = 2
+	LevelInfo  Level = 3
+	LevelWarn  Level = 4
+	LevelError Level = 5
+)
