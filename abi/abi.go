@@ -173,11 +173,15 @@ const (
 	StatusCancelled Status = 3
 	// StatusBadRequest: the header or body could not be decoded.
 	StatusBadRequest Status = 4
+	// StatusPanicked: the guest recovered from a panic and set its message
+	// (with a stack trace). Its state may be broken: the host discards the
+	// instance, as it does after a trap.
+	StatusPanicked Status = 5
 )
 
 var statusNames = map[Status]string{
 	StatusOK: "ok", StatusError: "error", StatusUnsupported: "unsupported",
-	StatusCancelled: "cancelled", StatusBadRequest: "bad request",
+	StatusCancelled: "cancelled", StatusBadRequest: "bad request", StatusPanicked: "panicked",
 }
 
 // String names the status.

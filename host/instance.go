@@ -1,0 +1,278 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmdest/wasmdest/abi"
+)
+
+// Instance is one instantiated guest. It must be used by one goroutine at a
+// time; a Pool hands instances out that way.
+type Instance struct {
+	g    *Guest
+	pool *Pool // nil for the manifest probe
+	mod  api.Module
+	fn   struct{ version, alloc, free, call api.Function }
+	log  hclog.Logger
+	// stderrTail keeps the guest's last stderr lines for trap messages.
+	stderr *lineLogger
+	// broken is set when the instance trapped or panicked: it must not be reused.
+	broken bool
+}
+
+// instanceKey is the context key of the *Instance being instantiated, so
+// that logs from the guest's initialisers reach its logger.
+type instanceKey struct{}
+
+func (g *Guest) instantiate(ctx context.Context, p *Pool, cfg PoolConfig) (*Instance, error) {
+	in := &Instance{g: g, pool: p, log: g.rt.log.Named(g.name)}
+	in.stderr = newLineLogger(in.log, hclog.Warn)
+	stdout := newLineLogger(in.log, hclog.Info)
+	limit := g.rt.memoryLimit
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions(abi.ExportInitialize).
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithRandSource(rand.Reader).
+		WithStdout(stdout).WithStderr(in.stderr).
+		// The Go runtime in a guest collects harder as it nears this, well
+		// before the hard cap at which it would die.
+		WithEnv("GOMEMLIMIT", fmt.Sprintf("%dMiB", limit*3/4>>20))
+	if cfg.FSRoot != "" {
+		mc = mc.WithFSConfig(wazero.NewFSConfig().WithDirMount(cfg.FSRoot, "/"))
+	}
+	mod, err := g.rt.rt.InstantiateModule(context.WithValue(ctx, instanceKey{}, in), g.compiled, mc)
+	if err != nil {
+		if h := in.stderr.takeHeadline(); h != "" {
+			return nil, fmt.Errorf("instantiate: %w: guest said %q", err, h)
+		}
+		return nil, fmt.Errorf("instantiate: %w", err)
+	}
+	in.mod = mod
+	in.fn.version = mod.ExportedFunction(abi.ExportVersion)
+	in.fn.alloc = mod.ExportedFunction(abi.ExportAlloc)
+	in.fn.free = mod.ExportedFunction(abi.ExportFree)
+	in.fn.call = mod.ExportedFunction(abi.ExportCall)
+	return in, nil
+}
+
+func (in *Instance) granted(c abi.Capability) bool {
+	return in.pool != nil && in.pool.granted(c)
+}
+
+func (in *Instance) logLine(level abi.Level, msg string) {
+	l := hclog.Level(level)
+	if l < hclog.Trace || l > hclog.Error {
+		l = hclog.Info
+	}
+	in.log.Log(l, msg)
+}
+
+func (in *Instance) close(ctx context.Context) {
+	if in.mod != nil {
+		in.mod.Close(ctx)
+	}
+}
+
+// MemorySize returns the instance's current linear memory size in bytes.
+func (in *Instance) MemorySize() uint32 { return in.mod.Memory().Size() }
+
+// Broken reports whether the instance trapped or panicked and must be discarded.
+func (in *Instance) Broken() bool { return in.broken }
+
+// CallError is the error of an operation that failed in or at the guest.
+type CallError struct {
+	Guest string
+	Op    abi.Op
+	// Status is the guest's status; zero when the guest trapped.
+	Status abi.Status
+	// Message is the guest's error message, or the trap.
+	Message string
+	// Trapped is true when the guest trapped, ran out of memory, exited or was
+	// stopped; the instance was discarded.
+	Trapped bool
+	// Err is the underlying cause: the trap, the output writer's error, or
+	// the last error a host function returned to the guest.
+	Err error
+}
+
+func (e *CallError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "guest %s: %s: ", e.Guest, e.Op)
+	switch {
+	case e.Trapped:
+		b.WriteString("instance failed and was discarded: ")
+	case e.Status == abi.StatusPanicked:
+		b.WriteString("guest panicked and was discarded: ")
+	case e.Status == abi.StatusUnsupported:
+		b.WriteString("not supported by this guest")
+	}
+	b.WriteString(e.Message)
+	if e.Err != nil && !e.Trapped && !strings.Contains(e.Message, e.Err.Error()) {
+		if e.Message != "" {
+			b.WriteString(": ")
+		}
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// IsUnsupported reports whether err says the guest does not implement an operation.
+func IsUnsupported(err error) bool {
+	var ce *CallError
+	return errors.As(err, &ce) && ce.Status == abi.StatusUnsupported
+}
+
+// Call runs one operation. header is sent as is when it is a []byte and as
+// JSON otherwise (nil sends none). body, if not nil, is what the guest reads
+// with input_read; out, if not nil, receives the guest's output.
+func (in *Instance) Call(ctx context.Context, op abi.Op, header any, body io.Reader, out io.Writer) error {
+	if in.broken {
+		return &CallError{Guest: in.g.name, Op: op, Trapped: true, Message: "instance was discarded after an earlier failure"}
+	}
+	var hdr []byte
+	switch h := header.(type) {
+	case nil:
+	case []byte:
+		hdr = h
+	default:
+		var err error
+		if hdr, err = json.Marshal(h); err != nil {
+			return fmt.Errorf("guest %s: %s: encode request: %w", in.g.name, op, err)
+		}
+	}
+	st := &callState{inst: in, body: body, out: out}
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	stack := make([]uint64, 3)
+	var ptr uint32
+	if len(hdr) > 0 {
+		stack[0] = uint64(len(hdr))
+		if err := in.fn.alloc.CallWithStack(ctx, stack); err != nil {
+			return in.trap(ctx, op, err)
+		}
+		ptr = uint32(stack[0])
+		if ptr == 0 || !in.mod.Memory().Write(ptr, hdr) {
+			in.broken = true
+			return &CallError{Guest: in.g.name, Op: op, Trapped: true, Message: fmt.Sprintf("guest could not allocate %d bytes for the request", len(hdr))}
+		}
+	}
+	stack[0], stack[1], stack[2] = uint64(op), uint64(ptr), uint64(len(hdr))
+	if err := in.fn.call.CallWithStack(ctx, stack); err != nil {
+		return in.trap(ctx, op, err)
+	}
+	status := abi.Status(uint32(stack[0]))
+	if ptr != 0 {
+		stack[0] = uint64(ptr)
+		if err := in.fn.free.CallWithStack(ctx, stack); err != nil {
+			return in.trap(ctx, op, err)
+		}
+	}
+	switch status {
+	case abi.StatusOK:
+		if st.outErr != nil {
+			return &CallError{Guest: in.g.name, Op: op, Message: "output", Err: st.outErr}
+		}
+		return nil
+	case abi.StatusCancelled:
+		cause := st.outErr
+		if cause == nil {
+			cause = ctx.Err()
+		}
+		return &CallError{Guest: in.g.name, Op: op, Status: status, Message: "cancelled", Err: cause}
+	case abi.StatusPanicked:
+		in.broken = true
+	}
+	msg := st.errMsg
+	if msg == "" && status != abi.StatusUnsupported {
+		msg = "failed with status " + status.String() + " and no message"
+	}
+	return &CallError{Guest: in.g.name, Op: op, Status: status, Message: msg, Err: st.hostErr}
+}
+
+// trap turns an error from calling into the guest into a CallError and marks
+// the instance broken.
+func (in *Instance) trap(ctx context.Context, op abi.Op, err error) error {
+	in.broken = true
+	msg := err.Error()
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch {
+		case ctx.Err() != nil:
+			msg = "stopped: " + ctx.Err().Error()
+		default:
+			msg = fmt.Sprintf("guest exited with code %d", exit.ExitCode())
+		}
+	}
+	if i := strings.IndexByte(msg, '\n'); i > 0 {
+		msg = msg[:i] // the wasm stack trace stays in Err and the logs
+	}
+	if h := in.stderr.takeHeadline(); h != "" {
+		msg += ": guest said " + strconv.Quote(h)
+	}
+	if strings.Contains(msg, "out of memory") {
+		msg += fmt.Sprintf(" (memory limit %d MiB)", in.g.rt.memoryLimit>>20)
+	}
+	return &CallError{Guest: in.g.name, Op: op, Trapped: true, Message: msg, Err: err}
+}
+
+// lineLogger writes what a guest prints, line by line, to its logger, and
+// keeps the first line that announces a crash ("fatal error: ...",
+// "panic: ...") for the trap's error message.
+type lineLogger struct {
+	mu       sync.Mutex
+	log      hclog.Logger
+	level    hclog.Level
+	buf      bytes.Buffer
+	headline string
+}
+
+func newLineLogger(l hclog.Logger, level hclog.Level) *lineLogger {
+	return &lineLogger{log: l, level: level}
+}
+
+func (w *lineLogger) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for {
+		i := bytes.IndexByte(w.buf.Bytes(), '\n')
+		if i < 0 {
+			break
+		}
+		line := string(w.buf.Next(i + 1)[:i])
+		w.log.Log(w.level, line)
+		if w.headline == "" && (strings.HasPrefix(line, "fatal error: ") || strings.HasPrefix(line, "panic: ")) {
+			w.headline = line
+		}
+	}
+	if w.buf.Len() > 64<<10 { // a guest printing without newlines
+		w.log.Log(w.level, w.buf.String())
+		w.buf.Reset()
+	}
+	return len(p), nil
+}
+
+// takeHeadline returns the crash line seen since the last call, if any.
+func (w *lineLogger) takeHeadline() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h := w.headline
+	w.headline = ""
+	return h
+}

@@ -1,0 +1,178 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/wasmdest/wasmdest/abi"
+)
+
+// PoolConfig configures the instances of a Pool: one destination's guests.
+type PoolConfig struct {
+	// Size is the most instances that run at once. 0 means 1.
+	Size int
+	// Init is sent with OpInit to every new instance. nil sends no OpInit.
+	Init *abi.InitRequest
+	// Grant lists the capabilities granted. A capability the manifest asks
+	// for but that is not granted makes NewPool fail; one granted but not
+	// asked for is ignored.
+	Grant []abi.Capability
+	// FSRoot is the host directory mounted at "/" for the filesystem
+	// capability. It must exist.
+	FSRoot string
+	// Expand fills placeholders for the expand host function.
+	Expand func(abi.ExpandRequest) (string, error)
+}
+
+// Pool runs instances of one guest for one destination. Each instance is
+// used by one goroutine at a time. It is safe for concurrent use.
+type Pool struct {
+	g   *Guest
+	cfg PoolConfig
+	// slots holds one token per instance that may run.
+	slots chan struct{}
+	mu    sync.Mutex
+	idle  []*Instance
+	// live counts instances made and not discarded, for Close.
+	live   []*Instance
+	closed bool
+}
+
+// NewPool checks the configuration against the guest's manifest and makes a
+// pool. Instances are made on first use.
+func (g *Guest) NewPool(cfg PoolConfig) (*Pool, error) {
+	if cfg.Size <= 0 {
+		cfg.Size = 1
+	}
+	for _, c := range g.Manifest.Capabilities {
+		if !slices.Contains(cfg.Grant, c) {
+			return nil, fmt.Errorf("guest %s asks for capability %q, which is not granted", g.name, c)
+		}
+	}
+	if g.HasCapability(abi.CapFilesystem) {
+		if cfg.FSRoot == "" {
+			return nil, fmt.Errorf("guest %s asks for the filesystem capability: give it a directory", g.name)
+		}
+		fi, err := os.Stat(cfg.FSRoot)
+		if err != nil {
+			return nil, fmt.Errorf("guest %s: filesystem root: %w", g.name, err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("guest %s: filesystem root %s is not a directory", g.name, cfg.FSRoot)
+		}
+	} else {
+		cfg.FSRoot = ""
+	}
+	return &Pool{g: g, cfg: cfg, slots: make(chan struct{}, cfg.Size)}, nil
+}
+
+// Guest returns the pool's guest.
+func (p *Pool) Guest() *Guest { return p.g }
+
+func (p *Pool) granted(c abi.Capability) bool {
+	return slices.Contains(p.cfg.Grant, c) && p.g.HasCapability(c)
+}
+
+// Acquire returns an instance for the caller's use alone, making one if none
+// is idle, and waits while Size instances are in use. Give it back with Release.
+func (p *Pool) Acquire(ctx context.Context) (*Instance, error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.slots
+		return nil, fmt.Errorf("guest %s: pool is closed", p.g.name)
+	}
+	if n := len(p.idle); n > 0 {
+		in := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return in, nil
+	}
+	p.mu.Unlock()
+	in, err := p.newInstance(ctx)
+	if err != nil {
+		<-p.slots
+		return nil, err
+	}
+	return in, nil
+}
+
+func (p *Pool) newInstance(ctx context.Context) (*Instance, error) {
+	in, err := p.g.instantiate(ctx, p, p.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("guest %s: %w", p.g.name, err)
+	}
+	if p.cfg.Init != nil {
+		if err := in.Call(ctx, abi.OpInit, p.cfg.Init, nil, nil); err != nil {
+			in.close(ctx)
+			return nil, err
+		}
+	}
+	p.mu.Lock()
+	p.live = append(p.live, in)
+	p.mu.Unlock()
+	return in, nil
+}
+
+// Release gives an instance back. A broken instance is closed and dropped;
+// the next Acquire makes a new one.
+func (p *Pool) Release(ctx context.Context, in *Instance) {
+	p.mu.Lock()
+	if in.broken {
+		p.live = slices.DeleteFunc(p.live, func(x *Instance) bool { return x == in })
+		p.mu.Unlock()
+		in.close(ctx)
+		p.g.rt.log.Warn("guest instance discarded", "guest", p.g.name)
+	} else {
+		p.idle = append(p.idle, in)
+		p.mu.Unlock()
+	}
+	<-p.slots
+}
+
+// Call runs one operation on an instance of the pool; see Instance.Call.
+func (p *Pool) Call(ctx context.Context, op abi.Op, header any, body io.Reader, out io.Writer) error {
+	in, err := p.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.Release(ctx, in)
+	return in.Call(ctx, op, header, body, out)
+}
+
+// Close waits for instances in use, runs OpClose on every instance and
+// releases them. An error from any OpClose is returned.
+func (p *Pool) Close(ctx context.Context) error {
+	for i := 0; i < cap(p.slots); i++ {
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("guest %s: close: %w", p.g.name, ctx.Err())
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	var errs []error
+	for _, in := range p.live {
+		if err := in.Call(ctx, abi.OpClose, nil, nil, nil); err != nil && !IsUnsupported(err) {
+			errs = append(errs, err)
+		}
+		in.close(ctx)
+	}
+	p.live, p.idle = nil, nil
+	return errors.Join(errs...)
+}
