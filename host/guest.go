@@ -162,7 +162,9 @@ func (g *Guest) checkManifest() error {
 }
 
 // HasCapability reports whether the manifest asks for c.
-func (g *Guest) HasCapability(c abi.Capability) bool { return slices.Contains(g.Manifest.Capabilities, c) }
+func (g *Guest) HasCapability(c abi.Capability) bool {
+	return slices.Contains(g.Manifest.Capabilities, c)
+}
 
 // HasFeature reports whether the manifest lists the optional feature f.
 func (g *Guest) HasFeature(f string) bool { return slices.Contains(g.Manifest.Features, f) }
