@@ -100,6 +100,44 @@ const (
 	ImportExpand = "expand"
 )
 
+// Host functions of the postgres capability (CapPostgres). Each returns an
+// i64: >= 0 on success (a handle, a count, or the length of a result waiting
+// in the result slot, as each says), or minus the length of a HostError
+// waiting in the result slot. Transactions never outlive the operation that
+// began them: when an operation returns, traps or is stopped, the host rolls
+// back every transaction it left open, so a batch is written whole or not at all.
+const (
+	// ImportPgExec is (ptr i32, len i32) -> i64: runs the PgRequest at ptr
+	// and returns the length of a PgExecResult in the result slot. With no
+	// Args, SQL may hold several statements.
+	ImportPgExec = "pg_exec"
+	// ImportPgQuery is (ptr i32, len i32) -> i64: runs the PgRequest at ptr
+	// and returns the length of a PgQueryResult in the result slot.
+	ImportPgQuery = "pg_query"
+	// ImportPgBegin is () -> i64: begins a transaction and returns its handle (> 0).
+	ImportPgBegin = "pg_begin"
+	// ImportPgCommit is (tx i64) -> i64: commits; returns 0.
+	ImportPgCommit = "pg_commit"
+	// ImportPgRollback is (tx i64) -> i64: rolls back; returns 0.
+	ImportPgRollback = "pg_rollback"
+	// ImportPgCopyFrom is (ptr i32, len i32) -> i64: starts the
+	// "COPY ... FROM STDIN" in the PgRequest at ptr; returns 0. Then the
+	// guest streams the data with ImportPgCopyData and ends with
+	// ImportPgCopyEnd. One COPY at a time per instance.
+	ImportPgCopyFrom = "pg_copy_from"
+	// ImportPgCopyData is (ptr i32, len i32) -> i64: sends len bytes of COPY
+	// data; the host passes them on before it returns (no buffering of the
+	// whole batch). Returns 0.
+	ImportPgCopyData = "pg_copy_data"
+	// ImportPgCopyEnd is () -> i64: ends the COPY and returns the rows copied.
+	ImportPgCopyEnd = "pg_copy_end"
+	// ImportPgCopyTo is (ptr i32, len i32) -> i64: runs the
+	// "COPY ... TO STDOUT" in the PgRequest at ptr and returns the length of
+	// its whole output in the result slot. For read-back: the output is
+	// capped (see ABI.md).
+	ImportPgCopyTo = "pg_copy_to"
+)
+
 // Capability names a group of host functions or a host resource a guest may
 // ask for in its Manifest.
 type Capability string

@@ -187,3 +187,26 @@ func (e *HostError) Error() string {
 	}
 	return e.Message
 }
+
+// PgRequest is the argument of the pg_* host functions that take one.
+type PgRequest struct {
+	// Tx is a handle from pg_begin, or 0 to run outside a transaction (each
+	// statement commits by itself).
+	Tx  int64  `json:"tx,omitempty"`
+	SQL string `json:"sql"`
+	// Args are the values of $1, $2, ...: JSON strings, numbers, booleans or
+	// null, encoded by the host as PostgreSQL infers their types.
+	Args []any `json:"args,omitempty"`
+}
+
+// PgExecResult is the result of pg_exec.
+type PgExecResult struct {
+	RowsAffected int64 `json:"rows_affected"`
+}
+
+// PgQueryResult is the result of pg_query: every value in PostgreSQL's text
+// form, or null.
+type PgQueryResult struct {
+	Columns []string    `json:"columns"`
+	Rows    [][]*string `json:"rows"`
+}
