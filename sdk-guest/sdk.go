@@ -28,7 +28,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/wasmdest/wasmdest/abi"
-	// ARROWTYPES "github.com/wasmdest/wasmdest/abi/arrowtypes"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 )
 
 // Destination is the one interface every guest implements.
@@ -93,7 +93,7 @@ func Register(m abi.Manifest, d Destination) {
 		m.Features = append(m.Features, abi.FeatureDeleteStale)
 	}
 	registered.manifest, registered.dest, registered.maxBody = m, d, DefaultMaxMessageBytes
-	// ARROWTYPES arrowtypes.Register()
+	arrowtypes.Register()
 }
 
 // callError is an error with the status to return for it.
