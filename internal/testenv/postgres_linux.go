@@ -1,0 +1,55 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"syscall"
+)
+
+var interruptSignal os.Signal = syscall.SIGINT // the postmaster's "fast shutdown"
+
+// serverCredential returns the user the server processes run as: nil (this
+// process's user) unless this process runs as root, which PostgreSQL refuses;
+// then the "postgres" user.
+func serverCredential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root, PostgreSQL needs another user to run as, and there is no \"postgres\" user: %v", err)
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, err
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
+}
+
+func chownTo(path string, cred *syscall.Credential) error {
+	if cred == nil {
+		return nil
+	}
+	return os.Chown(path, int(cred.Uid), int(cred.Gid))
+}
+
+// setServerProcAttr runs cmd as cred and, for the server, ties its life to
+// this process: when the test process dies, the kernel sends the postmaster
+// SIGQUIT (immediate shutdown), so no server outlives a killed test run.
+func setServerProcAttr(cmd *exec.Cmd, cred *syscall.Credential, server bool) {
+	attr := &syscall.SysProcAttr{Credential: cred}
+	if server {
+		attr.Pdeathsig = syscall.SIGQUIT
+	}
+	cmd.SysProcAttr = attr
+	if cred != nil {
+		cmd.Env = append(os.Environ(), "HOME=/tmp", "USER=postgres", "LOGNAME=postgres")
+	}
+}

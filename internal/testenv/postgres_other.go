@@ -1,0 +1,24 @@
+//go:build !linux
+
+package testenv
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+)
+
+var interruptSignal os.Signal = os.Interrupt
+
+type credential struct{}
+
+func serverCredential() (*credential, error) {
+	if os.Geteuid() == 0 {
+		return nil, errors.New("the throwaway PostgreSQL cluster runs as root only on Linux; set " + PostgresURLEnv)
+	}
+	return nil, nil
+}
+
+func chownTo(string, *credential) error { return nil }
+
+func setServerProcAttr(*exec.Cmd, *credential, bool) {}
