@@ -40,8 +40,8 @@ func TestPostgresURLGivesFreshDatabases(t *testing.T) {
 func TestWithDatabase(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgres://u:p@h:5/postgres?sslmode=disable": "postgres://u:p@h:5/x?sslmode=disable",
-		"postgres://u@h/":                             "postgres://u@h/x",
-		"host=h user=u dbname=postgres":               "host=h user=u dbname=postgres dbname='x'",
+		"postgres://u@h/":               "postgres://u@h/x",
+		"host=h user=u dbname=postgres": "host=h user=u dbname=postgres dbname='x'",
 	} {
 		got, err := withDatabase(in, "x")
 		if err != nil || got != want {
