@@ -99,6 +99,10 @@ type Destination struct {
 	SyncGroupID string
 	// SendSyncSummary asks for the cloudquery_sync_summaries table.
 	SendSyncSummary bool
+	// Directory is the host directory granted to a guest with the filesystem
+	// capability, as its whole filesystem, joined to the configuration file's
+	// directory; "" means the current directory.
+	Directory string
 	// Spec is the nested, guest-specific spec after ${...} expansion. It is
 	// never nil and holds only JSON types: map[string]any, []any, string,
 	// bool, nil, int64, uint64 and float64 (TOML dates and times become

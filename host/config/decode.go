@@ -25,12 +25,13 @@ const (
 	keyPKMode          = "pk_mode"
 	keySyncGroupID     = "sync_group_id"
 	keySendSyncSummary = "send_sync_summary"
+	keyDirectory       = "directory"
 	keySpec            = "spec"
 )
 
 var destinationKeys = []string{
 	keyName, keyRegistry, keyPath, keyVersion, keyWriteMode, keyMigrateMode,
-	keyPKMode, keySyncGroupID, keySendSyncSummary, keySpec,
+	keyPKMode, keySyncGroupID, keySendSyncSummary, keyDirectory, keySpec,
 }
 
 // maxFileBytes bounds what a ${file:...} placeholder reads.
@@ -187,7 +188,7 @@ func (p *parser) decodeCommon(raw rawDest) (*destState, map[string]string) {
 	for _, e := range raw.entries {
 		switch e.key {
 		case keyName:
-		case keyRegistry, keyPath, keyVersion, keyWriteMode, keyMigrateMode, keyPKMode, keySyncGroupID:
+		case keyRegistry, keyPath, keyVersion, keyWriteMode, keyMigrateMode, keyPKMode, keySyncGroupID, keyDirectory:
 			if v, ok := s.stringValue(e.key, e.val); ok {
 				strs[e.key] = v
 			}
@@ -444,6 +445,14 @@ func (s *destState) finish(strs map[string]string) *Destination {
 	s.mode(strs, keyMigrateMode, migrateModes, &d.MigrateMode)
 	s.mode(strs, keyPKMode, pkModes, &d.PKMode)
 	d.SyncGroupID = strs[keySyncGroupID]
+	if dir, ok := strs[keyDirectory]; ok {
+		if dir == "" {
+			s.errorf(s.keyLine(keyDirectory), "directory is empty; leave it out to use the current directory")
+		} else if !filepath.IsAbs(dir) {
+			dir = filepath.Join(s.p.dir, dir)
+		}
+		d.Directory = dir
+	}
 	if d.SyncGroupID != "" && d.WriteMode == abi.WriteModeOverwriteDeleteStale {
 		how := "the default write_mode"
 		if _, ok := strs[keyWriteMode]; ok {

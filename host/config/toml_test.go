@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -130,7 +131,7 @@ write_mode = "upsert"
 		{
 			name:    "unknown destination key",
 			content: "[[destination]]\nname = \"pg\"\npath = \"postgres\"\nwritemode = \"append\"\n",
-			want:    []string{`FILE:4: destination "pg": unknown key "writemode"; allowed keys: name, registry, path, version, write_mode, migrate_mode, pk_mode, sync_group_id, send_sync_summary, spec`},
+			want:    []string{`FILE:4: destination "pg": unknown key "writemode"; allowed keys: name, registry, path, version, write_mode, migrate_mode, pk_mode, sync_group_id, send_sync_summary, directory, spec`},
 		},
 		{
 			name:    "batch key at destination level",
@@ -448,5 +449,25 @@ write_mode = "upsert"
 	want := `wasmdest.toml:7: destination "pg": write_mode "upsert" is not one of overwrite-delete-stale, overwrite, append`
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v\nwant %s", err, want)
+	}
+}
+
+func TestDirectoryIsResolvedAgainstTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "wasmdest.toml")
+	src := "[[destination]]\nname = \"files\"\npath = \"file\"\nwrite_mode = \"append\"\ndirectory = \"out\"\n[destination.spec]\npath = \"x\"\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.Destinations[0].Directory, filepath.Join(dir, "out"); got != want {
+		t.Errorf("Directory = %q, want %q", got, want)
+	}
+	_, err = config.Parse("e.toml", []byte(strings.Replace(src, `"out"`, `""`, 1)))
+	if err == nil || !strings.Contains(err.Error(), "e.toml:5:") || !strings.Contains(err.Error(), "directory is empty") {
+		t.Errorf("empty directory: got %v", err)
 	}
 }

@@ -181,7 +181,7 @@ func TestYAMLErrors(t *testing.T) {
 			name:    "unknown key",
 			content: head + "  path: cloudquery/postgresql\n  batch_size: 100\n  tables: [a]\n",
 			want: []string{
-				`FILE:5: destination "pg": unknown key "batch_size" (batch_size belongs in the nested spec); allowed keys: name, registry, path, version, write_mode, migrate_mode, pk_mode, sync_group_id, send_sync_summary, spec`,
+				`FILE:5: destination "pg": unknown key "batch_size" (batch_size belongs in the nested spec); allowed keys: name, registry, path, version, write_mode, migrate_mode, pk_mode, sync_group_id, send_sync_summary, directory, spec`,
 				`FILE:6: destination "pg": unknown key "tables"`,
 			},
 		},
