@@ -31,6 +31,16 @@ var hostFuncs = []hostFunc{
 	{abi.ImportOutput, signature{[]api.ValueType{i32, i32}, []api.ValueType{i32}}, "", hostOutput},
 	{abi.ImportResultRead, signature{[]api.ValueType{i32, i32}, []api.ValueType{i32}}, "", hostResultRead},
 	{abi.ImportExpand, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, "", hostExpand},
+	// The postgres capability (postgres.go).
+	{abi.ImportPgExec, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, abi.CapPostgres, hostPgExec},
+	{abi.ImportPgQuery, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, abi.CapPostgres, hostPgQuery},
+	{abi.ImportPgBegin, signature{nil, []api.ValueType{i64}}, abi.CapPostgres, hostPgBegin},
+	{abi.ImportPgCommit, signature{[]api.ValueType{i64}, []api.ValueType{i64}}, abi.CapPostgres, hostPgCommit},
+	{abi.ImportPgRollback, signature{[]api.ValueType{i64}, []api.ValueType{i64}}, abi.CapPostgres, hostPgRollback},
+	{abi.ImportPgCopyFrom, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, abi.CapPostgres, hostPgCopyFrom},
+	{abi.ImportPgCopyData, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, abi.CapPostgres, hostPgCopyData},
+	{abi.ImportPgCopyEnd, signature{nil, []api.ValueType{i64}}, abi.CapPostgres, hostPgCopyEnd},
+	{abi.ImportPgCopyTo, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, abi.CapPostgres, hostPgCopyTo},
 }
 
 func lookupHostFunc(name string) (hostFunc, bool) {
@@ -60,6 +70,8 @@ type callState struct {
 	// hostErr is the last error a host function returned to the guest; it
 	// is wrapped into the call's error so callers see, e.g., a *pgconn.PgError.
 	hostErr error
+	// pg holds the transactions and COPY of the postgres host functions.
+	pg *pgState
 }
 
 // guestMemory returns the bytes at ptr..ptr+n of the guest's memory as a

@@ -158,6 +158,8 @@ func (in *Instance) Call(ctx context.Context, op abi.Op, header any, body io.Rea
 		}
 	}
 	st := &callState{inst: in, body: body, out: out}
+	// However the call ends: roll back what the guest left open.
+	defer st.endPostgres(ctx)
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	stack := make([]uint64, 3)
 	var ptr uint32

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/wasmdest/wasmdest/abi"
 )
 
@@ -27,6 +29,10 @@ type PoolConfig struct {
 	FSRoot string
 	// Expand fills placeholders for the expand host function.
 	Expand func(abi.ExpandRequest) (string, error)
+	// Postgres is the connection pool of the postgres capability's host
+	// functions (see OpenPostgres). It belongs to the caller, who closes it
+	// after the Pool.
+	Postgres *pgxpool.Pool
 }
 
 // Pool runs instances of one guest for one destination. Each instance is
@@ -67,6 +73,9 @@ func (g *Guest) NewPool(cfg PoolConfig) (*Pool, error) {
 		}
 	} else {
 		cfg.FSRoot = ""
+	}
+	if g.HasCapability(abi.CapPostgres) && cfg.Postgres == nil {
+		return nil, fmt.Errorf("guest %s asks for the postgres capability: give it a connection pool", g.name)
 	}
 	return &Pool{g: g, cfg: cfg, slots: make(chan struct{}, cfg.Size)}, nil
 }
