@@ -1,0 +1,451 @@
+package pgwire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// copyHeader starts every binary COPY stream: signature, flags, header
+// extension length.
+var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
+// RowError is an error about one value of a batch. Its message names the
+// table, the column and the row, so that a user can find the value.
+type RowError struct {
+	Table  string
+	Column string
+	// Row is the row's 0-based index in the batch (all records of one write).
+	Row int64
+	// Key describes the row's primary key values, if the table has one.
+	Key string
+	Err error
+}
+
+func (e *RowError) Error() string {
+	s := fmt.Sprintf("table %q, column %q, row %d of the batch", e.Table, e.Column, e.Row+1)
+	if e.Key != "" {
+		s += " (" + e.Key + ")"
+	}
+	return s + ": " + e.Err.Error()
+}
+
+func (e *RowError) Unwrap() error { return e.Err }
+
+// valueEncoder appends the binary form of the non-null value at index i.
+type valueEncoder func(dst []byte, i int) ([]byte, error)
+
+// storage returns the storage array of an extension array, else a.
+func storage(a arrow.Array) arrow.Array {
+	if e, ok := a.(array.ExtensionArray); ok {
+		return e.Storage()
+	}
+	return a
+}
+
+// Encoder writes Arrow records as a PostgreSQL binary COPY stream.
+type Encoder struct {
+	table   string
+	names   []string
+	types   []*Type
+	pk      []int
+	ordinal bool
+	rows    int64
+	encs    []valueEncoder
+}
+
+// NewEncoder returns an encoder of records whose columns are fields, stored
+// as types. pk lists the primary key columns' indexes, for error messages.
+// With ordinal, every row gets one more column, a bigint counting the rows
+// from 0 (the staging table's order, so the last of duplicate keys wins).
+func NewEncoder(table string, fields []arrow.Field, types []*Type, pk []int, ordinal bool) *Encoder {
+	e := &Encoder{table: table, types: types, pk: pk, ordinal: ordinal}
+	for _, f := range fields {
+		e.names = append(e.names, f.Name)
+	}
+	return e
+}
+
+// Rows returns how many rows were encoded.
+func (e *Encoder) Rows() int64 { return e.rows }
+
+// Header appends the COPY stream's header.
+func (e *Encoder) Header(dst []byte) []byte { return append(dst, copyHeader...) }
+
+// Trailer appends the COPY stream's end marker.
+func (e *Encoder) Trailer(dst []byte) []byte { return append(dst, 0xff, 0xff) }
+
+// Encode appends the rows of rec to dst, calling flush with dst whenever it
+// holds at least chunk bytes (after a whole row) and going on with the empty
+// slice flush returns. Errors are *RowError.
+func (e *Encoder) Encode(rec arrow.RecordBatch, dst []byte, chunk int, flush func([]byte) ([]byte, error)) ([]byte, error) {
+	if int(rec.NumCols()) != len(e.types) {
+		return dst, fmt.Errorf("table %q: record has %d columns, the table's schema %d", e.table, rec.NumCols(), len(e.types))
+	}
+	e.encs = e.encs[:0]
+	cols := make([]arrow.Array, len(e.types))
+	for c, t := range e.types {
+		cols[c] = storage(rec.Column(c))
+		enc, err := encoderFor(t, cols[c])
+		if err != nil {
+			return dst, fmt.Errorf("table %q, column %q: %w", e.table, e.names[c], err)
+		}
+		e.encs = append(e.encs, enc)
+	}
+	nfields := len(e.types)
+	if e.ordinal {
+		nfields++
+	}
+	n := int(rec.NumRows())
+	var err error
+	for i := 0; i < n; i++ {
+		dst = binary.BigEndian.AppendUint16(dst, uint16(nfields))
+		for c, enc := range e.encs {
+			if cols[c].IsNull(i) {
+				dst = binary.BigEndian.AppendUint32(dst, 0xffffffff)
+				continue
+			}
+			at := len(dst)
+			dst = append(dst, 0, 0, 0, 0)
+			if dst, err = enc(dst, i); err != nil {
+				return dst[:at], &RowError{Table: e.table, Column: e.names[c], Row: e.rows, Key: e.key(cols, i), Err: err}
+			}
+			binary.BigEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
+		}
+		if e.ordinal {
+			dst = binary.BigEndian.AppendUint32(dst, 8)
+			dst = binary.BigEndian.AppendUint64(dst, uint64(e.rows))
+		}
+		e.rows++
+		if len(dst) >= chunk {
+			if dst, err = flush(dst); err != nil {
+				return dst, err
+			}
+		}
+	}
+	return dst, nil
+}
+
+// key describes the primary key values of row i, for error messages.
+func (e *Encoder) key(cols []arrow.Array, i int) string {
+	var parts []string
+	for _, c := range e.pk {
+		v := cols[c].ValueStr(i)
+		if len(v) > 100 {
+			v = v[:100] + "..."
+		}
+		parts = append(parts, e.names[c]+"="+strconv.Quote(v))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Interfaces shared by the array types of one kind.
+type (
+	stringValues interface{ Value(int) string }
+	bytesValues  interface{ Value(int) []byte }
+)
+
+// valueBytes returns element i of a binary-like array.
+func valueBytes(a arrow.Array, i int) []byte {
+	switch a := a.(type) {
+	case bytesValues:
+		return a.Value(i)
+	case stringValues:
+		return []byte(a.Value(i))
+	}
+	return nil
+}
+
+func be16(dst []byte, v int16) []byte { return binary.BigEndian.AppendUint16(dst, uint16(v)) }
+func be32(dst []byte, v int32) []byte { return binary.BigEndian.AppendUint32(dst, uint32(v)) }
+func be64(dst []byte, v int64) []byte { return binary.BigEndian.AppendUint64(dst, uint64(v)) }
+
+func timeExp(u arrow.TimeUnit) int { return [...]int{0, 3, 6, 9}[u] }
+
+// encoderFor returns the binary encoder of arr's values as t's PostgreSQL type.
+func encoderFor(t *Type, arr arrow.Array) (valueEncoder, error) {
+	arr = storage(arr)
+	if t.AsJSON {
+		j, err := jsonEncoderFor(t, arr)
+		if err != nil {
+			return nil, err
+		}
+		return func(dst []byte, i int) ([]byte, error) {
+			return j(append(dst, 1), i) // jsonb format version 1, then text
+		}, nil
+	}
+	if t.Array {
+		return arrayEncoder(t, arr)
+	}
+	switch t.Kind {
+	case KindBool:
+		a := arr.(*array.Boolean)
+		return func(dst []byte, i int) ([]byte, error) {
+			if a.Value(i) {
+				return append(dst, 1), nil
+			}
+			return append(dst, 0), nil
+		}, nil
+	case KindInt8:
+		a := arr.(*array.Int8)
+		return func(dst []byte, i int) ([]byte, error) { return be16(dst, int16(a.Value(i))), nil }, nil
+	case KindInt16:
+		a := arr.(*array.Int16)
+		return func(dst []byte, i int) ([]byte, error) { return be16(dst, a.Value(i)), nil }, nil
+	case KindInt32:
+		a := arr.(*array.Int32)
+		return func(dst []byte, i int) ([]byte, error) { return be32(dst, a.Value(i)), nil }, nil
+	case KindInt64:
+		a := arr.(*array.Int64)
+		return func(dst []byte, i int) ([]byte, error) { return be64(dst, a.Value(i)), nil }, nil
+	case KindUint8:
+		a := arr.(*array.Uint8)
+		return func(dst []byte, i int) ([]byte, error) { return be16(dst, int16(a.Value(i))), nil }, nil
+	case KindUint16:
+		a := arr.(*array.Uint16)
+		return func(dst []byte, i int) ([]byte, error) { return be32(dst, int32(a.Value(i))), nil }, nil
+	case KindUint32:
+		a := arr.(*array.Uint32)
+		return func(dst []byte, i int) ([]byte, error) { return be64(dst, int64(a.Value(i))), nil }, nil
+	case KindUint64:
+		a := arr.(*array.Uint64)
+		var digits []byte
+		return func(dst []byte, i int) ([]byte, error) {
+			digits = strconv.AppendUint(digits[:0], a.Value(i), 10)
+			return appendNumeric(dst, false, digits, 0), nil
+		}, nil
+	case KindFloat16:
+		a := arr.(*array.Float16)
+		return func(dst []byte, i int) ([]byte, error) {
+			return binary.BigEndian.AppendUint32(dst, math.Float32bits(a.Value(i).Float32())), nil
+		}, nil
+	case KindFloat32:
+		a := arr.(*array.Float32)
+		return func(dst []byte, i int) ([]byte, error) {
+			return binary.BigEndian.AppendUint32(dst, math.Float32bits(a.Value(i))), nil
+		}, nil
+	case KindFloat64:
+		a := arr.(*array.Float64)
+		return func(dst []byte, i int) ([]byte, error) {
+			return binary.BigEndian.AppendUint64(dst, math.Float64bits(a.Value(i))), nil
+		}, nil
+	case KindDecimal:
+		return decimalEncoder(arr)
+	case KindString:
+		a, ok := arr.(stringValues)
+		if !ok {
+			return nil, fmt.Errorf("%T is not a string array", arr)
+		}
+		return func(dst []byte, i int) ([]byte, error) { return appendText(dst, a.Value(i)) }, nil
+	case KindBinary, KindFixedBinary:
+		a, ok := arr.(bytesValues)
+		if !ok {
+			return nil, fmt.Errorf("%T is not a binary array", arr)
+		}
+		return func(dst []byte, i int) ([]byte, error) { return append(dst, a.Value(i)...), nil }, nil
+	case KindDate32:
+		a := arr.(*array.Date32)
+		return func(dst []byte, i int) ([]byte, error) {
+			d, err := pgDate(int64(a.Value(i)))
+			return be32(dst, d), err
+		}, nil
+	case KindDate64:
+		a := arr.(*array.Date64)
+		return func(dst []byte, i int) ([]byte, error) {
+			// A date64 is a whole day in milliseconds; a time of day in
+			// it is dropped, as date does.
+			d, err := pgDate(floorDiv(int64(a.Value(i)), 86400000))
+			return be32(dst, d), err
+		}, nil
+	case KindTime32:
+		a := arr.(*array.Time32)
+		exp := timeExp(t.Arrow.(*arrow.Time32Type).Unit)
+		return func(dst []byte, i int) ([]byte, error) { return appendTime(dst, int64(a.Value(i)), exp) }, nil
+	case KindTime64:
+		a := arr.(*array.Time64)
+		exp := timeExp(t.Arrow.(*arrow.Time64Type).Unit)
+		return func(dst []byte, i int) ([]byte, error) { return appendTime(dst, int64(a.Value(i)), exp) }, nil
+	case KindTimestamp:
+		a := arr.(*array.Timestamp)
+		exp := timeExp(t.Arrow.(*arrow.TimestampType).Unit)
+		return func(dst []byte, i int) ([]byte, error) {
+			us, err := timestampMicros(int64(a.Value(i)), exp)
+			return be64(dst, us), err
+		}, nil
+	case KindDuration:
+		a := arr.(*array.Duration)
+		exp := timeExp(t.Arrow.(*arrow.DurationType).Unit)
+		return func(dst []byte, i int) ([]byte, error) {
+			us, ok := toMicros(int64(a.Value(i)), exp)
+			if !ok {
+				return dst, fmt.Errorf("duration %d is %w", a.Value(i), errOutOfRange)
+			}
+			return appendInterval(dst, us, 0, 0), nil
+		}, nil
+	case KindMonthInterval:
+		a := arr.(*array.MonthInterval)
+		return func(dst []byte, i int) ([]byte, error) { return appendInterval(dst, 0, 0, int32(a.Value(i))), nil }, nil
+	case KindDayTimeInterval:
+		a := arr.(*array.DayTimeInterval)
+		return func(dst []byte, i int) ([]byte, error) {
+			v := a.Value(i)
+			return appendInterval(dst, int64(v.Milliseconds)*1000, v.Days, 0), nil
+		}, nil
+	case KindMonthDayNanoInterval:
+		a := arr.(*array.MonthDayNanoInterval)
+		return func(dst []byte, i int) ([]byte, error) {
+			v := a.Value(i)
+			return appendInterval(dst, floorDiv(v.Nanoseconds, 1000), v.Days, v.Months), nil
+		}, nil
+	case KindUUID:
+		a := arr.(*array.FixedSizeBinary)
+		return func(dst []byte, i int) ([]byte, error) { return append(dst, a.Value(i)...), nil }, nil
+	case KindJSON:
+		return func(dst []byte, i int) ([]byte, error) {
+			return SanitizeJSON(append(dst, 1), valueBytes(arr, i))
+		}, nil
+	case KindInet:
+		return func(dst []byte, i int) ([]byte, error) { return appendInet(dst, string(valueBytes(arr, i))) }, nil
+	case KindMAC:
+		return func(dst []byte, i int) ([]byte, error) { return appendMAC(dst, string(valueBytes(arr, i))) }, nil
+	}
+	return nil, fmt.Errorf("%w %s", ErrUnsupported, t)
+}
+
+func appendTime(dst []byte, v int64, exp int) ([]byte, error) {
+	us, ok := toMicros(v, exp)
+	if !ok || us < 0 || us > microsPerDay {
+		return dst, fmt.Errorf("time of day %d (10^-%d s) is %w (00:00:00 to 24:00:00)", v, exp, errOutOfRange)
+	}
+	return be64(dst, us), nil
+}
+
+// appendText appends a text value: NUL bytes, which PostgreSQL's text cannot
+// hold, are dropped (as the CloudQuery destination does); invalid UTF-8 is
+// an error rather than corrupted text.
+func appendText(dst []byte, s string) ([]byte, error) {
+	if !utf8.ValidString(s) {
+		return dst, invalidUTF8(s)
+	}
+	if strings.IndexByte(s, 0) < 0 {
+		return append(dst, s...), nil
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != 0 {
+			dst = append(dst, s[i])
+		}
+	}
+	return dst, nil
+}
+
+func invalidUTF8(s string) error {
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			break
+		}
+		i += n
+	}
+	end := min(i+8, len(s))
+	return fmt.Errorf("text is not valid UTF-8 (byte %d of %d: % x); PostgreSQL stores UTF-8 text only, so fix the source or send it as binary", i, len(s), s[i:end])
+}
+
+// decimalEncoder encodes any Arrow decimal as numeric.
+func decimalEncoder(arr arrow.Array) (valueEncoder, error) {
+	scale := arr.DataType().(arrow.DecimalType).GetScale()
+	var digits []byte
+	small := func(dst []byte, v int64) []byte {
+		neg := v < 0
+		u := uint64(v)
+		if neg {
+			u = -u
+		}
+		digits = strconv.AppendUint(digits[:0], u, 10)
+		return appendNumeric(dst, neg, digits, scale)
+	}
+	switch a := arr.(type) {
+	case *array.Decimal32:
+		return func(dst []byte, i int) ([]byte, error) { return small(dst, int64(a.Value(i))), nil }, nil
+	case *array.Decimal64:
+		return func(dst []byte, i int) ([]byte, error) { return small(dst, int64(a.Value(i))), nil }, nil
+	case *array.Decimal128:
+		return func(dst []byte, i int) ([]byte, error) {
+			v := a.Value(i)
+			if v.HighBits() == 0 && v.LowBits() < 1<<63 || v.HighBits() == -1 && v.LowBits() >= 1<<63 {
+				return small(dst, int64(v.LowBits())), nil
+			}
+			b := v.BigInt()
+			digits = b.Append(digits[:0], 10)
+			neg := digits[0] == '-'
+			if neg {
+				digits = digits[1:]
+			}
+			return appendNumeric(dst, neg, digits, scale), nil
+		}, nil
+	case *array.Decimal256:
+		return func(dst []byte, i int) ([]byte, error) {
+			b := a.Value(i).BigInt()
+			digits = b.Append(digits[:0], 10)
+			neg := digits[0] == '-'
+			if neg {
+				digits = digits[1:]
+			}
+			return appendNumeric(dst, neg, digits, scale), nil
+		}, nil
+	}
+	return nil, fmt.Errorf("%T is not a decimal array", arr)
+}
+
+// arrayEncoder encodes a list as a one-dimensional PostgreSQL array.
+func arrayEncoder(t *Type, arr arrow.Array) (valueEncoder, error) {
+	list, ok := arr.(array.ListLike)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a list array", arr)
+	}
+	values := storage(list.ListValues())
+	elem, err := encoderFor(t.Elem, values)
+	if err != nil {
+		return nil, err
+	}
+	return func(dst []byte, i int) ([]byte, error) {
+		start, end := list.ValueOffsets(i)
+		if start == end {
+			dst = be32(dst, 0) // no dimensions
+			dst = be32(dst, 0)
+			return be32(dst, int32(t.OID)), nil
+		}
+		hasNull := int32(0)
+		for j := start; j < end; j++ {
+			if values.IsNull(int(j)) {
+				hasNull = 1
+				break
+			}
+		}
+		dst = be32(dst, 1)
+		dst = be32(dst, hasNull)
+		dst = be32(dst, int32(t.OID))
+		dst = be32(dst, int32(end-start))
+		dst = be32(dst, 1) // lower bound
+		var err error
+		for j := int(start); j < int(end); j++ {
+			if values.IsNull(j) {
+				dst = be32(dst, -1)
+				continue
+			}
+			at := len(dst)
+			dst = append(dst, 0, 0, 0, 0)
+			if dst, err = elem(dst, j); err != nil {
+				return dst, fmt.Errorf("list element %d: %w", j-int(start), err)
+			}
+			binary.BigEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
+		}
+		return dst, nil
+	}, nil
+}

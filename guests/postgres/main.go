@@ -1,0 +1,97 @@
+//go:build wasip1
+
+// Command postgres is the wasmdest PostgreSQL destination guest. It writes
+// Arrow record batches to PostgreSQL through the host's pg_* functions (the
+// postgres capability): binary COPY for inserts, COPY into a staging table
+// and one INSERT ... ON CONFLICT per batch for upserts. See README.md.
+//
+// Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o postgres.wasm ./guests/postgres
+package main
+
+import (
+	"context"
+	_ "embed"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/guests/postgres/internal/dest"
+	sdk "github.com/wasmdest/wasmdest/sdk-guest"
+)
+
+//go:embed spec.schema.json
+var specSchema []byte
+
+// version is the guest's own version, reported in its manifest.
+const version = "v0.1.0"
+
+func init() {
+	sdk.Register(abi.Manifest{
+		Name:         "postgres",
+		Version:      version,
+		Capabilities: []abi.Capability{abi.CapPostgres},
+		SpecSchema:   specSchema,
+		Secrets:      []string{"connection_string"},
+		WriteModes:   []string{abi.WriteModeAppend, abi.WriteModeOverwrite, abi.WriteModeOverwriteDeleteStale},
+		Features:     []string{abi.FeatureRead, abi.FeatureDeleteStale, abi.FeatureMigrateForced},
+		BatchDefaults: abi.BatchDefaults{
+			Rows:    10000,
+			Bytes:   100000000,
+			Timeout: "60s",
+		},
+	}, &guest{d: dest.New(hostDB{})})
+}
+
+// main is not run: a WASI reactor runs only its initialisers.
+func main() {}
+
+// guest adapts dest.Destination to the SDK's interfaces.
+type guest struct{ d *dest.Destination }
+
+func (g *guest) Init(_ context.Context, req abi.InitRequest) error { return g.d.Init(req) }
+
+func (g *guest) Describe(_ context.Context, table string, schema *arrow.Schema) (abi.TableState, error) {
+	return g.d.Describe(table, schema)
+}
+
+func (g *guest) Migrate(_ context.Context, req abi.MigrateRequest, schema *arrow.Schema) error {
+	return g.d.Migrate(req, schema)
+}
+
+func (g *guest) Write(_ context.Context, table string, records array.RecordReader) error {
+	return g.d.Write(table, records)
+}
+
+func (g *guest) DeleteStale(_ context.Context, req abi.DeleteStaleRequest) error {
+	return g.d.DeleteStale(req)
+}
+
+func (g *guest) Read(_ context.Context, table string, schema *arrow.Schema, emit func(arrow.RecordBatch) error) error {
+	return g.d.Read(table, schema, emit)
+}
+
+func (g *guest) Close(context.Context) error { return nil }
+
+// hostDB is dest.DB on the host's pg_* functions.
+type hostDB struct{}
+
+func (hostDB) Exec(tx int64, sql string, args ...any) (int64, error) {
+	return sdk.PgExec(sdk.PgTx(tx), sql, args...)
+}
+
+func (hostDB) Query(tx int64, sql string, args ...any) (*abi.PgQueryResult, error) {
+	return sdk.PgQuery(sdk.PgTx(tx), sql, args...)
+}
+
+func (hostDB) Begin() (int64, error) {
+	tx, err := sdk.PgBegin()
+	return int64(tx), err
+}
+
+func (hostDB) Commit(tx int64) error                       { return sdk.PgCommit(sdk.PgTx(tx)) }
+func (hostDB) Rollback(tx int64) error                     { return sdk.PgRollback(sdk.PgTx(tx)) }
+func (hostDB) CopyFrom(tx int64, sql string) error         { return sdk.PgCopyFrom(sdk.PgTx(tx), sql) }
+func (hostDB) CopyData(p []byte) error                     { return sdk.PgCopyData(p) }
+func (hostDB) CopyEnd() (int64, error)                     { return sdk.PgCopyEnd() }
+func (hostDB) CopyTo(tx int64, sql string) ([]byte, error) { return sdk.PgCopyTo(sdk.PgTx(tx), sql) }

@@ -1,0 +1,276 @@
+//go:build !wasip1
+
+// Package pgtest runs the PostgreSQL guest, compiled to WebAssembly, through
+// the host's runtime and pools against a real PostgreSQL server (a
+// throwaway cluster started by internal/testenv).
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
+	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/migrate"
+	"github.com/wasmdest/wasmdest/host/schema"
+	"github.com/wasmdest/wasmdest/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	arrowtypes.Register()
+	os.Exit(testenv.RunMain(m))
+}
+
+const guestPkg = "guests/postgres"
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func testLogger(t testing.TB, level hclog.Level) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "test", Level: level, Output: testWriter{t}})
+}
+
+// env is one test's database, a connection pool on it, and a host pool of
+// postgres guests.
+type env struct {
+	t    testing.TB
+	ctx  context.Context
+	url  string
+	db   *pgxpool.Pool // the host's pool, given to the guests
+	raw  *pgx.Conn     // the test's own connection, for checks
+	rt   *host.Runtime
+	g    *host.Guest
+	pool *host.Pool
+	opts schema.Options
+}
+
+type envConfig struct {
+	spec     string // nested spec without connection_string
+	size     int
+	memLimit uint64
+	opts     schema.Options
+}
+
+func newEnv(t testing.TB, cfg envConfig) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{t: t, ctx: ctx, url: testenv.PostgresURL(t)}
+	var err error
+	log := testLogger(t, hclog.Warn)
+	if e.db, err = host.OpenPostgres(ctx, e.url, "error", log); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.db.Close)
+	if e.raw, err = pgx.Connect(ctx, e.url); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.raw.Close(ctx) })
+	if e.rt, err = host.NewRuntime(ctx, host.Config{CacheDir: testenv.CacheDir(t), Logger: log, MemoryLimit: cfg.memLimit}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.rt.Close(ctx) })
+	if e.g, err = e.rt.LoadFile(ctx, testenv.BuildGuest(t, guestPkg)); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.opts.SourceName == "" {
+		cfg.opts.SourceName = "test-source"
+	}
+	if cfg.opts.SyncTime.IsZero() {
+		cfg.opts.SyncTime = time.Date(2026, 11, 21, 6, 25, 49, 123456000, time.UTC)
+	}
+	e.opts = cfg.opts
+	if cfg.spec == "" {
+		cfg.spec = "{}"
+	}
+	e.pool = e.newPool(cfg.spec, cfg.size)
+	return e
+}
+
+func (e *env) newPool(spec string, size int) *host.Pool {
+	e.t.Helper()
+	p, err := e.g.NewPool(host.PoolConfig{
+		Size:     size,
+		Grant:    []abi.Capability{abi.CapPostgres},
+		Postgres: e.db,
+		Init: &abi.InitRequest{Destination: "pg", Spec: json.RawMessage(spec), WriteMode: e.opts.WriteMode,
+			SourceName: e.opts.SourceName, SyncTime: e.opts.SyncTime.Format(time.RFC3339Nano)},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { p.Close(context.Background()) })
+	return p
+}
+
+// wanted is the schema the host would ask the guest to store for source
+// schema in, under the env's options.
+func (e *env) wanted(in *arrow.Schema) *arrow.Schema {
+	e.t.Helper()
+	out, err := schema.Transform(in, e.opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// withInternal returns rec with the internal columns filled, as the host
+// sends it, under options o.
+func withInternal(t testing.TB, rec arrow.RecordBatch, o schema.Options) arrow.RecordBatch {
+	t.Helper()
+	out, err := schema.Transform(rec.Schema(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := schema.NewAppender(out, o, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := app.Apply(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func tableOf(s *arrow.Schema) string { return schema.TableName(s) }
+
+func (e *env) describe(wanted *arrow.Schema) abi.TableState {
+	e.t.Helper()
+	var out bytes.Buffer
+	if err := e.pool.Call(e.ctx, abi.OpDescribe, abi.TableRequest{Table: tableOf(wanted)}, host.RecordBody(wanted), &out); err != nil {
+		e.t.Fatalf("describe: %v", err)
+	}
+	var st abi.TableState
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		e.t.Fatal(err)
+	}
+	return st
+}
+
+// migrateTo plans the table's migration as the host does and applies it,
+// then checks the result as the host does. It returns the plan.
+func (e *env) migrateTo(wanted *arrow.Schema, mode string) (migrate.Plan, error) {
+	e.t.Helper()
+	st := e.describe(wanted)
+	plan, err := migrate.PlanTable(wanted, st, mode)
+	if err != nil {
+		e.t.Fatalf("plan: %v", err)
+	}
+	if err := migrate.Check([]migrate.Plan{plan}, mode); err != nil {
+		return plan, err
+	}
+	if plan.Action == "" {
+		return plan, nil
+	}
+	if err := e.pool.Call(e.ctx, abi.OpMigrate, plan.Request(), host.RecordBody(wanted), nil); err != nil {
+		return plan, err
+	}
+	if err := migrate.VerifyApplied(wanted, e.describe(wanted)); err != nil {
+		e.t.Fatalf("after %s: %v", plan.Action, err)
+	}
+	return plan, nil
+}
+
+func (e *env) mustMigrate(wanted *arrow.Schema, mode string) migrate.Plan {
+	e.t.Helper()
+	p, err := e.migrateTo(wanted, mode)
+	if err != nil {
+		e.t.Fatalf("migrate: %v", err)
+	}
+	return p
+}
+
+func (e *env) write(recs ...arrow.RecordBatch) error {
+	return e.pool.Call(e.ctx, abi.OpWrite, abi.TableRequest{Table: tableOf(recs[0].Schema())}, host.RecordBody(recs[0].Schema(), recs...), nil)
+}
+
+func (e *env) mustWrite(recs ...arrow.RecordBatch) {
+	e.t.Helper()
+	if err := e.write(recs...); err != nil {
+		e.t.Fatalf("write: %v", err)
+	}
+}
+
+// read returns every stored row in schema s, as one table.
+func (e *env) read(s *arrow.Schema) arrow.Table {
+	e.t.Helper()
+	var out bytes.Buffer
+	if err := e.pool.Call(e.ctx, abi.OpRead, abi.TableRequest{Table: tableOf(s)}, host.RecordBody(s), &out); err != nil {
+		e.t.Fatalf("read: %v", err)
+	}
+	rr, err := host.NewIPCReader(&out)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rr.Release()
+	var recs []arrow.RecordBatch
+	for rr.Next() {
+		r := rr.RecordBatch()
+		r.Retain()
+		recs = append(recs, r)
+	}
+	if rr.Err() != nil {
+		e.t.Fatal(rr.Err())
+	}
+	if !rr.Schema().Equal(s) {
+		e.t.Fatalf("read back schema\n%s\nwant\n%s", rr.Schema(), s)
+	}
+	tbl := array.NewTableFromRecords(s, recs)
+	for _, r := range recs {
+		r.Release()
+	}
+	e.t.Cleanup(tbl.Release)
+	return tbl
+}
+
+func (e *env) deleteStale(table string, syncTime time.Time) {
+	e.t.Helper()
+	req := abi.DeleteStaleRequest{Table: table, SourceName: e.opts.SourceName, SyncTime: syncTime.UTC().Format(time.RFC3339Nano)}
+	if err := e.pool.Call(e.ctx, abi.OpDeleteStale, req, nil, nil); err != nil {
+		e.t.Fatalf("delete stale: %v", err)
+	}
+}
+
+// count returns the number of rows of a table (name unquoted, in public).
+func (e *env) count(table string) int64 {
+	e.t.Helper()
+	var n int64
+	if err := e.raw.QueryRow(e.ctx, "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+func (e *env) query(sql string, args ...any) [][]any {
+	e.t.Helper()
+	rows, err := e.raw.Query(e.ctx, sql, args...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+func optsFor(writeMode string) schema.Options {
+	return schema.Options{WriteMode: writeMode, SourceName: "test-source", SyncTime: time.Date(2026, 11, 21, 6, 25, 49, 123456000, time.UTC)}
+}

@@ -1,0 +1,32 @@
+//go:build !wasip1
+
+package pgtest
+
+import (
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/wasmdest/wasmdest/abi"
+)
+
+// TestRoundTripAllTypes writes every type through the guest and reads it
+// back: same Arrow types, same values.
+func TestRoundTripAllTypes(t *testing.T) {
+	for _, mode := range []string{abi.WriteModeAppend, abi.WriteModeOverwrite} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, envConfig{opts: optsFor(mode)})
+			src := tableSchema("all_types", true, allTypes()...)
+			recs := []arrow.RecordBatch{
+				withInternal(t, makeRecord(t, src, 0, 30, false), e.opts),
+				withInternal(t, makeRecord(t, src, 30, 3, true), e.opts),
+			}
+			wanted := recs[0].Schema()
+			e.mustMigrate(wanted, abi.MigrateModeSafe)
+			e.mustWrite(recs...)
+			if d := sameRows(t, recs, e.read(wanted)); d != "" {
+				t.Fatal(d)
+			}
+		})
+	}
+}
