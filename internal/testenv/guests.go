@@ -3,11 +3,11 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -32,24 +32,36 @@ func RepoRoot(t testing.TB) string {
 // and returns the .wasm path.
 func BuildGuest(t testing.TB, pkg string) string {
 	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if p, ok := built[pkg]; ok {
-		return p
-	}
-	dir, err := os.MkdirTemp("", "wasmdest-guest-")
+	p, err := Build(pkg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, strings.ReplaceAll(pkg, "/", "_")+".wasm")
+	return p
+}
+
+// Build is BuildGuest for callers without a testing.TB, such as examples.
+func Build(pkg string) (string, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p, nil
+	}
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(filepath.Dir(file)))
+	dir, err := os.MkdirTemp("", "wasmdest-guest-")
+	if err != nil {
+		return "", err
+	}
+	// Named as the builtin registry looks guests up: NAME.wasm.
+	out := filepath.Join(dir, filepath.Base(pkg)+".wasm")
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./"+pkg)
-	cmd.Dir = RepoRoot(t)
+	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build guest %s: %v\n%s", pkg, err, b)
+		return "", fmt.Errorf("build guest %s: %v\n%s", pkg, err, b)
 	}
 	built[pkg] = out
-	return out
+	return out, nil
 }
 
 // CacheDir returns a compilation cache directory shared by the tests of one

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/wasmdest/wasmdest/abi"
 	sdk "github.com/wasmdest/wasmdest/sdk-guest"
@@ -25,8 +26,12 @@ type spec struct {
 	Fail map[string]string `json:"fail"`
 	// After is how many calls of the operation succeed before it misbehaves.
 	After int `json:"after"`
-	// Describe, if set, is returned by Describe as is (to test a lying guest).
-	Describe *abi.TableState `json:"describe"`
+	// Describe maps a table to what Describe returns for it, as is: to
+	// simulate existing tables and guests that lie.
+	Describe map[string]*abi.TableState `json:"describe"`
+	// Sticky keeps reporting Describe after a migration, as a guest that
+	// does not migrate what it is asked to.
+	Sticky bool `json:"sticky"`
 }
 
 type dest struct {
@@ -34,6 +39,8 @@ type dest struct {
 	calls map[string]int
 	rows  map[string][]arrow.RecordBatch
 	hog   [][]byte
+	// ops logs "op table detail" per call; Read of table "__ops" returns it.
+	ops []string
 }
 
 func init() {
@@ -96,12 +103,35 @@ func (d *dest) Write(_ context.Context, table string, records array.RecordReader
 		return err
 	}
 	d.rows[table] = append(d.rows[table], batch...)
+	var n int64
+	for _, r := range batch {
+		n += r.NumRows()
+	}
+	d.ops = append(d.ops, fmt.Sprintf("write %s %d", table, n))
+	return nil
+}
+
+func (d *dest) DeleteStale(_ context.Context, req abi.DeleteStaleRequest) error {
+	if err := d.misbehave("delete_stale"); err != nil {
+		return err
+	}
+	d.ops = append(d.ops, fmt.Sprintf("delete_stale %s %s %s", req.Table, req.SourceName, req.SyncTime))
 	return nil
 }
 
 func (d *dest) Read(_ context.Context, table string, _ *arrow.Schema, emit func(arrow.RecordBatch) error) error {
 	if err := d.misbehave("read"); err != nil {
 		return err
+	}
+	if table == "__ops" {
+		b := array.NewStringBuilder(memory.DefaultAllocator)
+		defer b.Release()
+		b.AppendValues(d.ops, nil)
+		col := b.NewArray()
+		defer col.Release()
+		rec := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: "op", Type: arrow.BinaryTypes.String}}, nil), []arrow.Array{col}, int64(len(d.ops)))
+		defer rec.Release()
+		return emit(rec)
 	}
 	for _, rec := range d.rows[table] {
 		if err := emit(rec); err != nil {
@@ -115,8 +145,8 @@ func (d *dest) Describe(_ context.Context, table string, schema *arrow.Schema) (
 	if err := d.misbehave("describe"); err != nil {
 		return abi.TableState{}, err
 	}
-	if d.spec.Describe != nil {
-		return *d.spec.Describe, nil
+	if st, ok := d.spec.Describe[table]; ok {
+		return *st, nil
 	}
 	st := abi.TableState{Table: table}
 	for _, f := range schema.Fields() {
@@ -138,6 +168,11 @@ func metaValue(f arrow.Field, key string) string {
 func (d *dest) Migrate(_ context.Context, req abi.MigrateRequest, _ *arrow.Schema) error {
 	if err := d.misbehave("migrate"); err != nil {
 		return err
+	}
+	d.ops = append(d.ops, fmt.Sprintf("migrate %s %s", req.Table, req.Action))
+	// A migrated table now holds what was asked: stop pretending otherwise.
+	if !d.spec.Sticky {
+		delete(d.spec.Describe, req.Table)
 	}
 	switch req.Action {
 	case abi.MigrateCreate, abi.MigrateAlter:
