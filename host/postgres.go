@@ -142,6 +142,8 @@ type pgCopy struct {
 	done chan struct{}
 	tag  pgconn.CommandTag // valid after done
 	err  error             // valid after done
+	// aborted is set when the host ends the COPY (abort).
+	aborted atomic.Bool
 }
 
 // finish waits for the COPY to end and releases what it holds.
@@ -158,6 +160,7 @@ func (c *pgCopy) finish() (pgconn.CommandTag, error) {
 // what it received. If the server does not answer before ctx ends, the
 // connection is closed under the COPY.
 func (c *pgCopy) abort(ctx context.Context) {
+	c.aborted.Store(true)
 	c.pw.CloseWithError(errors.New("COPY aborted by the host: the guest's operation ended before pg_copy_end"))
 	select {
 	case <-c.done:
@@ -196,7 +199,12 @@ func (e *pgError) HostError() *abi.HostError {
 	return he
 }
 
-func pgFail(st *callState, stack []uint64, fn string, err error) {
+func pgFail(ctx context.Context, st *callState, stack []uint64, fn string, err error) {
+	// When the call was stopped, pgconn may report only the broken
+	// connection: say why it broke.
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w (%w)", cerr, err)
+	}
 	returnError(st, stack, &pgError{fn: fn, err: err})
 }
 
@@ -302,9 +310,17 @@ func textArgs(args []any) ([][]byte, error) {
 // does for its own calls: the host functions use pgconn directly to keep
 // parameters and results in text form and to stream COPY.
 func traced(ctx context.Context, conn *pgx.Conn, sql string, args [][]byte, fn func(context.Context) (pgconn.CommandTag, error)) (pgconn.CommandTag, error) {
+	ctx, end := traceStart(ctx, conn, sql, args)
+	tag, err := fn(ctx)
+	end(tag, err)
+	return tag, err
+}
+
+// traceStart starts tracing a statement; call end with its outcome.
+func traceStart(ctx context.Context, conn *pgx.Conn, sql string, args [][]byte) (context.Context, func(pgconn.CommandTag, error)) {
 	tracer, _ := conn.Config().Tracer.(pgx.QueryTracer)
 	if tracer == nil {
-		return fn(ctx)
+		return ctx, func(pgconn.CommandTag, error) {}
 	}
 	targs := make([]any, len(args))
 	for i, a := range args {
@@ -313,26 +329,26 @@ func traced(ctx context.Context, conn *pgx.Conn, sql string, args [][]byte, fn f
 		}
 	}
 	ctx = tracer.TraceQueryStart(ctx, conn, pgx.TraceQueryStartData{SQL: sql, Args: targs})
-	tag, err := fn(ctx)
-	tracer.TraceQueryEnd(ctx, conn, pgx.TraceQueryEndData{CommandTag: tag, Err: err})
-	return tag, err
+	return ctx, func(tag pgconn.CommandTag, err error) {
+		tracer.TraceQueryEnd(ctx, conn, pgx.TraceQueryEndData{CommandTag: tag, Err: err})
+	}
 }
 
 func hostPgExec(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
 	const fn = abi.ImportPgExec
 	req, err := readPgRequest(mem, stack, fn)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	args, err := textArgs(req.Args)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	conn, release, err := st.pgConn(ctx, req.Tx)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	defer release()
@@ -353,7 +369,7 @@ func hostPgExec(ctx context.Context, st *callState, mem api.Memory, stack []uint
 		return tag, err
 	})
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	b, _ := json.Marshal(abi.PgExecResult{RowsAffected: rows})
@@ -366,17 +382,17 @@ func hostPgQuery(ctx context.Context, st *callState, mem api.Memory, stack []uin
 	const fn = abi.ImportPgQuery
 	req, err := readPgRequest(mem, stack, fn)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	args, err := textArgs(req.Args)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	conn, release, err := st.pgConn(ctx, req.Tx)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	defer release()
@@ -407,16 +423,16 @@ func hostPgQuery(ctx context.Context, st *callState, mem api.Memory, stack []uin
 		return rr.Close()
 	})
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	b, err := json.Marshal(res)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	if len(b) > PgResultLimit {
-		pgFail(st, stack, fn, errResultTooLarge)
+		pgFail(ctx, st, stack, fn, errResultTooLarge)
 		return
 	}
 	returnResult(st, stack, b)
@@ -426,12 +442,12 @@ func hostPgBegin(ctx context.Context, st *callState, _ api.Memory, stack []uint6
 	const fn = abi.ImportPgBegin
 	ps, pool, err := st.postgres()
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	h := pgHandles.Add(1)
@@ -458,11 +474,11 @@ func hostPgCommit(ctx context.Context, st *callState, _ api.Memory, stack []uint
 	h := int64(stack[0])
 	ps, tx, err := st.pgTx(h)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	if ps.copy != nil && ps.copy.tx == h {
-		pgFail(st, stack, fn, fmt.Errorf("transaction %d is busy with a COPY: end it with pg_copy_end first", h))
+		pgFail(ctx, st, stack, fn, fmt.Errorf("transaction %d is busy with a COPY: end it with pg_copy_end first", h))
 		return
 	}
 	delete(ps.txs, h)
@@ -470,7 +486,7 @@ func hostPgCommit(ctx context.Context, st *callState, _ api.Memory, stack []uint
 		if errors.Is(err, pgx.ErrTxCommitRollback) {
 			err = errors.New("the transaction had failed, so COMMIT rolled it back")
 		}
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	st.result = nil
@@ -482,7 +498,7 @@ func hostPgRollback(ctx context.Context, st *callState, _ api.Memory, stack []ui
 	h := int64(stack[0])
 	ps, tx, err := st.pgTx(h)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	if ps.copy != nil && ps.copy.tx == h {
@@ -490,8 +506,10 @@ func hostPgRollback(ctx context.Context, st *callState, _ api.Memory, stack []ui
 		ps.copy = nil
 	}
 	delete(ps.txs, h)
-	if err := tx.Rollback(ctx); err != nil {
-		pgFail(st, stack, fn, err)
+	// A transaction whose connection broke is rolled back by the server:
+	// that is success here.
+	if err := tx.Rollback(ctx); err != nil && !tx.Conn().IsClosed() {
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	st.result = nil
@@ -507,24 +525,24 @@ func hostPgCopyFrom(ctx context.Context, st *callState, mem api.Memory, stack []
 	const fn = abi.ImportPgCopyFrom
 	req, err := readPgRequest(mem, stack, fn)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	if len(req.Args) > 0 {
-		pgFail(st, stack, fn, errors.New("bad request: COPY takes no arguments"))
+		pgFail(ctx, st, stack, fn, errors.New("bad request: COPY takes no arguments"))
 		return
 	}
 	if !copyFromRE.MatchString(req.SQL) {
-		pgFail(st, stack, fn, errors.New("bad request: sql is not a COPY ... FROM STDIN"))
+		pgFail(ctx, st, stack, fn, errors.New("bad request: sql is not a COPY ... FROM STDIN"))
 		return
 	}
 	ps, pool, err := st.postgres()
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	if ps.copy != nil {
-		pgFail(st, stack, fn, errors.New("a COPY is already in progress: one at a time per instance"))
+		pgFail(ctx, st, stack, fn, errors.New("a COPY is already in progress: one at a time per instance"))
 		return
 	}
 	c := &pgCopy{tx: req.Tx, done: make(chan struct{})}
@@ -532,13 +550,13 @@ func hostPgCopyFrom(ctx context.Context, st *callState, mem api.Memory, stack []
 	if req.Tx != 0 {
 		tx, ok := ps.txs[req.Tx]
 		if !ok {
-			pgFail(st, stack, fn, fmt.Errorf("no open transaction with handle %d (transactions end with the operation that began them)", req.Tx))
+			pgFail(ctx, st, stack, fn, fmt.Errorf("no open transaction with handle %d (transactions end with the operation that began them)", req.Tx))
 			return
 		}
 		conn = tx.Conn()
 	} else {
 		if c.conn, err = pool.Acquire(ctx); err != nil {
-			pgFail(st, stack, fn, err)
+			pgFail(ctx, st, stack, fn, err)
 			return
 		}
 		conn = c.conn.Conn()
@@ -548,9 +566,11 @@ func hostPgCopyFrom(ctx context.Context, st *callState, mem api.Memory, stack []
 	c.pw = pw
 	go func() {
 		defer close(c.done)
-		c.tag, c.err = traced(ctx, conn, req.SQL, nil, func(ctx context.Context) (pgconn.CommandTag, error) {
-			return c.pg.CopyFrom(ctx, pr, req.SQL)
-		})
+		ctx, end := traceStart(ctx, conn, req.SQL, nil)
+		c.tag, c.err = c.pg.CopyFrom(ctx, pr, req.SQL)
+		if !c.aborted.Load() {
+			end(c.tag, c.err) // an abort is the host's doing, not a failure to log
+		}
 		// Unblock a pg_copy_data still writing, with the reason.
 		if c.err != nil {
 			pr.CloseWithError(c.err)
@@ -563,17 +583,17 @@ func hostPgCopyFrom(ctx context.Context, st *callState, mem api.Memory, stack []
 	stack[0] = 0
 }
 
-func hostPgCopyData(_ context.Context, st *callState, mem api.Memory, stack []uint64) {
+func hostPgCopyData(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
 	const fn = abi.ImportPgCopyData
 	data := guestMemory(mem, uint32(stack[0]), uint32(stack[1]), fn)
 	ps, _, err := st.postgres()
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	c := ps.copy
 	if c == nil {
-		pgFail(st, stack, fn, errors.New("no COPY in progress: start one with pg_copy_from"))
+		pgFail(ctx, st, stack, fn, errors.New("no COPY in progress: start one with pg_copy_from"))
 		return
 	}
 	// Write returns when CopyFrom has read all of data and sent it on to
@@ -586,30 +606,30 @@ func hostPgCopyData(_ context.Context, st *callState, mem api.Memory, stack []ui
 		if cerr == nil {
 			cerr = err
 		}
-		pgFail(st, stack, fn, cerr)
+		pgFail(ctx, st, stack, fn, cerr)
 		return
 	}
 	st.result = nil
 	stack[0] = 0
 }
 
-func hostPgCopyEnd(_ context.Context, st *callState, _ api.Memory, stack []uint64) {
+func hostPgCopyEnd(ctx context.Context, st *callState, _ api.Memory, stack []uint64) {
 	const fn = abi.ImportPgCopyEnd
 	ps, _, err := st.postgres()
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	c := ps.copy
 	if c == nil {
-		pgFail(st, stack, fn, errors.New("no COPY in progress: start one with pg_copy_from"))
+		pgFail(ctx, st, stack, fn, errors.New("no COPY in progress: start one with pg_copy_from"))
 		return
 	}
 	ps.copy = nil
 	c.pw.Close()
 	tag, err := c.finish()
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	st.result = nil
@@ -633,20 +653,20 @@ func hostPgCopyTo(ctx context.Context, st *callState, mem api.Memory, stack []ui
 	const fn = abi.ImportPgCopyTo
 	req, err := readPgRequest(mem, stack, fn)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	if len(req.Args) > 0 {
-		pgFail(st, stack, fn, errors.New("bad request: COPY takes no arguments"))
+		pgFail(ctx, st, stack, fn, errors.New("bad request: COPY takes no arguments"))
 		return
 	}
 	if !copyToRE.MatchString(req.SQL) {
-		pgFail(st, stack, fn, errors.New("bad request: sql is not a COPY ... TO STDOUT"))
+		pgFail(ctx, st, stack, fn, errors.New("bad request: sql is not a COPY ... TO STDOUT"))
 		return
 	}
 	conn, release, err := st.pgConn(ctx, req.Tx)
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	defer release()
@@ -655,7 +675,7 @@ func hostPgCopyTo(ctx context.Context, st *callState, mem api.Memory, stack []ui
 		return conn.PgConn().CopyTo(ctx, buf, req.SQL)
 	})
 	if err != nil {
-		pgFail(st, stack, fn, err)
+		pgFail(ctx, st, stack, fn, err)
 		return
 	}
 	returnResult(st, stack, buf.Bytes())

@@ -388,3 +388,11 @@ func (c *cluster) logTail() string {
 	}
 	return string(b)
 }
+
+// PostgresSocketDir returns the directory of the test server's unix socket
+// (for connection strings like "postgres:///db?host=DIR"). Only for the
+// harness's own cluster.
+func PostgresSocketDir(t testing.TB) string {
+	t.Helper()
+	return ownCluster(t).run
+}

@@ -1,0 +1,243 @@
+//go:build wasip1
+
+// Command pgprobe is a test guest for the postgres host functions: each
+// write runs the scenario its table names, checks what the host returns, and
+// fails with a message saying what differed. Scenarios that leave
+// transactions or COPYs open check the host's clean-up.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/wasmdest/wasmdest/abi"
+	sdk "github.com/wasmdest/wasmdest/sdk-guest"
+)
+
+func init() {
+	sdk.Register(abi.Manifest{
+		Name: "pgprobe", Version: "v0.0.1",
+		Capabilities: []abi.Capability{abi.CapPostgres},
+		SpecSchema:   json.RawMessage(`{"type":"object"}`),
+	}, &probe{})
+}
+
+func main() {}
+
+type probe struct {
+	// kept is a transaction handle kept past its operation, by mistake.
+	kept sdk.PgTx
+}
+
+func (p *probe) Init(context.Context, abi.InitRequest) error { return nil }
+func (p *probe) Close(context.Context) error                 { return nil }
+
+func expect(what string, got, want any) error {
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		return fmt.Errorf("%s: got %v, want %v", what, got, want)
+	}
+	return nil
+}
+
+// hostError returns err's HostError fields as "sqlstate=... table=...".
+func hostError(err error) string {
+	var he *abi.HostError
+	if !errors.As(err, &he) {
+		return "not a HostError: " + err.Error()
+	}
+	return fmt.Sprintf("sqlstate=%s table=%s column=%s constraint=%s detail=%q message=%q",
+		he.SQLState, he.Table, he.Column, he.Constraint, he.Detail, he.Message)
+}
+
+func (p *probe) Write(_ context.Context, scenario string, _ array.RecordReader) error {
+	switch scenario {
+	case "setup":
+		_, err := sdk.PgExec(0, `CREATE TABLE t (i int PRIMARY KEY, n numeric, s text, b boolean, ts timestamptz, j jsonb);
+			CREATE TABLE c (i int, s text)`)
+		return err
+	case "args":
+		n, err := sdk.PgExec(0, `INSERT INTO t VALUES ($1, $2, $3, $4, $5, $6), ($7, NULL, $8, NULL, NULL, NULL)`,
+			1, json.Number("12345678901234567890.123"), "text 'quoted' ☃", true, "2026-01-02T03:04:05.123456+02:00", `{"a": [1, null]}`,
+			2, nil)
+		if err != nil {
+			return err
+		}
+		if err := expect("rows affected", n, 2); err != nil {
+			return err
+		}
+		res, err := sdk.PgQuery(0, `SELECT i, n, s, b, ts, j, NULL::text AS nothing FROM t WHERE i = $1 OR s IS NULL ORDER BY i`, "1")
+		if err != nil {
+			return err
+		}
+		if err := expect("columns", strings.Join(res.Columns, ","), "i,n,s,b,ts,j,nothing"); err != nil {
+			return err
+		}
+		var got []string
+		for _, r := range res.Rows {
+			for _, v := range r {
+				if v == nil {
+					got = append(got, "NULL")
+				} else {
+					got = append(got, *v)
+				}
+			}
+		}
+		return expect("rows", strings.Join(got, "|"),
+			`1|12345678901234567890.123|text 'quoted' ☃|t|2026-01-02 01:04:05.123456+00|{"a": [1, null]}|NULL|2|NULL|NULL|NULL|NULL|NULL|NULL`)
+	case "multi-statement":
+		n, err := sdk.PgExec(0, `INSERT INTO c VALUES (1, 'a'); INSERT INTO c VALUES (2, 'b'), (3, 'c'); DELETE FROM c`)
+		if err != nil {
+			return err
+		}
+		return expect("rows affected by three statements", n, 6)
+	case "unique-violation":
+		_, err := sdk.PgExec(0, `INSERT INTO t (i) VALUES (1)`)
+		if err == nil {
+			return errors.New("duplicate key inserted")
+		}
+		return errors.New(hostError(err))
+	case "leave-tx-open":
+		tx, err := sdk.PgBegin()
+		if err != nil {
+			return err
+		}
+		_, err = sdk.PgExec(tx, `INSERT INTO c VALUES (100, 'left open')`)
+		return err
+	case "leave-copy-open":
+		if err := sdk.PgCopyFrom(0, `COPY c FROM STDIN`); err != nil {
+			return err
+		}
+		return sdk.PgCopyData([]byte("101\tunfinished\n102\tunfinished\n"))
+	case "leave-copy-open-in-tx":
+		tx, err := sdk.PgBegin()
+		if err != nil {
+			return err
+		}
+		if err := sdk.PgCopyFrom(tx, `COPY c FROM STDIN`); err != nil {
+			return err
+		}
+		return sdk.PgCopyData([]byte("103\tunfinished\n"))
+	case "copy":
+		tx, err := sdk.PgBegin()
+		if err != nil {
+			return err
+		}
+		if err := sdk.PgCopyFrom(tx, `COPY c FROM STDIN`); err != nil {
+			return err
+		}
+		for i := 0; i < 1000; i++ {
+			if err := sdk.PgCopyData([]byte(fmt.Sprintf("%d\trow %d\n", i, i))); err != nil {
+				return err
+			}
+		}
+		n, err := sdk.PgCopyEnd()
+		if err != nil {
+			return err
+		}
+		if err := expect("rows copied", n, 1000); err != nil {
+			return err
+		}
+		out, err := sdk.PgCopyTo(tx, `COPY (SELECT i, s FROM c WHERE i < 3 ORDER BY i) TO STDOUT`)
+		if err != nil {
+			return err
+		}
+		if err := expect("copy to", string(out), "0\trow 0\n1\trow 1\n2\trow 2\n"); err != nil {
+			return err
+		}
+		return sdk.PgCommit(tx)
+	case "copy-bad-data":
+		if err := sdk.PgCopyFrom(0, `COPY c FROM STDIN`); err != nil {
+			return err
+		}
+		err := sdk.PgCopyData([]byte("not a number\tx\n"))
+		if err == nil {
+			_, err = sdk.PgCopyEnd()
+		}
+		if err == nil {
+			return errors.New("bad COPY data accepted")
+		}
+		return errors.New(hostError(err))
+	case "copy-busy":
+		tx, err := sdk.PgBegin()
+		if err != nil {
+			return err
+		}
+		if err := sdk.PgCopyFrom(tx, `COPY c FROM STDIN`); err != nil {
+			return err
+		}
+		var msgs []string
+		if _, err := sdk.PgExec(tx, `SELECT 1`); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+		if err := sdk.PgCommit(tx); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+		if err := sdk.PgCopyFrom(0, `COPY c FROM STDIN`); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+		// Rolling back ends the COPY too.
+		if err := sdk.PgRollback(tx); err != nil {
+			return fmt.Errorf("rollback during a COPY: %w", err)
+		}
+		if _, err := sdk.PgCopyEnd(); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	case "not-copy":
+		var msgs []string
+		if err := sdk.PgCopyFrom(0, `SELECT 1`); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+		if _, err := sdk.PgCopyTo(0, `SELECT 1`); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+		if err := sdk.PgCopyData([]byte("x")); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	case "commit-failed":
+		tx, err := sdk.PgBegin()
+		if err != nil {
+			return err
+		}
+		if _, err := sdk.PgExec(tx, `INSERT INTO c VALUES (5000, 'in a failed tx')`); err != nil {
+			return err
+		}
+		if _, err := sdk.PgExec(tx, `SELECT 1/0`); err == nil {
+			return errors.New("division by zero succeeded")
+		}
+		return sdk.PgCommit(tx)
+	case "keep-handle":
+		tx, err := sdk.PgBegin()
+		p.kept = tx
+		return err
+	case "use-kept-handle":
+		_, err := sdk.PgExec(p.kept, `SELECT 1`)
+		return err
+	case "panic-in-tx", "exit-in-tx":
+		tx, err := sdk.PgBegin()
+		if err != nil {
+			return err
+		}
+		if _, err := sdk.PgExec(tx, `INSERT INTO c VALUES (300, 'crashed')`); err != nil {
+			return err
+		}
+		if err := sdk.PgCopyFrom(tx, `COPY c FROM STDIN`); err != nil {
+			return err
+		}
+		if err := sdk.PgCopyData([]byte("301\tcrashed\n")); err != nil {
+			return err
+		}
+		if scenario == "exit-in-tx" {
+			os.Exit(3)
+		}
+		panic("pgprobe: crash in a transaction")
+	}
+	return fmt.Errorf("unknown scenario %q", scenario)
+}
