@@ -274,3 +274,13 @@ func (e *env) query(sql string, args ...any) [][]any {
 func optsFor(writeMode string) schema.Options {
 	return schema.Options{WriteMode: writeMode, SourceName: "test-source", SyncTime: time.Date(2026, 11, 21, 6, 25, 49, 123456000, time.UTC)}
 }
+
+// openWithSearchPath opens a host pool on the env's database whose sessions
+// have search_path schema.
+func openWithSearchPath(e *env, schema string) (*pgxpool.Pool, error) {
+	db, err := host.OpenPostgres(e.ctx, e.url+"&search_path="+schema, "error", testLogger(e.t, hclog.Warn))
+	if err == nil {
+		e.t.Cleanup(db.Close)
+	}
+	return db, err
+}
