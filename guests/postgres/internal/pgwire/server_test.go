@@ -323,4 +323,3 @@ func FuzzCopyRoundTrip(f *testing.F) {
 		}
 	})
 }
-
