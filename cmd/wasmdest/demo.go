@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/host/arrowio"
+	"github.com/wasmdest/wasmdest/host/config"
+	"github.com/wasmdest/wasmdest/host/syncer"
+)
+
+//go:embed demodata/*.arrows
+var demoData embed.FS
+
+// demoDestination is the demo's destination: the builtin file guest, Parquet,
+// one file per table and batch, below dir.
+func demoDestination(dir string) config.Destination {
+	return config.Destination{
+		Name: "demo", Registry: config.RegistryBuiltin, Path: config.BuiltinFile,
+		WriteMode: abi.WriteModeAppend, MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
+		Directory: dir, File: "(demo)",
+		Spec: map[string]any{"path": "{{TABLE}}/{{UUID}}.{{FORMAT}}", "format": demoFormat},
+	}
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wasmdest demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	var dir string
+	fs.StringVar(&dir, "dir", "wasmdest-demo", "directory to write the files into")
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	env, err := c.env(ctx, log, "", "wasmdest-demo")
+	if err != nil {
+		return err
+	}
+	defer env.Runtime.Close(context.WithoutCancel(ctx))
+	dests, err := openAll(ctx, env, []config.Destination{demoDestination(dir)})
+	if err != nil {
+		return err
+	}
+	entries, err := demoData.ReadDir("demodata")
+	if err != nil {
+		return err
+	}
+	var inputs []syncer.Input
+	for _, e := range entries {
+		b, err := demoData.ReadFile("demodata/" + e.Name())
+		if err != nil {
+			return err
+		}
+		r, err := arrowio.NewReader(e.Name(), bytes.NewReader(b), arrowio.DefaultLimits)
+		if err != nil {
+			return err
+		}
+		inputs = append(inputs, r)
+	}
+	s := syncer.New(env, dests)
+	runErr := s.Run(ctx, inputs)
+	runErr = errors.Join(runErr, s.Finish(context.WithoutCancel(ctx)))
+	printSummary(stdout, s, runErr)
+	if runErr != nil {
+		return runErr
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s files of %d tables below %s\n", demoFormat, len(inputs), abs)
+	return nil
+}
+
+// demoFormat is the format the demo writes.
+const demoFormat = "json"

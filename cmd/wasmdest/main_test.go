@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/wasmdest/wasmdest/host/arrowio"
+	"github.com/wasmdest/wasmdest/internal/testenv"
+)
+
+// wasmdest runs the command line in-process.
+func wasmdest(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	args = append(args[:1:1], append([]string{"--cache-dir", testenv.CacheDir(t), "--guest-dir", builtinGuests(t), "--log-level", "warn"}, args[1:]...)...)
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// builtinGuests returns a directory holding the builtin guests, built for this test run.
+func builtinGuests(t *testing.T) string {
+	t.Helper()
+	guestDirOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "wasmdest-builtin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range []string{"file", "postgres"} {
+			if err := os.Symlink(testenv.BuildGuest(t, "guests/"+g), filepath.Join(dir, g+".wasm")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		guestDir = dir
+	})
+	if guestDir == "" {
+		t.Fatal("builtin guests were not built")
+	}
+	return guestDir
+}
+
+var (
+	guestDirOnce sync.Once
+	guestDir     string
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m)) }
+
+// demoTables reads the embedded dataset.
+func demoTables(t *testing.T) map[string]arrow.RecordBatch {
+	t.Helper()
+	out := map[string]arrow.RecordBatch{}
+	entries, _ := demoData.ReadDir("demodata")
+	for _, e := range entries {
+		b, _ := demoData.ReadFile("demodata/" + e.Name())
+		r, err := arrowio.NewReader(e.Name(), bytes.NewReader(b), arrowio.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := r.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[r.Table().Name] = rec
+		r.Close()
+	}
+	if len(out) != 2 {
+		t.Fatalf("demo dataset has %d tables, want 2", len(out))
+	}
+	return out
+}
+
+// TestDemoReadsBackRowForRow runs the README's main job and reads every file
+// it wrote with arrow-go's own JSON reader, comparing with the dataset.
+func TestDemoReadsBackRowForRow(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := wasmdest(t, "demo", "--dir", dir)
+	if code != 0 {
+		t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "below "+dir) {
+		t.Errorf("demo did not say where it wrote: %s", stdout)
+	}
+	for table, want := range demoTables(t) {
+		defer want.Release()
+		files, _ := filepath.Glob(filepath.Join(dir, table, "*."+demoFormat))
+		if len(files) != 1 {
+			t.Fatalf("%s: %d files, want 1: %v", table, len(files), files)
+		}
+		f, err := os.Open(files[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		jr := array.NewJSONReader(f, want.Schema(), array.WithChunk(-1))
+		if !jr.Next() {
+			t.Fatalf("%s: nothing read back: %v", table, jr.Err())
+		}
+		got := jr.RecordBatch()
+		if !array.RecordEqual(got, want) {
+			t.Errorf("%s: %d rows read back differ from the %d in the dataset", table, got.NumRows(), want.NumRows())
+		}
+		jr.Release()
+	}
+}
+
+func TestRunGuestShorthand(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(t.TempDir(), "data.arrows")
+	b, _ := demoData.ReadFile("demodata/demo_orders.arrows")
+	if err := os.WriteFile(in, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := wasmdest(t, "run", "--guest", testenv.BuildGuest(t, "guests/file"), "--dir", dir,
+		"--spec", `{"path":"out/{{TABLE}}.{{FORMAT}}","format":"json","no_rotate":true}`, "--input", in)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "done: 2000 rows") {
+		t.Errorf("summary does not count 2000 rows:\n%s", stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "demo_orders.json")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestConfigErrorsNameFileLineAndKey(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "wasmdest.toml")
+	src := "[[destination]]\nname = \"files\"\npath = \"file\"\nwrite_mode = \"upsert\"\n"
+	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := wasmdest(t, "validate", "--config", cfg)
+	if code != 1 || !strings.Contains(stderr, cfg+":4:") || !strings.Contains(stderr, `write_mode "upsert" is not one of`) {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func TestValidateLoadsGuestAndChecksSpec(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "wasmdest.toml")
+	good := "[[destination]]\nname = \"files\"\npath = \"file\"\nwrite_mode = \"append\"\ndirectory = \"out\"\n[destination.spec]\npath = \"{{TABLE}}/{{UUID}}.{{FORMAT}}\"\n"
+	if err := os.WriteFile(cfg, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := wasmdest(t, "validate", "--config", cfg)
+	if code != 0 || !strings.Contains(stdout, `destination "files": guest file`) {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	bad := strings.Replace(good, "path = \"{{TABLE}}", "colour = \"blue\"\npath = \"{{TABLE}}", 1)
+	if err := os.WriteFile(cfg, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = wasmdest(t, "validate", "--config", cfg)
+	if code != 1 || !strings.Contains(stderr, "colour") {
+		t.Errorf("an unknown spec key passed validation: exit %d\n%s", code, stderr)
+	}
+	overwrite := strings.Replace(good, `write_mode = "append"`, `write_mode = "overwrite"`, 1)
+	if err := os.WriteFile(cfg, []byte(overwrite), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = wasmdest(t, "validate", "--config", cfg)
+	if code != 1 || !strings.Contains(stderr, "supports append") {
+		t.Errorf("write_mode overwrite on the file guest was not refused: exit %d\n%s", code, stderr)
+	}
+}

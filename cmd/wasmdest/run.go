@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/arrowio"
+	"github.com/wasmdest/wasmdest/host/config"
+	"github.com/wasmdest/wasmdest/host/syncer"
+)
+
+const version = "v0.1.0"
+
+// common are the flags of every command that runs guests.
+type common struct {
+	logLevel, logFormat string
+	cacheDir, guestDir  string
+	memoryMiB           uint64
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.cacheDir, "cache-dir", "", "compilation cache directory (default $"+host.CacheDirEnv+" or the user cache directory; \"off\" disables it)")
+	fs.StringVar(&c.guestDir, "guest-dir", "", "directory of builtin guests (default $"+syncer.GuestDirEnv+", then guests/ beside the executable)")
+	fs.Uint64Var(&c.memoryMiB, "memory-limit", host.DefaultMemoryLimit>>20, "memory limit of each guest instance, in MiB")
+}
+
+func (c *common) logger(stderr io.Writer) (hclog.Logger, error) {
+	level := hclog.LevelFromString(c.logLevel)
+	if level == hclog.NoLevel {
+		return nil, fmt.Errorf("--log-level %q is not one of trace, debug, info, warn, error", c.logLevel)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return nil, fmt.Errorf("--log-format %q is not one of text, json", c.logFormat)
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "wasmdest", Level: level, Output: stderr, JSONFormat: c.logFormat == "json"}), nil
+}
+
+func (c *common) env(ctx context.Context, log hclog.Logger, syncID, sourceName string) (*syncer.Env, error) {
+	rt, err := host.NewRuntime(ctx, host.Config{CacheDir: c.cacheDir, Logger: log, MemoryLimit: c.memoryMiB << 20})
+	if err != nil {
+		return nil, err
+	}
+	if syncID == "" {
+		syncID = uuid.NewString()
+	}
+	env := &syncer.Env{
+		Runtime: rt, SyncID: syncID, SyncTime: time.Now().UTC().Truncate(time.Microsecond),
+		SourceName: sourceName, Log: log,
+		OpenPostgres: func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error) {
+			cs, _ := spec["connection_string"].(string)
+			level, _ := spec["pgx_log_level"].(string)
+			return host.OpenPostgres(ctx, cs, level, log.Named("pgx"))
+		},
+	}
+	if c.guestDir != "" {
+		env.GuestDirs = []string{c.guestDir}
+	}
+	return env, nil
+}
+
+// openAll opens every destination, closing those opened when one fails.
+func openAll(ctx context.Context, env *syncer.Env, dests []config.Destination) ([]*syncer.Destination, error) {
+	var out []*syncer.Destination
+	for _, d := range dests {
+		od, err := syncer.Open(ctx, env, d)
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, err
+		}
+		out = append(out, od)
+	}
+	return out, nil
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wasmdest run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	var inputs multiFlag
+	var cfgPath, guest, spec, dir, writeMode, sourceName, syncID string
+	fs.StringVar(&cfgPath, "config", "", "configuration file (TOML, or CloudQuery YAML)")
+	fs.StringVar(&guest, "guest", "", "run this .wasm guest without a configuration file")
+	fs.StringVar(&spec, "spec", "{}", "with --guest: the nested spec as JSON")
+	fs.StringVar(&dir, "dir", ".", "with --guest: the directory granted to a guest with the filesystem capability")
+	fs.StringVar(&writeMode, "write-mode", "", "with --guest: write_mode (default: overwrite-delete-stale, or the guest's only mode)")
+	fs.Var(&inputs, "input", "Arrow IPC file or stream to load (repeatable; \"-\" is stdin); also taken as arguments")
+	fs.StringVar(&sourceName, "source-name", "wasmdest", "value of _cq_source_name")
+	fs.StringVar(&syncID, "sync-id", "", "this sync's id, the {{SYNC_ID}} placeholder (default: a new UUID)")
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	inputs = append(inputs, fs.Args()...)
+	if len(inputs) == 0 {
+		return errors.New("run: no input: give Arrow IPC files as arguments or with --input (\"-\" reads stdin)")
+	}
+	if (cfgPath == "") == (guest == "") {
+		return errors.New("run: give either --config FILE or --guest GUEST.wasm")
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	var dests []config.Destination
+	if cfgPath != "" {
+		f, err := config.Load(cfgPath)
+		if err != nil {
+			return err
+		}
+		for _, w := range f.Warnings {
+			log.Warn(w)
+		}
+		dests = f.Destinations
+	} else {
+		d, err := guestDestination(guest, spec, dir, writeMode)
+		if err != nil {
+			return err
+		}
+		dests = []config.Destination{d}
+	}
+	env, err := c.env(ctx, log, syncID, sourceName)
+	if err != nil {
+		return err
+	}
+	defer env.Runtime.Close(context.WithoutCancel(ctx))
+	if cfgPath == "" {
+		if err := adaptWriteMode(ctx, env, &dests[0], writeMode); err != nil {
+			return err
+		}
+	}
+	return syncAll(ctx, env, dests, inputs, stdout, stderr)
+}
+
+// guestDestination makes the destination of `run --guest`.
+func guestDestination(guest, spec, dir, writeMode string) (config.Destination, error) {
+	d := config.Destination{
+		Name: strings.TrimSuffix(filepath.Base(guest), ".wasm"), Registry: config.RegistryLocal, Path: guest,
+		WriteMode: abi.WriteModeOverwriteDeleteStale, MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
+		Directory: dir, File: "--guest", Line: 0,
+	}
+	if writeMode != "" {
+		d.WriteMode = writeMode
+	}
+	if err := json.Unmarshal([]byte(spec), &d.Spec); err != nil {
+		return d, fmt.Errorf("--spec: not a JSON object: %w", err)
+	}
+	if d.Spec == nil {
+		d.Spec = map[string]any{}
+	}
+	return d, nil
+}
+
+// adaptWriteMode picks the guest's write mode for `run --guest` when none was
+// given and the default is one the guest does not support.
+func adaptWriteMode(ctx context.Context, env *syncer.Env, d *config.Destination, asked string) error {
+	if asked != "" {
+		return nil
+	}
+	g, err := env.Runtime.LoadFile(ctx, d.Path)
+	if err != nil {
+		return err
+	}
+	if modes := g.Manifest.WriteModes; len(modes) > 0 && !slices.Contains(modes, d.WriteMode) {
+		d.WriteMode = modes[0]
+		env.Log.Info("using the guest's write mode", "write_mode", d.WriteMode)
+	}
+	return nil
+}
+
+// syncAll opens the destinations and inputs, runs the sync with progress, and
+// prints the summary.
+func syncAll(ctx context.Context, env *syncer.Env, cfg []config.Destination, paths []string, stdout, stderr io.Writer) error {
+	dests, err := openAll(ctx, env, cfg)
+	if err != nil {
+		return err
+	}
+	var inputs []syncer.Input
+	for _, p := range paths {
+		r, err := arrowio.Open(p, arrowio.DefaultLimits)
+		if err != nil {
+			for _, in := range inputs {
+				in.Close()
+			}
+			for _, d := range dests {
+				d.Close()
+			}
+			return err
+		}
+		inputs = append(inputs, r)
+	}
+	s := syncer.New(env, dests)
+	stopProgress := startProgress(s, stderr, env.Log)
+	runErr := s.Run(ctx, inputs)
+	runErr = errors.Join(runErr, s.Finish(context.WithoutCancel(ctx)))
+	stopProgress()
+	printSummary(stdout, s, runErr)
+	return runErr
+}
+
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wasmdest validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	var cfgPath string
+	fs.StringVar(&cfgPath, "config", "", "configuration file to check")
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	if cfgPath == "" {
+		return errors.New("validate: --config FILE is required")
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	f, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	for _, w := range f.Warnings {
+		log.Warn(w)
+	}
+	env, err := c.env(ctx, log, "", "wasmdest")
+	if err != nil {
+		return err
+	}
+	defer env.Runtime.Close(context.WithoutCancel(ctx))
+	dests, err := openAll(ctx, env, f.Destinations)
+	if err != nil {
+		return err
+	}
+	for _, d := range dests {
+		m := d.Guest.Manifest
+		fmt.Fprintf(stdout, "%s: destination %q: guest %s %s (ABI %s), write_mode %s, batch %d rows / %d bytes / %s: ok\n",
+			f.Path, d.Name, m.Name, m.Version, m.ABIVersion, d.Config.WriteMode, d.Batch.Rows, d.Batch.Bytes, d.Batch.Timeout)
+		d.Close()
+	}
+	return nil
+}
