@@ -57,10 +57,7 @@ func OpenPostgres(ctx context.Context, connString, pgxLogLevel string, log hclog
 	if !slices.Contains(PgxLogLevels, pgxLogLevel) {
 		return nil, fmt.Errorf("postgres: pgx_log_level %q is not one of %s", pgxLogLevel, strings.Join(PgxLogLevels, ", "))
 	}
-	level, err := tracelog.LogLevelFromString(pgxLogLevel)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: pgx_log_level %q: %w", pgxLogLevel, err)
-	}
+	level, _ := tracelog.LogLevelFromString(pgxLogLevel) // one of PgxLogLevels
 	cfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connection_string is not valid (not shown: it may hold a password): %s", parseErrorReason(err))
@@ -221,6 +218,10 @@ func (st *callState) postgres() (*pgState, *pgxpool.Pool, error) {
 	return st.pg, pool, nil
 }
 
+func errNoTx(h int64) error {
+	return fmt.Errorf("no open transaction with handle %d (transactions end with the operation that began them)", h)
+}
+
 // pgConn returns the connection to run a statement on: the transaction's
 // connection for tx > 0, else one acquired from the pool (release it).
 func (st *callState) pgConn(ctx context.Context, tx int64) (conn *pgx.Conn, release func(), err error) {
@@ -231,7 +232,7 @@ func (st *callState) pgConn(ctx context.Context, tx int64) (conn *pgx.Conn, rele
 	if tx != 0 {
 		t, ok := ps.txs[tx]
 		if !ok {
-			return nil, nil, fmt.Errorf("no open transaction with handle %d (transactions end with the operation that began them)", tx)
+			return nil, nil, errNoTx(tx)
 		}
 		if ps.copy != nil && ps.copy.tx == tx {
 			return nil, nil, fmt.Errorf("transaction %d is busy with a COPY: end it with pg_copy_end first", tx)
@@ -445,6 +446,16 @@ func hostPgBegin(ctx context.Context, st *callState, _ api.Memory, stack []uint6
 		pgFail(ctx, st, stack, fn, err)
 		return
 	}
+	// Each transaction holds a connection until the operation ends: one
+	// operation holding them all would wait forever for another.
+	held := len(ps.txs)
+	if ps.copy != nil && ps.copy.tx == 0 {
+		held++
+	}
+	if max := int(pool.Config().MaxConns); held >= max {
+		pgFail(ctx, st, stack, fn, fmt.Errorf("the operation already holds %d of the pool's %d connections: end a transaction first", held, max))
+		return
+	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		pgFail(ctx, st, stack, fn, err)
@@ -464,7 +475,7 @@ func (st *callState) pgTx(h int64) (*pgState, pgx.Tx, error) {
 	}
 	tx, ok := ps.txs[h]
 	if !ok {
-		return nil, nil, fmt.Errorf("no open transaction with handle %d (transactions end with the operation that began them)", h)
+		return nil, nil, errNoTx(h)
 	}
 	return ps, tx, nil
 }
@@ -550,7 +561,7 @@ func hostPgCopyFrom(ctx context.Context, st *callState, mem api.Memory, stack []
 	if req.Tx != 0 {
 		tx, ok := ps.txs[req.Tx]
 		if !ok {
-			pgFail(ctx, st, stack, fn, fmt.Errorf("no open transaction with handle %d (transactions end with the operation that began them)", req.Tx))
+			pgFail(ctx, st, stack, fn, errNoTx(req.Tx))
 			return
 		}
 		conn = tx.Conn()

@@ -86,6 +86,7 @@ func TestPgHostFunctions(t *testing.T) {
 		{"copy-busy", []string{"transaction", "is busy with a COPY: end it with pg_copy_end first", "a COPY is already in progress", "no COPY in progress"}},
 		{"not-copy", []string{"sql is not a COPY ... FROM STDIN", "sql is not a COPY ... TO STDOUT", "no COPY in progress"}},
 		{"commit-failed", []string{"pg_commit: the transaction had failed, so COMMIT rolled it back"}},
+		{"too-many-tx", []string{"pg_begin: the operation already holds", "connections: end a transaction first"}},
 	}
 	for _, c := range errs {
 		err := scenario(p, c.scenario)

@@ -213,6 +213,13 @@ func (p *probe) Write(_ context.Context, scenario string, _ array.RecordReader) 
 			return errors.New("division by zero succeeded")
 		}
 		return sdk.PgCommit(tx)
+	case "too-many-tx":
+		for i := 0; i < 1000; i++ {
+			if _, err := sdk.PgBegin(); err != nil {
+				return fmt.Errorf("begin %d: %w", i+1, err)
+			}
+		}
+		return errors.New("1000 transactions at once")
 	case "keep-handle":
 		tx, err := sdk.PgBegin()
 		p.kept = tx
