@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/wasmdest/wasmdest/host/arrowio"
 	"github.com/wasmdest/wasmdest/internal/testenv"
@@ -169,5 +170,74 @@ func TestValidateLoadsGuestAndChecksSpec(t *testing.T) {
 	code, _, stderr = wasmdest(t, "validate", "--config", cfg)
 	if code != 1 || !strings.Contains(stderr, "supports append") {
 		t.Errorf("write_mode overwrite on the file guest was not refused: exit %d\n%s", code, stderr)
+	}
+}
+
+// threeBatches writes the orders table as an IPC stream of three record
+// batches of 500 rows and returns its bytes.
+func threeBatches(t *testing.T) []byte {
+	t.Helper()
+	rec := demoTables(t)["demo_orders"]
+	defer rec.Release()
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()))
+	for i := int64(0); i < 3; i++ {
+		s := rec.NewSlice(i*500, (i+1)*500)
+		if err := w.Write(s); err != nil {
+			t.Fatal(err)
+		}
+		s.Release()
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestMalformedInputKeepsWhatCameBefore: a stream cut inside its third
+// record batch fails the run, naming the file and the message; the two whole
+// batches before it are written and the summary counts them.
+func TestMalformedInputKeepsWhatCameBefore(t *testing.T) {
+	whole := threeBatches(t)
+	in := filepath.Join(t.TempDir(), "orders.arrows")
+	if err := os.WriteFile(in, whole[:len(whole)-4000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	code, stdout, stderr := wasmdest(t, "run", "--guest", testenv.BuildGuest(t, "guests/file"), "--dir", dir,
+		"--spec", `{"path":"{{TABLE}}.{{FORMAT}}","format":"json","no_rotate":true}`, in)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "orders.arrows: message 3") {
+		t.Errorf("error does not name the file and message 3:\n%s", stderr)
+	}
+	if !strings.Contains(stdout, "FAILED: 1000 rows") {
+		t.Errorf("summary does not count the 1000 rows written:\n%s", stdout)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "demo_orders.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte("\n")); n != 1000 {
+		t.Errorf("file holds %d rows, want the 1000 of the two whole batches", n)
+	}
+}
+
+// TestStdinInput reads an Arrow IPC stream from standard input.
+func TestStdinInput(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdin
+	os.Stdin = r
+	defer func() { os.Stdin = old }()
+	go func() { w.Write(threeBatches(t)); w.Close() }()
+	dir := t.TempDir()
+	code, stdout, stderr := wasmdest(t, "run", "--guest", testenv.BuildGuest(t, "guests/file"), "--dir", dir,
+		"--spec", `{"path":"{{TABLE}}.{{FORMAT}}","format":"json","no_rotate":true}`, "-")
+	if code != 0 || !strings.Contains(stdout, "done: 1500 rows") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -100,5 +101,43 @@ func TestPostgresWriteModes(t *testing.T) {
 				t.Errorf("cloudquery_sync_summaries has %d rows, want 2", got)
 			}
 		})
+	}
+}
+
+// TestSwitchingWriteModeNeedsForced: a table written in append mode (no key)
+// cannot silently become an overwrite table (keyed), nor back, unless
+// migrate_mode is forced.
+func TestSwitchingWriteModeNeedsForced(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	t.Setenv("WASMDEST_TEST_URL", url)
+	dir := t.TempDir()
+	inputs := demoInputs(t, 500)
+	runMode := func(mode, migrate string) (int, string) {
+		cfg := filepath.Join(dir, "wasmdest.toml")
+		src := fmt.Sprintf("[[destination]]\nname = \"pg\"\npath = \"postgres\"\nwrite_mode = %q\nmigrate_mode = %q\n[destination.spec]\nconnection_string = \"${WASMDEST_TEST_URL}\"\n", mode, migrate)
+		if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := wasmdest(t, append([]string{"run", "--config", cfg}, inputs...)...)
+		return code, stdout + stderr
+	}
+	if code, out := runMode("append", "safe"); code != 0 {
+		t.Fatalf("append: %s", out)
+	}
+	code, out := runMode("overwrite", "safe")
+	if code == 0 || !strings.Contains(out, "Can't migrate tables automatically") || !strings.Contains(out, "migrate_mode: forced") {
+		t.Fatalf("switching to overwrite was not refused (exit %d):\n%s", code, out)
+	}
+	if got := count(t, url, "demo_users"); got != 500 {
+		t.Errorf("the refused run changed demo_users: %d rows, want 500", got)
+	}
+	if code, out := runMode("overwrite", "forced"); code != 0 {
+		t.Fatalf("forced: %s", out)
+	}
+	if got := count(t, url, "demo_users"); got != 500 {
+		t.Errorf("after the forced recreate demo_users has %d rows, want 500", got)
+	}
+	if code, out := runMode("append", "safe"); code == 0 {
+		t.Errorf("switching back to append was not refused:\n%s", out)
 	}
 }
