@@ -311,3 +311,55 @@ func TestSearchPathSchema(t *testing.T) {
 		t.Fatalf("%v rows in sp, want 3", got[0][0])
 	}
 }
+
+// TestRemoveUniqueIndex: a unique index the user made (not a constraint)
+// counts as the column's uniqueness, and dropping it is the safe change.
+func TestRemoveUniqueIndex(t *testing.T) {
+	e := newEnv(t, envConfig{opts: optsFor(abi.WriteModeOverwriteDeleteStale)})
+	r := withInternal(t, rows(t, sourceSchema("uidx", idPK, optional), 0, 5), e.opts)
+	e.mustMigrate(r.Schema(), abi.MigrateModeSafe)
+	if _, err := e.raw.Exec(e.ctx, `CREATE UNIQUE INDEX "my index" ON uidx (optional)`); err != nil {
+		t.Fatal(err)
+	}
+	p := e.mustMigrate(r.Schema(), abi.MigrateModeSafe)
+	if p.Action != abi.MigrateAlter || len(p.Changes) != 1 || p.Changes[0].Kind != abi.ChangeRemoveUnique {
+		t.Fatalf("plan %q %v, want alter with remove_unique_constraint", p.Action, p.Changes)
+	}
+	if got := e.query(`SELECT count(*) FROM pg_indexes WHERE indexname = 'my index'`); got[0][0].(int64) != 0 {
+		t.Fatal("the unique index is still there")
+	}
+}
+
+// TestReferenceCreatedTable: a table as the CloudQuery PostgreSQL
+// destination creates it describes with no difference for the types both
+// store alike, so switching destinations needs no migration.
+func TestReferenceCreatedTable(t *testing.T) {
+	e := newEnv(t, envConfig{opts: optsFor(abi.WriteModeOverwriteDeleteStale)})
+	if _, err := e.raw.Exec(e.ctx, `CREATE TABLE "ref" (
+		"_cq_sync_time" timestamp without time zone, "_cq_source_name" text,
+		"_cq_id" uuid UNIQUE NOT NULL, "_cq_parent_id" uuid,
+		"id" bigint NOT NULL, "name" text, "tags" text[], "attrs" jsonb, "mac" macaddr, "ip" inet,
+		"u64" numeric(20,0), "small" smallint, "ratio" double precision, "f32" real, "day" date,
+		"at" timestamp without time zone, "blob" bytea, "ok" boolean, "d" numeric(19,10), "n" integer,
+		CONSTRAINT "ref_cqpk" PRIMARY KEY ("id"))`); err != nil {
+		t.Fatal(err)
+	}
+	src := sourceSchema("ref",
+		cqIDUnique(), field(abi.ColParentID, arrowtypes.NewUUIDType(), true), idPK,
+		field("name", arrow.BinaryTypes.String, true), field("tags", arrow.ListOf(arrow.BinaryTypes.String), true),
+		field("attrs", arrowtypes.NewJSONType(), true), field("mac", arrowtypes.NewMACType(), true),
+		field("ip", arrowtypes.NewInetType(), true), field("u64", arrow.PrimitiveTypes.Uint64, true),
+		field("small", arrow.PrimitiveTypes.Int8, true), field("ratio", arrow.PrimitiveTypes.Float64, true),
+		field("f32", arrow.PrimitiveTypes.Float32, true), field("day", arrow.FixedWidthTypes.Date32, true),
+		field("at", &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}, true),
+		field("blob", arrow.BinaryTypes.LargeBinary, true), field("ok", arrow.FixedWidthTypes.Boolean, true),
+		field("d", &arrow.Decimal128Type{Precision: 19, Scale: 10}, true), field("n", arrow.PrimitiveTypes.Uint16, true))
+	wanted := e.wanted(src)
+	if p := e.mustMigrate(wanted, abi.MigrateModeSafe); p.Action != "" || len(p.Changes) != 0 {
+		t.Fatalf("plan %q, changes %v; want none", p.Action, p.Changes)
+	}
+}
+
+func cqIDUnique() arrow.Field {
+	return field(abi.ColID, arrowtypes.NewUUIDType(), false, abi.MetaUnique, abi.MetaTrue)
+}
