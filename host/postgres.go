@@ -66,7 +66,7 @@ func OpenPostgres(ctx context.Context, connString, pgxLogLevel string, log hclog
 		log = hclog.Default()
 	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
-	cfg.ConnConfig.Tracer = &tracelog.TraceLog{Logger: hclogAdapter{log.Named("pgx")}, LogLevel: level}
+	cfg.ConnConfig.Tracer = &tracelog.TraceLog{Logger: hclogAdapter{log}, LogLevel: level}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)

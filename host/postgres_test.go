@@ -226,7 +226,7 @@ func TestOpenPostgres(t *testing.T) {
 	if _, err := p.Exec(ctx, "SELECT 42"); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(logged.String(), "SELECT 42") || !strings.Contains(logged.String(), "pgx") {
+	if !strings.Contains(logged.String(), "SELECT 42") || !strings.Contains(logged.String(), "Query") {
 		t.Errorf("pgx_log_level info logged %q, want the query", logged.String())
 	}
 }
