@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -33,6 +34,10 @@ type PoolConfig struct {
 	// functions (see OpenPostgres). It belongs to the caller, who closes it
 	// after the Pool.
 	Postgres *pgxpool.Pool
+	// CallTimeout bounds each operation (and a new instance's instantiation
+	// and init), counted once the instance is acquired. 0 means none. Only an
+	// Interruptible runtime can stop guest code that does not return.
+	CallTimeout time.Duration
 }
 
 // Pool runs instances of one guest for one destination. Each instance is
@@ -47,6 +52,40 @@ type Pool struct {
 	// live counts instances made and not discarded, for Close.
 	live   []*Instance
 	closed bool
+	// memory is the linear memory of each live instance when it was last
+	// released (or made), for Stats.
+	memory    map[*Instance]uint32
+	discarded int64
+}
+
+// PoolStats is what Stats reports.
+type PoolStats struct {
+	// Instances are made and not discarded.
+	Instances int
+	// MemoryBytes sums their linear memory as of their last release.
+	MemoryBytes uint64
+	// Discarded counts instances discarded after a failure.
+	Discarded int64
+}
+
+// Stats returns the pool's instance count and guest memory. It is safe to
+// call while the pool is in use.
+func (p *Pool) Stats() PoolStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := PoolStats{Instances: len(p.live), Discarded: p.discarded}
+	for _, m := range p.memory {
+		st.MemoryBytes += uint64(m)
+	}
+	return st
+}
+
+// callContext applies CallTimeout to ctx.
+func (p *Pool) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.cfg.CallTimeout > 0 {
+		return context.WithTimeout(ctx, p.cfg.CallTimeout)
+	}
+	return ctx, func() {}
 }
 
 // NewPool checks the configuration against the guest's manifest and makes a
@@ -77,7 +116,7 @@ func (g *Guest) NewPool(cfg PoolConfig) (*Pool, error) {
 	if g.HasCapability(abi.CapPostgres) && cfg.Postgres == nil {
 		return nil, fmt.Errorf("guest %s asks for the postgres capability: give it a connection pool", g.name)
 	}
-	return &Pool{g: g, cfg: cfg, slots: make(chan struct{}, cfg.Size)}, nil
+	return &Pool{g: g, cfg: cfg, slots: make(chan struct{}, cfg.Size), memory: map[*Instance]uint32{}}, nil
 }
 
 // Guest returns the pool's guest.
@@ -117,6 +156,8 @@ func (p *Pool) Acquire(ctx context.Context) (*Instance, error) {
 }
 
 func (p *Pool) newInstance(ctx context.Context) (*Instance, error) {
+	ctx, cancel := p.callContext(ctx)
+	defer cancel()
 	in, err := p.g.instantiate(ctx, p, p.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("guest %s: %w", p.g.name, err)
@@ -129,6 +170,7 @@ func (p *Pool) newInstance(ctx context.Context) (*Instance, error) {
 	}
 	p.mu.Lock()
 	p.live = append(p.live, in)
+	p.memory[in] = in.MemorySize()
 	p.mu.Unlock()
 	return in, nil
 }
@@ -139,11 +181,14 @@ func (p *Pool) Release(ctx context.Context, in *Instance) {
 	p.mu.Lock()
 	if in.broken {
 		p.live = slices.DeleteFunc(p.live, func(x *Instance) bool { return x == in })
+		delete(p.memory, in)
+		p.discarded++
 		p.mu.Unlock()
 		in.close(ctx)
 		p.g.rt.log.Warn("guest instance discarded", "guest", p.g.name)
 	} else {
 		p.idle = append(p.idle, in)
+		p.memory[in] = in.MemorySize()
 		p.mu.Unlock()
 	}
 	<-p.slots
@@ -156,7 +201,9 @@ func (p *Pool) Call(ctx context.Context, op abi.Op, header any, body io.Reader, 
 		return err
 	}
 	defer p.Release(ctx, in)
-	return in.Call(ctx, op, header, body, out)
+	cctx, cancel := p.callContext(ctx)
+	defer cancel()
+	return in.Call(cctx, op, header, body, out)
 }
 
 // Close waits for instances in use, runs OpClose on every instance and
@@ -177,11 +224,14 @@ func (p *Pool) Close(ctx context.Context) error {
 	p.closed = true
 	var errs []error
 	for _, in := range p.live {
-		if err := in.Call(ctx, abi.OpClose, nil, nil, nil); err != nil && !IsUnsupported(err) {
+		cctx, cancel := p.callContext(ctx)
+		if err := in.Call(cctx, abi.OpClose, nil, nil, nil); err != nil && !IsUnsupported(err) {
 			errs = append(errs, err)
 		}
+		cancel()
 		in.close(ctx)
 	}
 	p.live, p.idle = nil, nil
+	clear(p.memory)
 	return errors.Join(errs...)
 }

@@ -47,6 +47,12 @@ type Env struct {
 	// OpenPostgres opens the database pool of a guest with the postgres
 	// capability. nil refuses such guests.
 	OpenPostgres func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error)
+	// LoadGuest, if set, returns the loaded guest of a .wasm path instead of
+	// Runtime.LoadFile compiling it for every Open (a server keeps its
+	// guests loaded). The guest must belong to Runtime.
+	LoadGuest func(ctx context.Context, path string) (*host.Guest, error)
+	// CallTimeout bounds each guest call (host.PoolConfig.CallTimeout); 0 means none.
+	CallTimeout time.Duration
 }
 
 // Destination is one configured destination, ready to sync.
@@ -101,7 +107,11 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	g, err := env.Runtime.LoadFile(ctx, wasm)
+	load := env.Runtime.LoadFile
+	if env.LoadGuest != nil {
+		load = env.LoadGuest
+	}
+	g, err := load(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
@@ -151,8 +161,9 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 		return fail(fmt.Errorf("spec: %w", err))
 	}
 	pc := host.PoolConfig{
-		Size:   1,
-		Expand: env.Expander(),
+		Size:        1,
+		CallTimeout: env.CallTimeout,
+		Expand:      env.Expander(),
 		Init: &abi.InitRequest{
 			Destination: d.Name, Spec: specJSON,
 			WriteMode: d.WriteMode, MigrateMode: d.MigrateMode, PKMode: d.PKMode,
