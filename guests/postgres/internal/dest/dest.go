@@ -492,7 +492,13 @@ func (d *Destination) Write(table string, records array.RecordReader) error {
 		if err != nil || n == 0 {
 			return err
 		}
-		if _, err := d.db.Exec(tx, pgwire.Upsert(qt, stage, ordinal, cols)); err != nil {
+		insert, upsert := pgwire.Upsert(qt, stage, ordinal, cols)
+		_, err = d.db.Exec(tx, insert)
+		var he *abi.HostError
+		if errors.As(err, &he) && he.SQLState == pgwire.UniqueViolation {
+			_, err = d.db.Exec(tx, upsert) // some keys exist
+		}
+		if err != nil {
 			return fmt.Errorf("table %s: upsert: %w", qt, err)
 		}
 		return nil

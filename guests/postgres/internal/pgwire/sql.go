@@ -112,11 +112,18 @@ func CreateStage(stage, ordinal string, cols []Column) string {
 	return b.String()
 }
 
-// Upsert returns the statement moving the staged rows into the table: one
+// Upsert returns the statements moving the staged rows into the table: one
 // row per primary key, the last staged one (highest ordinal) winning, so
 // that duplicate keys in one batch cannot fail the statement (SQLSTATE
-// 21000); existing rows get every column replaced.
-func Upsert(qualifiedTable, stage, ordinal string, cols []Column) string {
+// 21000).
+//
+// insert is tried first, after a savepoint: a plain INSERT, which costs
+// about a third less than ON CONFLICT when every key is new (a first sync).
+// When it fails with a unique violation (SQLSTATE 23505, at the first key
+// that exists), fallback rolls back to the savepoint and runs the upsert:
+// INSERT ... ON CONFLICT (pk) DO UPDATE SET every other column, so existing
+// rows get every column replaced.
+func Upsert(qualifiedTable, stage, ordinal string, cols []Column) (insert, fallback string) {
 	all := identList(cols, nil)
 	pk := identList(cols, func(c Column) bool { return c.PK })
 	var set []string
@@ -129,6 +136,11 @@ func Upsert(qualifiedTable, stage, ordinal string, cols []Column) string {
 	if len(set) > 0 {
 		action = "DO UPDATE SET " + strings.Join(set, ", ")
 	}
-	return fmt.Sprintf("INSERT INTO %s (%s)\nSELECT DISTINCT ON (%s) %s FROM pg_temp.%s ORDER BY %s, %s DESC\nON CONFLICT (%s) %s",
-		qualifiedTable, all, pk, all, Ident(stage), pk, Ident(ordinal), pk, action)
+	rows := fmt.Sprintf("INSERT INTO %s (%s)\nSELECT DISTINCT ON (%s) %s FROM pg_temp.%s ORDER BY %s, %s DESC",
+		qualifiedTable, all, pk, all, Ident(stage), pk, Ident(ordinal))
+	return "SAVEPOINT wasmdest_insert;\n" + rows,
+		"ROLLBACK TO SAVEPOINT wasmdest_insert;\n" + rows + fmt.Sprintf("\nON CONFLICT (%s) %s", pk, action)
 }
+
+// UniqueViolation is the SQLSTATE of a unique constraint violation.
+const UniqueViolation = "23505"
