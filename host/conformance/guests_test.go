@@ -1,0 +1,84 @@
+package conformance_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/wasmdest/wasmdest/host/conformance"
+	"github.com/wasmdest/wasmdest/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m)) }
+
+// mustRun fails t unless every case but those in skipped ran (and so either
+// passed or failed on its own): a guest must not skip what it claims.
+func mustRun(t *testing.T, rep *conformance.Report, skipped ...string) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, s := range skipped {
+		want[s] = true
+	}
+	for _, r := range rep.Results {
+		if (r.Status == conformance.Skip) != want[r.Name] {
+			t.Errorf("case %s: status %s, want it %s (%s)", r.Name, r.Status, map[bool]string{true: "skipped", false: "run"}[want[r.Name]], r.Detail)
+		}
+	}
+}
+
+// TestFileGuest runs the suite on the builtin file guest: append only, read
+// back from the files its instance wrote, no schemas.
+func TestFileGuest(t *testing.T) {
+	rep := conformance.RunTests(t, conformance.Config{
+		Guest:    testenv.BuildGuest(t, "guests/file"),
+		CacheDir: testenv.CacheDir(t),
+		Spec:     map[string]any{"path": "out/{{TABLE}}/{{UUID}}.{{FORMAT}}", "format": "json"},
+	})
+	mustRun(t, rep, "upsert_basic", "upsert_all", "upsert_duplicate_keys", "delete_stale",
+		"migrate_add_column", "migrate_remove_column", "migrate_remove_unique", "migrate_move_pk_to_cq_id",
+		"migrate_unsafe_refused", "migrate_forced", "migrate_double")
+}
+
+// TestPostgresGuest runs the suite on the builtin postgres guest against a
+// fresh database: every case runs.
+func TestPostgresGuest(t *testing.T) {
+	rep := conformance.RunTests(t, conformance.Config{
+		Guest:    testenv.BuildGuest(t, "guests/postgres"),
+		CacheDir: testenv.CacheDir(t),
+		Spec:     map[string]any{"connection_string": testenv.PostgresURL(t)},
+	})
+	mustRun(t, rep)
+}
+
+// TestSuiteCatchesWrongBehaviour runs the suite on the misbehave test guest,
+// which keeps rows in memory per instance, claims every write mode, but
+// never upserts nor deletes: the suite must fail exactly what it gets wrong.
+func TestSuiteCatchesWrongBehaviour(t *testing.T) {
+	rep, err := conformance.Run(context.Background(), conformance.Config{
+		Guest:    testenv.BuildGuest(t, "host/testdata/guests/misbehave"),
+		CacheDir: testenv.CacheDir(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	rep.WriteTable(&b)
+	t.Log("\n" + b.String())
+	want := map[string]conformance.Status{
+		"load": conformance.Pass, "unknown_op": conformance.Pass, "write": conformance.Pass,
+		"types": conformance.Pass, "insert_basic": conformance.Pass, "insert_all": conformance.Pass,
+		// Rows are appended whatever the key.
+		"upsert_basic": conformance.Fail, "upsert_all": conformance.Fail, "upsert_duplicate_keys": conformance.Fail,
+		// Deletes nothing.
+		"delete_stale": conformance.Fail,
+		// Each sync is a new instance, which has no tables: describe says
+		// "create" where an alter is due.
+		"migrate_add_column": conformance.Fail,
+	}
+	for _, r := range rep.Results {
+		if st, ok := want[r.Name]; ok && r.Status != st {
+			t.Errorf("case %s: %s, want %s: %s", r.Name, r.Status, st, r.Detail)
+		}
+	}
+}
