@@ -13,7 +13,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/google/uuid"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
@@ -218,7 +217,7 @@ func joinCaps(cs []abi.Capability) string {
 func (c *caseRun) withDestination(ctx context.Context, st step, fn func(d *syncer.Destination) error) error {
 	s := c.s
 	o := st.options(c)
-	env := &syncer.Env{Runtime: s.rt, SyncID: uuid.NewString(), SyncTime: o.SyncTime, SourceName: o.SourceName, Log: s.log, OpenPostgres: s.cfg.OpenPostgres}
+	env := s.env(o)
 	d := config.Destination{
 		Name: "conformance", Registry: config.RegistryLocal, Path: s.cfg.Guest,
 		WriteMode: st.writeMode, MigrateMode: abi.MigrateModeSafe, PKMode: o.PKMode,

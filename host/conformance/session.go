@@ -34,6 +34,19 @@ type suite struct {
 	describes bool
 }
 
+// env is the syncer environment of a sync with options o. Once the guest
+// loaded, every sync reuses it instead of loading it again.
+func (s *suite) env(o schema.Options) *syncer.Env {
+	env := &syncer.Env{
+		Runtime: s.rt, SyncID: uuid.NewString(), SyncTime: o.SyncTime, SourceName: o.SourceName,
+		Log: s.log, OpenPostgres: s.cfg.OpenPostgres,
+	}
+	if g := s.guest; g != nil {
+		env.LoadGuest = func(context.Context, string) (*host.Guest, error) { return g, nil }
+	}
+	return env
+}
+
 // caseRun is the state of one case: its directory and its tables.
 type caseRun struct {
 	s    *suite
@@ -112,10 +125,7 @@ func (c *caseRun) sync(ctx context.Context, st step) outcome {
 	s := c.s
 	o := st.options(c)
 	out := outcome{stats: map[string]syncer.TableStats{}, read: map[string][]row{}, readErr: map[string]error{}}
-	env := &syncer.Env{
-		Runtime: s.rt, SyncID: uuid.NewString(), SyncTime: o.SyncTime, SourceName: o.SourceName,
-		Log: s.log, OpenPostgres: s.cfg.OpenPostgres,
-	}
+	env := s.env(o)
 	migrateMode := st.migrateMode
 	if migrateMode == "" {
 		migrateMode = abi.MigrateModeSafe
