@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
@@ -86,7 +87,9 @@ func makeBenchData(b *testing.B, n int, o schema.Options) benchData {
 				b.Fatal(err)
 			}
 			rb.Field(9).(*array.BooleanBuilder).Append(i%2 == 0)
-			d.rows = append(d.rows, []any{o.SyncTime, o.SourceName, cq, parent, id, name, int64(i), float64(i) / 3, at, tags, attrs, i%2 == 0})
+			// pgx's own UUID type: google/uuid goes through fmt in pgx.
+			d.rows = append(d.rows, []any{o.SyncTime, o.SourceName, pgtype.UUID{Bytes: cq, Valid: true}, pgtype.UUID{Bytes: parent, Valid: true},
+				id, name, int64(i), float64(i) / 3, at, tags, attrs, i%2 == 0})
 		}
 		d.recs = append(d.recs, withInternal(b, rb.NewRecordBatch(), o))
 		rb.Release()

@@ -102,12 +102,17 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, dst []byte, chunk int, flush fun
 	if e.ordinal {
 		nfields++
 	}
+	// Columns without nulls skip the validity check per value.
+	nulls := make([]bool, len(cols))
+	for c, a := range cols {
+		nulls[c] = a.NullN() > 0
+	}
 	n := int(rec.NumRows())
 	var err error
 	for i := 0; i < n; i++ {
 		dst = binary.BigEndian.AppendUint16(dst, uint16(nfields))
 		for c, enc := range e.encs {
-			if cols[c].IsNull(i) {
+			if nulls[c] && cols[c].IsNull(i) {
 				dst = binary.BigEndian.AppendUint32(dst, 0xffffffff)
 				continue
 			}
@@ -330,10 +335,14 @@ func appendTime(dst []byte, v int64, exp int) ([]byte, error) {
 // hold, are dropped (as the CloudQuery destination does); invalid UTF-8 is
 // an error rather than corrupted text.
 func appendText(dst []byte, s string) ([]byte, error) {
+	plain, hasNUL := scanText(s)
+	if plain {
+		return append(dst, s...), nil
+	}
 	if !utf8.ValidString(s) {
 		return dst, invalidUTF8(s)
 	}
-	if strings.IndexByte(s, 0) < 0 {
+	if !hasNUL {
 		return append(dst, s...), nil
 	}
 	for i := 0; i < len(s); i++ {
@@ -342,6 +351,34 @@ func appendText(dst []byte, s string) ([]byte, error) {
 		}
 	}
 	return dst, nil
+}
+
+// scanText looks at s eight bytes at a time: plain means ASCII without NUL,
+// the common case, which needs nothing more; else hasNUL says whether it
+// holds a NUL byte. One pass, for a guest without vector instructions.
+func scanText(s string) (plain, hasNUL bool) {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	plain = true
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if w&hi != 0 {
+			plain = false
+		}
+		if (w-lo)&^w&hi != 0 && strings.IndexByte(s[i:i+8], 0) >= 0 {
+			return false, true
+		}
+	}
+	for ; i < len(s); i++ {
+		switch {
+		case s[i] == 0:
+			return false, true
+		case s[i] >= utf8.RuneSelf:
+			plain = false
+		}
+	}
+	return plain, false
 }
 
 func invalidUTF8(s string) error {

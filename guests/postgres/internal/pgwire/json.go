@@ -558,6 +558,10 @@ func (s *jsonScanner) string() error {
 	s.pos++
 	for s.pos < len(s.src) {
 		c := s.src[s.pos]
+		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+			s.pos++ // the common case first
+			continue
+		}
 		switch {
 		case c == '"':
 			s.pos++
