@@ -189,7 +189,7 @@ func appendValue(b array.Builder, dt arrow.DataType, i, c int) {
 		ts, _ := arrow.TimestampFromTime(baseTime.Add(time.Duration(k)*17*time.Hour), dt.(*arrow.TimestampType).Unit)
 		bb.Append(ts)
 	case *array.Decimal128Builder:
-		v, err := decimal128.FromString(fmt.Sprintf("%d.%010d", k*12345-99999, k*7919%10_000_000_000), 19, 10)
+		v, err := decimal128.FromString(fmt.Sprintf("%d.%010d", k*12345%1_000_000_000-99999, k*7919%10_000_000_000), 19, 10)
 		if err != nil {
 			panic(err)
 		}
@@ -212,7 +212,7 @@ func appendValue(b array.Builder, dt arrow.DataType, i, c int) {
 		if i%2 == 0 {
 			bb.Append(netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 168, byte(i), byte(c)}), 24))
 		} else {
-			bb.AppendAddr(netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", k)))
+			bb.AppendAddr(netip.MustParseAddr(fmt.Sprintf("2001:db8::%x:%x", k>>16&0xffff, k&0xffff)))
 		}
 	case *arrowtypes.MACBuilder:
 		bb.Append(net.HardwareAddr{0x00, 0x1b, 0x63, byte(i), byte(c), 0xff})
