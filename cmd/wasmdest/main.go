@@ -5,6 +5,9 @@
 //	wasmdest run --guest dist/guests/file.wasm --input data.arrows
 //	wasmdest validate --config wasmdest.toml
 //	wasmdest demo
+//	wasmdest inspect GUEST.wasm
+//	wasmdest conformance --guest GUEST.wasm --spec '{"connection_string":"..."}'
+//	wasmdest new-guest NAME
 package main
 
 import (
@@ -24,6 +27,10 @@ Usage:
   wasmdest run      --guest GUEST.wasm --input INPUT [--spec JSON] [flags]
   wasmdest validate --config FILE                      check a configuration and its guests, write nothing
   wasmdest demo     [--dir DIR]                        write a bundled dataset through the file guest
+  wasmdest inspect  GUEST.wasm [--json]                manifest, exports, imports: can this host run the guest?
+  wasmdest conformance --guest GUEST.wasm [--config FILE | --spec JSON] [--dir DIR]
+                                                       run the destination behaviour suite on a guest
+  wasmdest new-guest NAME [--dir DIR] [--module PATH]  write a new Go guest that builds and passes the suite
   wasmdest version
 
 Run 'wasmdest COMMAND -h' for a command's flags.
@@ -54,6 +61,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdValidate(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "inspect":
+		err = cmdInspect(ctx, args[1:], stdout, stderr)
+	case "conformance":
+		err = cmdConformance(ctx, args[1:], stdout, stderr)
+	case "new-guest":
+		err = cmdNewGuest(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "wasmdest", version)
 		return 0

@@ -157,6 +157,7 @@ func (c *caseRun) load(ctx context.Context) (string, error) {
 	probe := TableSchema(c.table("probe"), false)
 	st := step{writeMode: mode}
 	var describeErr error
+	s.guest = g // reused by withDestination; reset if the guest fails
 	err = c.withDestination(ctx, st, func(d *syncer.Destination) error {
 		// The first call makes the instance, which runs init.
 		var out bytes.Buffer
@@ -167,9 +168,9 @@ func (c *caseRun) load(ctx context.Context) (string, error) {
 		return nil
 	})
 	if err != nil {
+		s.guest = nil
 		return "", err
 	}
-	s.guest = g
 	s.describes = !host.IsUnsupported(describeErr)
 	desc := "describe: unsupported (no migrations)"
 	if describeErr == nil {

@@ -255,7 +255,10 @@ func (s *suite) runCase(ctx context.Context, c testCase) (res Result) {
 	detail, err := c.run(cr, ctx)
 	switch {
 	case err != nil:
-		res.Status, res.Detail = Fail, err.Error()
+		res.Status, res.Detail = Fail, tidy(err.Error())
+		if c.name == "load" && strings.Contains(res.Detail, "spec") {
+			res.Detail += " (give the destination's spec: Config.Spec, or --config / --spec on the command line)"
+		}
 	default:
 		res.Status, res.Detail = Pass, detail
 	}
@@ -296,4 +299,13 @@ func (s *suite) mode(modes ...string) string {
 		}
 	}
 	return ""
+}
+
+// tidy removes the place syncer.Open and the configuration put in front of
+// errors: the suite's destination has no file or line.
+func tidy(msg string) string {
+	for _, p := range []string{`conformance:0: destination "conformance": `, `conformance: destination "conformance": `, `destination "conformance": `} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	return msg
 }

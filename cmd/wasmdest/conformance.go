@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/config"
+	"github.com/wasmdest/wasmdest/host/conformance"
+	"github.com/wasmdest/wasmdest/host/syncer"
+)
+
+func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wasmdest conformance", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: wasmdest conformance --guest GUEST.wasm [--config FILE [--destination NAME]] [--spec JSON] [--dir DIR] [--run REGEXP] [--json]")
+		fmt.Fprintln(stderr, "\nRuns the destination behaviour suite on a guest through the host; exit 1 if a case fails.")
+		fmt.Fprintln(stderr, "It writes tables named conformance_<random>_*: point it at a scratch database or directory.")
+		fs.PrintDefaults()
+	}
+	var c common
+	c.register(fs)
+	c.logLevel = "warn"
+	fs.Lookup("log-level").DefValue = "warn"
+	var guest, cfgPath, destName, spec, dir, sel, prefix string
+	var asJSON, list bool
+	fs.StringVar(&guest, "guest", "", "the guest's .wasm (default: the guest of the --config destination)")
+	fs.StringVar(&cfgPath, "config", "", "a configuration file: its destination gives the spec (e.g. a connection string) and the directory")
+	fs.StringVar(&destName, "destination", "", "with --config: the destination to use (default: the first)")
+	fs.StringVar(&spec, "spec", "", "the nested spec as JSON, instead of --config (e.g. '{\"connection_string\":\"postgres://...\"}')")
+	fs.StringVar(&dir, "dir", "", "directory granted to a guest with the filesystem capability (default: a new temporary one per case)")
+	fs.StringVar(&sel, "run", "", "run only the cases matching this regular expression")
+	fs.StringVar(&prefix, "table-prefix", "", "start of every table name (default conformance_<6 random hex digits>_)")
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fs.BoolVar(&list, "list", false, "list the cases and exit")
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	if list {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		for _, cs := range conformance.Cases() {
+			fmt.Fprintf(tw, "%s\t%s\n", cs.Name, cs.Checks)
+		}
+		return tw.Flush()
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("conformance: unexpected arguments %v", fs.Args())
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cfg := conformance.Config{Guest: guest, Directory: dir, CacheDir: c.cacheDir, Logger: log, Run: sel, TablePrefix: prefix}
+	switch {
+	case cfgPath != "" && spec != "":
+		return errors.New("conformance: give --config or --spec, not both")
+	case cfgPath != "":
+		f, err := config.Load(cfgPath)
+		if err != nil {
+			return err
+		}
+		var d *config.Destination
+		for i := range f.Destinations {
+			if destName == "" || f.Destinations[i].Name == destName {
+				d = &f.Destinations[i]
+				break
+			}
+		}
+		if d == nil {
+			return fmt.Errorf("conformance: %s has no destination %q", cfgPath, destName)
+		}
+		cfg.Spec = d.Spec
+		if cfg.Directory == "" && d.Directory != "" {
+			cfg.Directory = d.Directory
+		}
+		if cfg.Guest == "" {
+			var dirs []string
+			if c.guestDir != "" {
+				dirs = []string{c.guestDir}
+			}
+			if cfg.Guest, err = syncer.ResolveGuest(*d, dirs); err != nil {
+				return err
+			}
+		}
+	case spec != "":
+		if err := json.Unmarshal([]byte(spec), &cfg.Spec); err != nil {
+			return fmt.Errorf("conformance: --spec: not a JSON object: %w", err)
+		}
+	}
+	if cfg.Guest == "" {
+		fs.Usage()
+		return exitError{2}
+	}
+	rt, err := host.NewRuntime(ctx, host.Config{CacheDir: c.cacheDir, Logger: log, MemoryLimit: c.memoryMiB << 20})
+	if err != nil {
+		return err
+	}
+	defer rt.Close(context.WithoutCancel(ctx))
+	cfg.Runtime = rt
+	cfg.OpenPostgres = func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error) {
+		cs, _ := spec["connection_string"].(string)
+		if cs == "" {
+			return nil, errors.New("the guest has the postgres capability: give its connection_string with --config or --spec")
+		}
+		level, _ := spec["pgx_log_level"].(string)
+		return host.OpenPostgres(ctx, cs, level, log.Named("pgx"))
+	}
+	rep, err := conformance.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteTable(stdout)
+	}
+	if !rep.OK() {
+		return exitError{1}
+	}
+	return nil
+}

@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/host"
+)
+
+// inspection is what `wasmdest inspect` reports of a guest.
+type inspection struct {
+	File string `json:"file"`
+	Size int64  `json:"size"`
+	// Runnable: this host loads the guest; else Reason says why not.
+	Runnable bool   `json:"runnable"`
+	Reason   string `json:"reason,omitempty"`
+	// HostABI is the ABI version this host speaks; ABIVersion the guest's,
+	// when it could be read.
+	HostABI    string        `json:"host_abi_version"`
+	ABIVersion string        `json:"abi_version,omitempty"`
+	Manifest   *abi.Manifest `json:"manifest,omitempty"`
+	// SpecKeys are the top-level keys of the manifest's spec schema.
+	SpecKeys []specKey  `json:"spec_keys,omitempty"`
+	Exports  []wasmFunc `json:"exports"`
+	Imports  []wasmFunc `json:"imports"`
+	// Memory is the exported memory's size in 64 KiB pages.
+	Memory *wasmMemory `json:"memory,omitempty"`
+}
+
+type wasmFunc struct {
+	Module string `json:"module,omitempty"`
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	// ABI says what the function is to the ABI: "required export",
+	// "host function", "capability postgres", "WASI", or why it is wrong.
+	ABI string `json:"abi"`
+}
+
+type wasmMemory struct {
+	Name     string  `json:"name"`
+	MinPages uint32  `json:"min_pages"`
+	MaxPages *uint32 `json:"max_pages,omitempty"`
+}
+
+type specKey struct {
+	Name        string `json:"name"`
+	Type        string `json:"type,omitempty"`
+	Required    bool   `json:"required,omitempty"`
+	Secret      bool   `json:"secret,omitempty"`
+	Default     any    `json:"default,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// hostFunctionCapability maps every host function of this ABI version to
+// its capability ("" for every guest).
+var hostFunctionCapability = map[string]abi.Capability{
+	abi.ImportLog: "", abi.ImportSetError: "", abi.ImportInputRead: "", abi.ImportOutput: "",
+	abi.ImportResultRead: "", abi.ImportExpand: "",
+	abi.ImportPgExec: abi.CapPostgres, abi.ImportPgQuery: abi.CapPostgres, abi.ImportPgBegin: abi.CapPostgres,
+	abi.ImportPgCommit: abi.CapPostgres, abi.ImportPgRollback: abi.CapPostgres, abi.ImportPgCopyFrom: abi.CapPostgres,
+	abi.ImportPgCopyData: abi.CapPostgres, abi.ImportPgCopyEnd: abi.CapPostgres, abi.ImportPgCopyTo: abi.CapPostgres,
+}
+
+var requiredExportNames = []string{abi.ExportInitialize, abi.ExportVersion, abi.ExportAlloc, abi.ExportFree, abi.ExportCall}
+
+func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wasmdest inspect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: wasmdest inspect GUEST.wasm [--json]")
+		fmt.Fprintln(stderr, "\nShows a guest's manifest, exports and imports, and whether this host can run it (exit 1 if not).")
+		fs.PrintDefaults()
+	}
+	var c common
+	c.register(fs)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	c.logLevel = "warn"
+	fs.Lookup("log-level").DefValue = "warn"
+	var paths []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return exitError{2}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(paths) != 1 {
+		fs.Usage()
+		return exitError{2}
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	rep, err := inspect(ctx, paths[0], c, log)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printInspection(stdout, rep)
+	}
+	if !rep.Runnable {
+		return exitError{1}
+	}
+	return nil
+}
+
+// inspect reads a guest without running it (its exports, imports and
+// memory), then loads it as the host does, which checks it and reads its
+// manifest.
+func inspect(ctx context.Context, path string, c common, log hclog.Logger) (*inspection, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("inspect: %w", err)
+	}
+	rep := &inspection{File: path, Size: int64(len(wasm)), HostABI: abi.CurrentVersion.String(), Exports: []wasmFunc{}, Imports: []wasmFunc{}}
+
+	// Listing needs no machine code: wazero's interpreter only decodes and
+	// validates the module.
+	raw := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer raw.Close(ctx)
+	mod, err := raw.CompileModule(ctx, wasm)
+	if err != nil {
+		rep.Reason = fmt.Sprintf("not a valid WebAssembly module: %v", err)
+		return rep, nil
+	}
+	exports := mod.ExportedFunctions()
+	for name, f := range exports {
+		rep.Exports = append(rep.Exports, wasmFunc{Name: name, Type: funcType(f), ABI: exportRole(name)})
+	}
+	sort.Slice(rep.Exports, func(i, j int) bool { return rep.Exports[i].Name < rep.Exports[j].Name })
+	for _, f := range mod.ImportedFunctions() {
+		m, name, _ := f.Import()
+		rep.Imports = append(rep.Imports, wasmFunc{Module: m, Name: name, Type: funcType(f), ABI: importRole(m, name)})
+	}
+	sort.Slice(rep.Imports, func(i, j int) bool {
+		a, b := rep.Imports[i], rep.Imports[j]
+		return a.Module+"."+a.Name < b.Module+"."+b.Name
+	})
+	for name, m := range mod.ExportedMemories() {
+		mem := &wasmMemory{Name: name, MinPages: m.Min()}
+		if max, ok := m.Max(); ok {
+			mem.MaxPages = &max
+		}
+		rep.Memory = mem
+	}
+
+	rt, err := host.NewRuntime(ctx, host.Config{CacheDir: c.cacheDir, Logger: log, MemoryLimit: c.memoryMiB << 20})
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close(context.WithoutCancel(ctx))
+	g, err := rt.Load(ctx, path, wasm)
+	if err != nil {
+		rep.Reason = strings.TrimPrefix(err.Error(), "guest "+path+": ")
+		return rep, nil
+	}
+	rep.Runnable = true
+	rep.ABIVersion = g.Version.String()
+	m := g.Manifest
+	rep.Manifest = &m
+	rep.SpecKeys = specKeys(m.SpecSchema, m.Secrets)
+	return rep, nil
+}
+
+func funcType(f api.FunctionDefinition) string {
+	name := func(ts []api.ValueType) string {
+		s := make([]string, len(ts))
+		for i, t := range ts {
+			s[i] = api.ValueTypeName(t)
+		}
+		return strings.Join(s, ", ")
+	}
+	return fmt.Sprintf("(%s) -> (%s)", name(f.ParamTypes()), name(f.ResultTypes()))
+}
+
+func exportRole(name string) string {
+	for _, r := range requiredExportNames {
+		if name == r {
+			return "required export"
+		}
+	}
+	if name == "_start" {
+		return "ignored: a guest is a reactor, the host never calls _start"
+	}
+	return "not used by the host"
+}
+
+func importRole(module, name string) string {
+	switch module {
+	case "wasi_snapshot_preview1":
+		return "WASI"
+	case abi.ImportModule:
+		cp, ok := hostFunctionCapability[name]
+		switch {
+		case !ok:
+			return fmt.Sprintf("unknown to ABI %s: the guest may need a newer host", abi.CurrentVersion)
+		case cp != "":
+			return "capability " + string(cp)
+		}
+		return "host function"
+	}
+	return fmt.Sprintf("refused: a guest may import only from %q and WASI", abi.ImportModule)
+}
+
+// specKeys lists the top-level properties of a JSON Schema.
+func specKeys(schema json.RawMessage, secrets []string) []specKey {
+	var s struct {
+		Properties map[string]struct {
+			Type        any    `json:"type"`
+			Default     any    `json:"default"`
+			Description string `json:"description"`
+		} `json:"properties"`
+		Required []string `json:"required"`
+	}
+	if len(schema) == 0 || json.Unmarshal(schema, &s) != nil {
+		return nil
+	}
+	var out []specKey
+	for name, p := range s.Properties {
+		k := specKey{Name: name, Default: p.Default, Description: p.Description}
+		switch t := p.Type.(type) {
+		case string:
+			k.Type = t
+		case []any:
+			var ts []string
+			for _, x := range t {
+				ts = append(ts, fmt.Sprint(x))
+			}
+			k.Type = strings.Join(ts, "|")
+		}
+		for _, r := range s.Required {
+			k.Required = k.Required || r == name
+		}
+		for _, sec := range secrets {
+			k.Secret = k.Secret || sec == name
+		}
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func printInspection(w io.Writer, r *inspection) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "guest:\t%s (%d bytes)\n", r.File, r.Size)
+	if r.Runnable {
+		fmt.Fprintf(tw, "runnable:\tyes: this host (ABI %s) loads it\n", r.HostABI)
+	} else {
+		fmt.Fprintf(tw, "runnable:\tNO: %s\n", r.Reason)
+	}
+	if m := r.Manifest; m != nil {
+		fmt.Fprintf(tw, "name:\t%s\n", m.Name)
+		fmt.Fprintf(tw, "version:\t%s\n", m.Version)
+		fmt.Fprintf(tw, "ABI:\t%s (host %s)\n", r.ABIVersion, r.HostABI)
+		fmt.Fprintf(tw, "capabilities:\t%s\n", orNone(capNames(m.Capabilities)))
+		fmt.Fprintf(tw, "secrets:\t%s\n", orNone(m.Secrets))
+		modes := "all"
+		if len(m.WriteModes) > 0 {
+			modes = strings.Join(m.WriteModes, ", ")
+		}
+		fmt.Fprintf(tw, "write modes:\t%s\n", modes)
+		fmt.Fprintf(tw, "features:\t%s\n", orNone(m.Features))
+		b := m.BatchDefaults
+		fmt.Fprintf(tw, "batch defaults:\t%s rows, %s bytes, timeout %s\n", limit(b.Rows), limit(b.Bytes), orText(b.Timeout, "none"))
+	}
+	tw.Flush()
+	if r.Manifest != nil {
+		if len(r.SpecKeys) == 0 {
+			fmt.Fprintln(w, "\nspec: no keys declared (spec_schema empty or without properties)")
+		} else {
+			fmt.Fprintln(w, "\nspec keys (spec_schema):")
+			tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, k := range r.SpecKeys {
+				var notes []string
+				if k.Required {
+					notes = append(notes, "required")
+				}
+				if k.Secret {
+					notes = append(notes, "secret")
+				}
+				if k.Default != nil {
+					d, _ := json.Marshal(k.Default)
+					notes = append(notes, "default "+string(d))
+				}
+				desc := k.Description
+				if len(desc) > 100 {
+					desc = desc[:97] + "..."
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", k.Name, k.Type, strings.Join(notes, ", "), desc)
+			}
+			tw.Flush()
+		}
+	}
+	section := func(title string, fns []wasmFunc) {
+		fmt.Fprintf(w, "\n%s (%d):\n", title, len(fns))
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, f := range fns {
+			name := f.Name
+			if f.Module != "" {
+				name = f.Module + "." + f.Name
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", name, f.Type, f.ABI)
+		}
+		tw.Flush()
+	}
+	section("exports", r.Exports)
+	section("imports", r.Imports)
+	if r.Memory != nil {
+		max := "no maximum"
+		if r.Memory.MaxPages != nil {
+			max = fmt.Sprintf("maximum %d pages", *r.Memory.MaxPages)
+		}
+		fmt.Fprintf(w, "\nmemory %q: %d pages (%d KiB) at start, %s\n", r.Memory.Name, r.Memory.MinPages, r.Memory.MinPages*64, max)
+	}
+}
+
+func capNames(cs []abi.Capability) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = string(c)
+	}
+	return out
+}
+
+func orNone(s []string) string { return orText(strings.Join(s, ", "), "none") }
+
+func orText(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+func limit(n int64) string {
+	if n <= 0 {
+		return "unlimited"
+	}
+	return fmt.Sprint(n)
+}
