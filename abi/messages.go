@@ -178,6 +178,9 @@ type HostError struct {
 	Table      string `json:"table,omitempty"`
 	Column     string `json:"column,omitempty"`
 	Constraint string `json:"constraint,omitempty"`
+	// Where is the error's context as PostgreSQL reports it; for a COPY it
+	// names the row and column of the bad value ("COPY t, line 3, column c: ...").
+	Where string `json:"where,omitempty"`
 }
 
 // Error returns the message with the SQLSTATE, if any.

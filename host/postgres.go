@@ -191,7 +191,7 @@ func (e *pgError) HostError() *abi.HostError {
 	var pe *pgconn.PgError
 	if errors.As(e.err, &pe) {
 		he.SQLState, he.Detail, he.Hint = pe.Code, pe.Detail, pe.Hint
-		he.Table, he.Column, he.Constraint = pe.TableName, pe.ColumnName, pe.ConstraintName
+		he.Table, he.Column, he.Constraint, he.Where = pe.TableName, pe.ColumnName, pe.ConstraintName, pe.Where
 	}
 	return he
 }
