@@ -11,6 +11,8 @@ package main
 import (
 	"context"
 	_ "embed"
+	"errors"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -73,25 +75,57 @@ func (g *guest) Read(_ context.Context, table string, schema *arrow.Schema, emit
 
 func (g *guest) Close(context.Context) error { return nil }
 
-// hostDB is dest.DB on the host's pg_* functions.
+// hostDB is dest.DB on the host's pg_* functions. Its errors carry the
+// server's detail and hint in their text.
 type hostDB struct{}
 
+// explain adds a database error's detail and hint to its message.
+func explain(err error) error {
+	var he *abi.HostError
+	if err == nil || !errors.As(err, &he) || he.Detail == "" && he.Hint == "" {
+		return err
+	}
+	extra := he.Detail
+	if he.Hint != "" {
+		extra = strings.TrimSpace(extra + " Hint: " + he.Hint)
+	}
+	return &explained{err: err, extra: extra}
+}
+
+type explained struct {
+	err   error
+	extra string
+}
+
+func (e *explained) Error() string { return e.err.Error() + ": " + e.extra }
+func (e *explained) Unwrap() error { return e.err }
+
 func (hostDB) Exec(tx int64, sql string, args ...any) (int64, error) {
-	return sdk.PgExec(sdk.PgTx(tx), sql, args...)
+	n, err := sdk.PgExec(sdk.PgTx(tx), sql, args...)
+	return n, explain(err)
 }
 
 func (hostDB) Query(tx int64, sql string, args ...any) (*abi.PgQueryResult, error) {
-	return sdk.PgQuery(sdk.PgTx(tx), sql, args...)
+	res, err := sdk.PgQuery(sdk.PgTx(tx), sql, args...)
+	return res, explain(err)
 }
 
 func (hostDB) Begin() (int64, error) {
 	tx, err := sdk.PgBegin()
-	return int64(tx), err
+	return int64(tx), explain(err)
 }
 
-func (hostDB) Commit(tx int64) error                       { return sdk.PgCommit(sdk.PgTx(tx)) }
-func (hostDB) Rollback(tx int64) error                     { return sdk.PgRollback(sdk.PgTx(tx)) }
-func (hostDB) CopyFrom(tx int64, sql string) error         { return sdk.PgCopyFrom(sdk.PgTx(tx), sql) }
-func (hostDB) CopyData(p []byte) error                     { return sdk.PgCopyData(p) }
-func (hostDB) CopyEnd() (int64, error)                     { return sdk.PgCopyEnd() }
-func (hostDB) CopyTo(tx int64, sql string) ([]byte, error) { return sdk.PgCopyTo(sdk.PgTx(tx), sql) }
+func (hostDB) Commit(tx int64) error               { return explain(sdk.PgCommit(sdk.PgTx(tx))) }
+func (hostDB) Rollback(tx int64) error             { return explain(sdk.PgRollback(sdk.PgTx(tx))) }
+func (hostDB) CopyFrom(tx int64, sql string) error { return explain(sdk.PgCopyFrom(sdk.PgTx(tx), sql)) }
+func (hostDB) CopyData(p []byte) error             { return explain(sdk.PgCopyData(p)) }
+
+func (hostDB) CopyEnd() (int64, error) {
+	n, err := sdk.PgCopyEnd()
+	return n, explain(err)
+}
+
+func (hostDB) CopyTo(tx int64, sql string) ([]byte, error) {
+	out, err := sdk.PgCopyTo(sdk.PgTx(tx), sql)
+	return out, explain(err)
+}

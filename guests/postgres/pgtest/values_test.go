@@ -153,8 +153,14 @@ func TestInvalidUTF8IsAClearError(t *testing.T) {
 					t.Fatal("invalid data was written")
 				}
 				wants := []string{`table "utf8"`, `column "` + c.column + `"`, "row " + c.row + " of the batch"}
-				if mode == abi.WriteModeOverwrite {
-					wants = append(wants, "(id=") // the primary key, to find the row
+				if mode == abi.WriteModeOverwrite && c.name != "invalid json" {
+					// The primary key, to find the row, for what the guest
+					// finds; JSON syntax is the server's to check, and its
+					// error names the row and column, with its detail.
+					wants = append(wants, "(id=")
+				}
+				if c.name == "invalid json" {
+					wants = append(wants, "The input string ended unexpectedly")
 				}
 				for _, want := range wants {
 					if !strings.Contains(err.Error(), want) {

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -528,6 +530,9 @@ func (d *Destination) copy(tx int64, table, target string, cols []pgwire.Column,
 	enc := pgwire.NewEncoder(table, fields, types, pk, ordinal != "")
 	flush := func(b []byte) ([]byte, error) {
 		if err := d.db.CopyData(b); err != nil {
+			if err = rowError(table, cols, err); errors.As(err, new(*pgwire.RowError)) {
+				return b[:0], err
+			}
 			return b[:0], fmt.Errorf("table %q: copy: %w", table, err)
 		}
 		return b[:0], nil
@@ -551,9 +556,39 @@ func (d *Destination) copy(tx int64, table, target string, cols []pgwire.Column,
 	d.buf = buf[:0]
 	n, err := d.db.CopyEnd()
 	if err != nil {
+		var re *pgwire.RowError
+		if err = rowError(table, cols, err); errors.As(err, &re) {
+			return 0, err
+		}
 		return 0, fmt.Errorf("table %q: copy: %w", table, err)
 	}
 	return n, nil
+}
+
+// copyWhere is the context PostgreSQL gives a value a COPY refused: the row
+// ("line", counting from 1) and the column.
+var copyWhere = regexp.MustCompile(`(?m)^COPY [^\n]*, line (\d+), column ([^:\n]+)`)
+
+// rowError turns a COPY's error about one value (which the server checks:
+// JSON syntax, for one) into a RowError naming the table, the column (as
+// the schema names it) and the row of the batch. Other errors stay as they are.
+func rowError(table string, cols []pgwire.Column, err error) error {
+	var he *abi.HostError
+	if !errors.As(err, &he) {
+		return err
+	}
+	m := copyWhere.FindStringSubmatch(he.Where)
+	if m == nil {
+		return err
+	}
+	row, _ := strconv.ParseInt(m[1], 10, 64)
+	column := strings.Trim(m[2], `"`)
+	for _, c := range cols {
+		if c.Stored == column {
+			column = c.Name
+		}
+	}
+	return &pgwire.RowError{Table: table, Column: column, Row: row - 1, Err: err}
 }
 
 // DeleteStale deletes the rows of an earlier sync of the same source.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -90,6 +91,7 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, dst []byte, chunk int, flush fun
 	}
 	e.encs = e.encs[:0]
 	cols := make([]arrow.Array, len(e.types))
+	plans := make([]plan, len(e.types))
 	for c, t := range e.types {
 		cols[c] = storage(rec.Column(c))
 		enc, err := encoderFor(t, cols[c])
@@ -97,28 +99,29 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, dst []byte, chunk int, flush fun
 			return dst, fmt.Errorf("table %q, column %q: %w", e.table, e.names[c], err)
 		}
 		e.encs = append(e.encs, enc)
+		plans[c] = planFor(t, cols[c])
 	}
 	nfields := len(e.types)
 	if e.ordinal {
 		nfields++
 	}
-	// Columns without nulls skip the validity check per value.
-	nulls := make([]bool, len(cols))
-	for c, a := range cols {
-		nulls[c] = a.NullN() > 0
-	}
 	n := int(rec.NumRows())
 	var err error
 	for i := 0; i < n; i++ {
 		dst = binary.BigEndian.AppendUint16(dst, uint16(nfields))
-		for c, enc := range e.encs {
-			if nulls[c] && cols[c].IsNull(i) {
+		for c := range plans {
+			p := &plans[c]
+			if p.nulls && cols[c].IsNull(i) {
 				dst = binary.BigEndian.AppendUint32(dst, 0xffffffff)
+				continue
+			}
+			var ok bool
+			if dst, ok = p.appendFast(dst, i); ok {
 				continue
 			}
 			at := len(dst)
 			dst = append(dst, 0, 0, 0, 0)
-			if dst, err = enc(dst, i); err != nil {
+			if dst, err = e.encs[c](dst, i); err != nil {
 				return dst[:at], &RowError{Table: e.table, Column: e.names[c], Row: e.rows, Key: e.key(cols, i), Err: err}
 			}
 			binary.BigEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
@@ -135,6 +138,94 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, dst []byte, chunk int, flush fun
 		}
 	}
 	return dst, nil
+}
+
+// fastKind names the column types Encode writes without a call per value.
+type fastKind uint8
+
+const (
+	fastNone fastKind = iota
+	fastInt64
+	fastInt32
+	fastFloat64
+	fastBool
+	fastTimestampMicros // falls back to the encoder when out of range
+	fastUUID
+	fastString // falls back to the encoder unless plain ASCII
+)
+
+// plan is how Encode writes one column of one record.
+type plan struct {
+	nulls bool // the column has nulls: check validity per value
+	fast  fastKind
+	i64   []int64
+	i32   []int32
+	f64   []float64
+	bools *array.Boolean
+	fsb   *array.FixedSizeBinary
+	str   *array.String
+}
+
+// appendFast appends the length and binary form of value i when the
+// column's type has a fast path and the value takes it; ok is false when the
+// column's encoder must do it.
+func (p *plan) appendFast(dst []byte, i int) (out []byte, ok bool) {
+	switch p.fast {
+	case fastInt64:
+		v := uint64(p.i64[i])
+		return append(dst, 0, 0, 0, 8, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v)), true
+	case fastInt32:
+		v := uint32(p.i32[i])
+		return append(dst, 0, 0, 0, 4, byte(v>>24), byte(v>>16), byte(v>>8), byte(v)), true
+	case fastFloat64:
+		v := math.Float64bits(p.f64[i])
+		return append(dst, 0, 0, 0, 8, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v)), true
+	case fastBool:
+		if p.bools.Value(i) {
+			return append(dst, 0, 0, 0, 1, 1), true
+		}
+		return append(dst, 0, 0, 0, 1, 0), true
+	case fastTimestampMicros:
+		// Compared before subtracting, which could overflow.
+		if raw := p.i64[i]; raw >= minTimestamp+pgEpochMicros && raw-pgEpochMicros < endTimestamp {
+			v := uint64(raw - pgEpochMicros)
+			return append(dst, 0, 0, 0, 8, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v)), true
+		}
+	case fastUUID:
+		return append(append(dst, 0, 0, 0, 16), p.fsb.Value(i)...), true
+	case fastString:
+		if v := p.str.Value(i); textIsPlain(v) {
+			n := len(v)
+			return append(append(dst, byte(n>>24), byte(n>>16), byte(n>>8), byte(n)), v...), true
+		}
+	}
+	return dst, false
+}
+
+func planFor(t *Type, a arrow.Array) plan {
+	p := plan{nulls: a.NullN() > 0}
+	switch t.Kind {
+	case KindInt64:
+		p.fast, p.i64 = fastInt64, a.(*array.Int64).Int64Values()
+	case KindInt32:
+		p.fast, p.i32 = fastInt32, a.(*array.Int32).Int32Values()
+	case KindFloat64:
+		p.fast, p.f64 = fastFloat64, a.(*array.Float64).Float64Values()
+	case KindBool:
+		p.fast, p.bools = fastBool, a.(*array.Boolean)
+	case KindTimestamp:
+		if t.Arrow.(*arrow.TimestampType).Unit == arrow.Microsecond {
+			vals := a.(*array.Timestamp).TimestampValues()
+			p.fast, p.i64 = fastTimestampMicros, *(*[]int64)(unsafe.Pointer(&vals))
+		}
+	case KindUUID:
+		p.fast, p.fsb = fastUUID, a.(*array.FixedSizeBinary)
+	case KindString:
+		if s, ok := a.(*array.String); ok {
+			p.fast, p.str = fastString, s
+		}
+	}
+	return p
 }
 
 // key describes the primary key values of row i, for error messages.
@@ -155,6 +246,18 @@ type (
 	stringValues interface{ Value(int) string }
 	bytesValues  interface{ Value(int) []byte }
 )
+
+// bytesOf returns the accessor of the values of a binary-like array,
+// resolved once rather than per value.
+func bytesOf(a arrow.Array) func(int) []byte {
+	switch a := a.(type) {
+	case bytesValues:
+		return a.Value
+	case stringValues:
+		return func(i int) []byte { return []byte(a.Value(i)) }
+	}
+	return func(int) []byte { return nil }
+}
 
 // valueBytes returns element i of a binary-like array.
 func valueBytes(a arrow.Array, i int) []byte {
@@ -312,13 +415,21 @@ func encoderFor(t *Type, arr arrow.Array) (valueEncoder, error) {
 		a := arr.(*array.FixedSizeBinary)
 		return func(dst []byte, i int) ([]byte, error) { return append(dst, a.Value(i)...), nil }, nil
 	case KindJSON:
+		val := bytesOf(arr)
 		return func(dst []byte, i int) ([]byte, error) {
-			return SanitizeJSON(append(dst, 1), valueBytes(arr, i))
+			v := val(i)
+			if jsonIsPlain(v) {
+				// The server checks the syntax; nothing to drop here.
+				return append(append(dst, 1), v...), nil
+			}
+			return SanitizeJSON(append(dst, 1), v)
 		}, nil
 	case KindInet:
-		return func(dst []byte, i int) ([]byte, error) { return appendInet(dst, string(valueBytes(arr, i))) }, nil
+		val := bytesOf(arr)
+		return func(dst []byte, i int) ([]byte, error) { return appendInet(dst, string(val(i))) }, nil
 	case KindMAC:
-		return func(dst []byte, i int) ([]byte, error) { return appendMAC(dst, string(valueBytes(arr, i))) }, nil
+		val := bytesOf(arr)
+		return func(dst []byte, i int) ([]byte, error) { return appendMAC(dst, string(val(i))) }, nil
 	}
 	return nil, fmt.Errorf("%w %s", ErrUnsupported, t)
 }
@@ -351,6 +462,35 @@ func appendText(dst []byte, s string) ([]byte, error) {
 		}
 	}
 	return dst, nil
+}
+
+// jsonIsPlain reports whether JSON text v can go to the server as it is:
+// ASCII, without NUL and without backslashes (no escape can be \u0000).
+// Its syntax is then the server's to check, which it does for every jsonb
+// value, naming the row in its error. Anything else is scanned in full.
+func jsonIsPlain(v []byte) bool {
+	const lo, hi, bs = 0x0101010101010101, 0x8080808080808080, 0x5c5c5c5c5c5c5c5c
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := binary.LittleEndian.Uint64(v[i:])
+		x := w ^ bs // a zero byte where v has a backslash
+		if w&hi != 0 || (w-lo)&^w&hi != 0 || (x-lo)&^x&hi != 0 {
+			return false
+		}
+	}
+	for ; i < len(v); i++ {
+		if c := v[i]; c == 0 || c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// textIsPlain reports whether s is ASCII without NUL: text that needs no
+// change and no further check.
+func textIsPlain(s string) bool {
+	plain, _ := scanText(s)
+	return plain
 }
 
 // scanText looks at s eight bytes at a time: plain means ASCII without NUL,
@@ -451,6 +591,9 @@ func arrayEncoder(t *Type, arr arrow.Array) (valueEncoder, error) {
 	if err != nil {
 		return nil, err
 	}
+	anyNull := values.NullN() > 0
+	ep := planFor(t.Elem, values)
+	oid := t.OID
 	return func(dst []byte, i int) ([]byte, error) {
 		start, end := list.ValueOffsets(i)
 		if start == end {
@@ -459,21 +602,24 @@ func arrayEncoder(t *Type, arr arrow.Array) (valueEncoder, error) {
 			return be32(dst, int32(t.OID)), nil
 		}
 		hasNull := int32(0)
-		for j := start; j < end; j++ {
+		for j := start; anyNull && j < end; j++ {
 			if values.IsNull(int(j)) {
 				hasNull = 1
 				break
 			}
 		}
-		dst = be32(dst, 1)
-		dst = be32(dst, hasNull)
-		dst = be32(dst, int32(t.OID))
-		dst = be32(dst, int32(end-start))
-		dst = be32(dst, 1) // lower bound
+		n := uint32(end - start)
+		// One dimension, the null flag, the element type, the length, lower bound 1.
+		dst = append(dst, 0, 0, 0, 1, 0, 0, 0, byte(hasNull), byte(oid>>24), byte(oid>>16), byte(oid>>8), byte(oid),
+			byte(n>>24), byte(n>>16), byte(n>>8), byte(n), 0, 0, 0, 1)
 		var err error
 		for j := int(start); j < int(end); j++ {
-			if values.IsNull(j) {
+			if hasNull != 0 && values.IsNull(j) {
 				dst = be32(dst, -1)
+				continue
+			}
+			var ok bool
+			if dst, ok = ep.appendFast(dst, j); ok {
 				continue
 			}
 			at := len(dst)

@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -57,6 +58,20 @@ func BenchmarkEncode(b *testing.B) {
 			b.Fatal(err)
 		}
 		types = append(types, t)
+	}
+	if os.Getenv("PERCOL") != "" {
+		for c := range s.Fields() {
+			b.Run(s.Field(c).Name, func(b *testing.B) {
+				sc := arrow.NewSchema([]arrow.Field{s.Field(c)}, nil)
+				r := array.NewRecordBatch(sc, []arrow.Array{rec.Column(c)}, rec.NumRows())
+				buf := make([]byte, 0, 1<<20)
+				for i := 0; i < b.N; i++ {
+					enc := NewEncoder("t", sc.Fields(), types[c:c+1], nil, false)
+					buf, _ = enc.Encode(r, buf[:0], 256<<10, func(p []byte) ([]byte, error) { return p[:0], nil })
+				}
+			})
+		}
+		return
 	}
 	buf := make([]byte, 0, 1<<20)
 	b.ResetTimer()

@@ -393,16 +393,25 @@ func (s *jsonScanner) drop(from, to int) {
 	s.last = to
 }
 
+// The scanner's loops work on local copies of src and pos: Go's wasm code
+// keeps locals in registers but reloads struct fields at every use.
+
 func (s *jsonScanner) ws() {
-	for s.pos < len(s.src) {
-		switch s.src[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
+	src, pos := s.src, s.pos
+	for pos < len(src) && (src[pos] == ' ' || src[pos] == '\n' || src[pos] == '\t' || src[pos] == '\r') {
+		pos++
 	}
+	s.pos = pos
 }
+
+// plainByte marks the bytes a JSON string holds as they are: printable
+// ASCII but the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (s *jsonScanner) value(depth int) error {
 	if depth > maxJSONDepth {
@@ -499,11 +508,12 @@ func (s *jsonScanner) literal(lit string) error {
 }
 
 func (s *jsonScanner) digits() int {
-	n := 0
-	for s.pos < len(s.src) && s.src[s.pos] >= '0' && s.src[s.pos] <= '9' {
-		s.pos++
-		n++
+	src, pos := s.src, s.pos
+	for pos < len(src) && src[pos] >= '0' && src[pos] <= '9' {
+		pos++
 	}
+	n := pos - s.pos
+	s.pos = pos
 	return n
 }
 
@@ -556,13 +566,16 @@ func hexVal(b []byte) (rune, bool) {
 // string scans a string starting at its opening quote.
 func (s *jsonScanner) string() error {
 	s.pos++
-	for s.pos < len(s.src) {
-		c := s.src[s.pos]
-		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
-			s.pos++ // the common case first
-			continue
+	for {
+		src, pos := s.src, s.pos
+		for pos < len(src) && plainByte[src[pos]] {
+			pos++
 		}
-		switch {
+		s.pos = pos
+		if pos >= len(src) {
+			break
+		}
+		switch c := src[pos]; {
 		case c == '"':
 			s.pos++
 			return nil
