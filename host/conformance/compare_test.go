@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -8,7 +10,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
+	"github.com/wasmdest/wasmdest/host"
 )
 
 func TestDiffRowsFindsEveryColumn(t *testing.T) {
@@ -58,5 +62,17 @@ func TestJSONComparedAsValues(t *testing.T) {
 	x, y, z := show(canon(arr, 0)), show(canon(arr, 1)), show(canon(arr, 2))
 	if x != y || y == z {
 		t.Errorf("JSON compared as text: %s, %s, %s", x, y, z)
+	}
+}
+
+func TestWasmStackOfTrap(t *testing.T) {
+	trap := &host.CallError{Guest: "g", Op: abi.OpWrite, Trapped: true, Message: "wasm error: unreachable",
+		Err: errors.New("wasm error: unreachable\nwasm stack trace:\n\t.deep(i32) i32\n\t.call(i32,i32,i32) i32")}
+	got := wasmStack(fmt.Errorf("batch not written: %w", trap))
+	if got != "\nwasm stack trace:\n\t.deep(i32) i32\n\t.call(i32,i32,i32) i32" {
+		t.Errorf("%q", got)
+	}
+	if s := wasmStack(&host.CallError{Status: abi.StatusError, Message: "no"}); s != "" {
+		t.Errorf("a guest error has a stack: %q", s)
 	}
 }

@@ -21,6 +21,7 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -255,7 +256,7 @@ func (s *suite) runCase(ctx context.Context, c testCase) (res Result) {
 	detail, err := c.run(cr, ctx)
 	switch {
 	case err != nil:
-		res.Status, res.Detail = Fail, tidy(err.Error())
+		res.Status, res.Detail = Fail, tidy(err.Error())+wasmStack(err)
 		if c.name == "load" && strings.Contains(res.Detail, "spec") {
 			res.Detail += " (give the destination's spec: Config.Spec, or --config / --spec on the command line)"
 		}
@@ -308,4 +309,23 @@ func tidy(msg string) string {
 		msg = strings.ReplaceAll(msg, p, "")
 	}
 	return msg
+}
+
+// wasmStack returns the WebAssembly stack trace of a guest that trapped, on
+// lines of its own, or "".
+func wasmStack(err error) string {
+	var ce *host.CallError
+	if !errors.As(err, &ce) || !ce.Trapped || ce.Err == nil {
+		return ""
+	}
+	msg := ce.Err.Error()
+	i := strings.Index(msg, "wasm stack trace:")
+	if i < 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(msg[i:]), "\n")
+	if len(lines) > 20 {
+		lines = append(lines[:20], fmt.Sprintf("\t... %d more frames", len(lines)-20))
+	}
+	return "\n" + strings.Join(lines, "\n")
 }
