@@ -53,6 +53,20 @@ type Env struct {
 	LoadGuest func(ctx context.Context, path string) (*host.Guest, error)
 	// CallTimeout bounds each guest call (host.PoolConfig.CallTimeout); 0 means none.
 	CallTimeout time.Duration
+	// Writers is how many batches of one destination may be written at
+	// once, each by its own guest instance (for the postgres guest: its own
+	// database connection). 0 or 1: one at a time, as the batches come.
+	//
+	// With more than one, a batch is written while the next is read and
+	// batched. Batches of a table without a primary key (inserts: every
+	// table in write_mode append) are spread over the writers, so they may
+	// land in any order; batches of a table with a primary key (upserts,
+	// where the last write of a key must win) are still written one at a
+	// time and in order. Every batch of a table is written before its
+	// delete-stale. Use it only with guests whose instances may write one
+	// table side by side: the postgres guest, or the file guest when every
+	// batch is a file of its own (not with no_rotate).
+	Writers int
 }
 
 // Destination is one configured destination, ready to sync.
@@ -65,6 +79,9 @@ type Destination struct {
 	Batch           batch.Limits
 	close           []func()
 	guestSourcePath string
+	// writeSlots holds one token per batch being written (Env.Writers);
+	// nil when batches are written one at a time, as they come.
+	writeSlots chan struct{}
 }
 
 // ResolveGuest returns the .wasm path of a configured destination's guest.
@@ -160,8 +177,11 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 	if err != nil {
 		return fail(fmt.Errorf("spec: %w", err))
 	}
+	if env.Writers > 1 {
+		dest.writeSlots = make(chan struct{}, env.Writers)
+	}
 	pc := host.PoolConfig{
-		Size:        1,
+		Size:        max(1, env.Writers),
 		CallTimeout: env.CallTimeout,
 		Expand:      env.Expander(),
 		Init: &abi.InitRequest{

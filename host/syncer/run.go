@@ -100,6 +100,29 @@ type target struct {
 	// inputsLeft counts inputs of this table not yet finished.
 	inputsLeft int
 	failed     bool
+	// inflight holds one token per batch of this table being written in the
+	// background (1 for tables with a primary key, Env.Writers for others);
+	// nil when batches are written as they come (Env.Writers <= 1).
+	inflight chan struct{}
+	writes   sync.WaitGroup
+	errMu    sync.Mutex
+	writeErr error // the first background write that failed
+}
+
+// wait waits for the table's background writes and returns the first error
+// among them.
+func (tg *target) wait() error {
+	tg.writes.Wait()
+	tg.errMu.Lock()
+	defer tg.errMu.Unlock()
+	return tg.writeErr
+}
+
+// failedWrite returns the first background write error so far.
+func (tg *target) failedWrite() error {
+	tg.errMu.Lock()
+	defer tg.errMu.Unlock()
+	return tg.writeErr
 }
 
 func (s *Sync) options(d *Destination) schema.Options {
@@ -206,6 +229,14 @@ func (s *Sync) newTarget(d *Destination, t arrowio.Table) (*target, error) {
 		return nil, fmt.Errorf("destination %q: table %q: %w", d.Name, t.Name, err)
 	}
 	tg := &target{d: d, table: t.Name, wanted: wanted, appender: app, inputsLeft: 1}
+	if d.writeSlots != nil {
+		// Upserts stay in order: one batch of the table at a time.
+		n := 1
+		if len(schema.PrimaryKeys(wanted)) == 0 {
+			n = cap(d.writeSlots)
+		}
+		tg.inflight = make(chan struct{}, n)
+	}
 	tg.batcher = batch.New(d.Batch, func(ctx context.Context, recs []arrow.RecordBatch) error {
 		return s.writeBatch(ctx, tg, recs)
 	})
@@ -292,6 +323,13 @@ func (s *Sync) copyInput(ctx context.Context, in Input, targets []*target) error
 	table := in.Table().Name
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// However copying ends, background writes end before it returns (and
+	// before cancel stops them).
+	defer func() {
+		for _, tg := range targets {
+			tg.writes.Wait()
+		}
+	}()
 	type item struct {
 		rec arrow.RecordBatch
 		err error
@@ -339,7 +377,11 @@ func (s *Sync) copyInput(ctx context.Context, in Input, targets []*target) error
 				// Keep what was read before the failure, then stop.
 				for _, tg := range targets {
 					tg.failed = true
-					if err := tg.batcher.Flush(ctx); err != nil {
+					err := tg.batcher.Flush(ctx)
+					if err == nil {
+						err = tg.wait()
+					}
+					if err != nil {
 						return errors.Join(it.err, s.fail(tg, err))
 					}
 				}
@@ -389,6 +431,9 @@ func (s *Sync) finishInput(ctx context.Context, table string, targets []*target)
 		if err := tg.batcher.Flush(ctx); err != nil {
 			return s.fail(tg, err)
 		}
+		if err := tg.wait(); err != nil {
+			return s.fail(tg, err)
+		}
 		tg.inputsLeft--
 		if tg.inputsLeft > 0 || tg.failed || tg.d.Config.WriteMode != abi.WriteModeOverwriteDeleteStale {
 			continue
@@ -405,8 +450,65 @@ func (s *Sync) finishInput(ctx context.Context, table string, targets []*target)
 	return nil
 }
 
-// writeBatch sends one batch to a guest, in messages of at most MaxMessageBytes.
+// writeBatch writes one batch: at once when the destination writes one
+// batch at a time, else in the background, once the table and the
+// destination have a writer free. A background write that failed fails the
+// next batch of its table, and wait.
 func (s *Sync) writeBatch(ctx context.Context, tg *target, recs []arrow.RecordBatch) error {
+	if tg.inflight == nil {
+		return s.write(ctx, tg, recs)
+	}
+	failed := func() error {
+		if err := tg.failedWrite(); err != nil {
+			return fmt.Errorf("not written after an earlier batch failed: %w", err)
+		}
+		return nil
+	}
+	if err := failed(); err != nil {
+		return err
+	}
+	select {
+	case tg.inflight <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case tg.d.writeSlots <- struct{}{}:
+	case <-ctx.Done():
+		<-tg.inflight
+		return ctx.Err()
+	}
+	if err := failed(); err != nil {
+		<-tg.d.writeSlots
+		<-tg.inflight
+		return err
+	}
+	// The batcher releases recs when this returns: keep them for the write.
+	for _, r := range recs {
+		r.Retain()
+	}
+	tg.writes.Add(1)
+	go func() {
+		defer tg.writes.Done()
+		err := s.write(ctx, tg, recs)
+		for _, r := range recs {
+			r.Release()
+		}
+		if err != nil {
+			tg.errMu.Lock()
+			if tg.writeErr == nil {
+				tg.writeErr = err
+			}
+			tg.errMu.Unlock()
+		}
+		<-tg.d.writeSlots
+		<-tg.inflight
+	}()
+	return nil
+}
+
+// write sends one batch to a guest, in messages of at most MaxMessageBytes.
+func (s *Sync) write(ctx context.Context, tg *target, recs []arrow.RecordBatch) error {
 	var rows, bytes int64
 	for _, r := range recs {
 		rows += r.NumRows()

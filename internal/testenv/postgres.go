@@ -59,6 +59,13 @@ var dbCounter atomic.Int64
 //	func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m)) }
 func RunMain(m *testing.M) int {
 	code := m.Run()
+	StopCluster()
+	return code
+}
+
+// StopCluster stops the throwaway cluster, if one was started, and removes
+// its files. RunMain calls it; programs that use AdminURL call it at exit.
+func StopCluster() {
 	pg.mu.Lock()
 	defer pg.mu.Unlock()
 	if pg.c != nil {
@@ -68,13 +75,13 @@ func RunMain(m *testing.M) int {
 		os.RemoveAll(pg.c.dir)
 		pg.c = nil
 	}
-	return code
 }
 
-// adminURL returns the superuser connection string, starting the throwaway
-// cluster on first use.
-func adminURL(t testing.TB) string {
-	t.Helper()
+// AdminURL returns the superuser connection string (to the "postgres"
+// database), starting the throwaway cluster on first use, or the value of
+// $WASMDEST_TEST_PG_URL. It is for callers without a testing.TB, such as
+// the benchmark program; they call StopCluster when done.
+func AdminURL() (string, error) {
 	pg.mu.Lock()
 	defer pg.mu.Unlock()
 	if !pg.started {
@@ -85,11 +92,33 @@ func adminURL(t testing.TB) string {
 			pg.c, pg.adminURL, pg.err = startCluster()
 		}
 	}
-	if pg.err != nil {
-		t.Fatalf("testenv: no PostgreSQL server for the tests: %v", pg.err)
-	}
-	return pg.adminURL
+	return pg.adminURL, pg.err
 }
+
+// ServerPID returns the process id of the throwaway cluster's postmaster,
+// or 0 when there is none (not started, stopped, or $WASMDEST_TEST_PG_URL).
+// The server's backends are its child processes.
+func ServerPID() int {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.c == nil || pg.c.proc == nil {
+		return 0
+	}
+	return pg.c.proc.Process.Pid
+}
+
+// adminURL is AdminURL for tests: without a server it fails the test.
+func adminURL(t testing.TB) string {
+	t.Helper()
+	u, err := AdminURL()
+	if err != nil {
+		t.Fatalf("testenv: no PostgreSQL server for the tests: %v", err)
+	}
+	return u
+}
+
+// WithDatabase returns connString pointing at database db instead.
+func WithDatabase(connString, db string) (string, error) { return withDatabase(connString, db) }
 
 // PostgresURL returns a connection string for a new, empty database of its
 // own, so that tests are isolated from each other. The first call starts the

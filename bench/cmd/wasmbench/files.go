@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/csv"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/google/uuid"
+
+	"github.com/wasmdest/wasmdest/abi"
+)
+
+// fileScenarios: the file guest writing Parquet, CSV and JSON Lines (one
+// file per batch of 10,000 rows, its defaults) against arrow-go's writers
+// in the host writing the same records to the same number of files.
+func (b *bench) fileScenarios() error {
+	for _, f := range []struct{ format, ext, native string }{
+		{"parquet", "parquet", "arrow-go pqarrow"},
+		{"csv", "csv", "arrow-go csv"},
+		{"json", "json", "arrow-go array.RecordToJSON"},
+	} {
+		name := "file, " + f.format
+		step(name)
+		sc := &scenario{Name: name, Group: "file"}
+		dir := filepath.Join(b.tmp, "files")
+		fresh := func() error {
+			os.RemoveAll(dir)
+			return os.MkdirAll(filepath.Join(dir, table), 0o755)
+		}
+		rs, err := b.rounds(
+			method{func() (result, error) {
+				if err := fresh(); err != nil {
+					return result{}, err
+				}
+				j := job{Guest: b.fileGuest, CacheDir: b.cacheDir, WriteMode: abi.WriteModeAppend,
+					Spec:      map[string]any{"path": "{{TABLE}}/{{UUID}}.{{FORMAT}}", "format": f.format},
+					Directory: dir, Writers: 1, SyncTime: b.opts.t1, SourceName: b.opts.source, InputFile: b.ds.file}
+				w, err := b.runWasmdest(j, 0, "wasmdest file guest")
+				files, size := dirSize(dir)
+				w.Note = fmt.Sprintf("%d files, %.0f MB", files, float64(size)/1e6)
+				return w, err
+			}},
+			method{func() (result, error) {
+				if err := fresh(); err != nil {
+					return result{}, err
+				}
+				fmt.Fprintf(os.Stderr, "  %-40s", f.native)
+				m, err := timeIt(0, func() error { return b.writeNative(filepath.Join(dir, table), f.format, f.ext) })
+				if err != nil {
+					return result{}, fmt.Errorf("%s: %w", f.native, err)
+				}
+				n := result{Method: f.native, Rows: b.rows, Seconds: m.seconds, HostCPU: m.cpu}
+				n.fill(b.ds.bytes)
+				files, size := dirSize(dir)
+				n.Note = fmt.Sprintf("%d files, %.0f MB", files, float64(size)/1e6)
+				fmt.Fprintln(os.Stderr, n.line())
+				return n, nil
+			}})
+		os.RemoveAll(dir)
+		if err != nil {
+			return err
+		}
+		w, n := rs[0], rs[1]
+		sc.add(w, n)
+		if f.format == "parquet" {
+			sc.target(n.Method, 1.0/3, "Parquet through the guest within 3x of the native writer")
+		} else {
+			sc.target(n.Method, 0, "")
+		}
+		b.rep.add(sc)
+	}
+	return nil
+}
+
+// writeNative writes each record of the dataset (as the host sends it to
+// guests) to a file of its own with arrow-go's writer for format.
+func (b *bench) writeNative(dir, format, ext string) error {
+	for _, rec := range b.ds.wanted {
+		f, err := os.Create(filepath.Join(dir, uuid.NewString()+"."+ext))
+		if err != nil {
+			return err
+		}
+		bw := bufio.NewWriterSize(f, 1<<20)
+		if err := writeOne(bw, format, rec); err != nil {
+			f.Close()
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeOne(w io.Writer, format string, rec arrow.RecordBatch) error {
+	switch format {
+	case "parquet":
+		pw, err := pqarrow.NewFileWriter(rec.Schema(), w, parquet.NewWriterProperties(),
+			pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		if err != nil {
+			return err
+		}
+		if err := pw.Write(rec); err != nil {
+			return err
+		}
+		return pw.Close()
+	case "csv":
+		cw := csv.NewWriter(w, rec.Schema(), csv.WithHeader(true), csv.WithNullWriter(""), csv.WithCRLF(true))
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+		return cw.Flush()
+	case "json":
+		return array.RecordToJSON(rec, w)
+	}
+	return fmt.Errorf("no native writer for %s", format)
+}
+
+func dirSize(dir string) (files int, bytes int64) {
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				files++
+				bytes += fi.Size()
+			}
+		}
+		return nil
+	})
+	return files, bytes
+}

@@ -1,0 +1,640 @@
+// Command wasmbench measures wasmdest against the ceiling: the same
+// CloudQuery-shaped rows written by wasmdest (the host's syncer and the real
+// guests, compiled to WebAssembly) and by hand-written Go on the same
+// machine, in one run, printed as ratios. See bench/README.md.
+//
+//	go tool task bench                 # 1M rows, every scenario, 0.1M/1M/10M scaling
+//	go tool task bench ROWS=100000 SCENARIOS=append,upsert SCALE=
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
+	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/schema"
+	"github.com/wasmdest/wasmdest/internal/testenv"
+)
+
+// groups are the scenario groups, in the order they run.
+var groups = []string{"start", "append", "upsert", "stale", "file", "scale"}
+
+type syncOpts struct {
+	source string
+	t0, t1 time.Time // the previous sync (preloaded rows) and this one
+}
+
+func (o syncOpts) schema(mode string, t time.Time) schema.Options {
+	return schema.Options{WriteMode: mode, SourceName: o.source, SyncTime: t}
+}
+
+type bench struct {
+	ctx       context.Context
+	rows      int
+	writers   int
+	runs      int
+	opts      syncOpts
+	pg        *pgdb
+	serverPID int
+	cacheDir  string
+	pgGuest   string
+	fileGuest string
+	tmp       string
+	ds        *dataset
+	rep       *report
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "worker" {
+		os.Exit(runWorker())
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "wasmbench:", err)
+		testenv.StopCluster()
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	rows := flag.Int("rows", 1_000_000, "rows of the dataset of the append, upsert, stale and file scenarios")
+	scen := flag.String("scenarios", strings.Join(groups, ","), "scenario groups to run: "+strings.Join(groups, ", "))
+	scale := flag.String("scale", "100000,1000000,10000000", "row counts of the scaling runs (rows made on the fly), comma-separated; empty: none")
+	writers := flag.Int("writers", 2, "parallel writers (connections) of the parallel append scenarios")
+	runs := flag.Int("runs", 1, "runs of each method, interleaved; the median is reported")
+	out := flag.String("out", "bench/results", "directory of the results (markdown, JSON, PNG)")
+	guestsFrom := flag.String("guests", "head", "build the guests from the last commit (head: git archive HEAD, without uncommitted changes) or from the work tree (worktree)")
+	flag.Parse()
+	var want []string
+	for _, s := range strings.Split(*scen, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !slices.Contains(groups, s) {
+			return fmt.Errorf("-scenarios: unknown group %q (have %s)", s, strings.Join(groups, ", "))
+		}
+		want = append(want, s)
+	}
+	var sizes []int
+	for _, s := range strings.Split(*scale, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("-scale: %q is not a row count", s)
+		}
+		sizes = append(sizes, n)
+	}
+	arrowtypes.Register()
+	ctx := context.Background()
+	b := &bench{ctx: ctx, rows: *rows, writers: *writers, runs: max(1, *runs),
+		opts: syncOpts{source: "wasmbench", t0: time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC), t1: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}}
+	b.rep = newReport(*rows, *writers)
+	b.rep.Runs = b.runs
+	var err error
+	if b.tmp, err = os.MkdirTemp("", "wasmbench-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(b.tmp)
+
+	step("building guests from " + *guestsFrom)
+	if b.pgGuest, b.fileGuest, err = buildGuests(*guestsFrom, b.tmp); err != nil {
+		return err
+	}
+	b.rep.Guests = *guestsFrom
+	b.cacheDir = filepath.Join(b.tmp, "cache")
+	needPG := slices.ContainsFunc(want, func(g string) bool { return g != "file" && g != "start" }) || len(sizes) > 0 && slices.Contains(want, "scale")
+	if needPG {
+		step("starting PostgreSQL")
+		if err := b.startPostgres(); err != nil {
+			return err
+		}
+		defer testenv.StopCluster()
+		defer b.pg.conn.Close(ctx)
+	}
+	// Guest start first: it compiles into the empty cache, which every
+	// later run then loads from.
+	if err := b.guestStart(); err != nil {
+		return err
+	}
+	if slices.ContainsFunc(want, func(g string) bool { return g != "scale" && g != "start" }) {
+		step(fmt.Sprintf("generating %d rows", b.rows))
+		start := time.Now()
+		o := b.opts.schema(abi.WriteModeAppend, b.opts.t1)
+		if b.ds, err = makeDataset(filepath.Join(b.tmp, "bench.arrow"), b.rows, o); err != nil {
+			return err
+		}
+		defer b.ds.release()
+		b.rep.DatasetBytes = b.ds.bytes
+		fmt.Fprintf(os.Stderr, "  %d rows, %.0f MB of Arrow data, in %.1fs\n", b.rows, float64(b.ds.bytes)/1e6, time.Since(start).Seconds())
+	}
+	b.rep.LoadBefore = loadAvg()
+	for _, g := range want {
+		var err error
+		switch g {
+		case "append":
+			err = b.appendScenarios()
+		case "upsert":
+			err = b.upsertScenario()
+		case "stale":
+			err = b.staleScenarios()
+		case "file":
+			err = b.fileScenarios()
+		case "scale":
+			err = b.scaleScenarios(sizes)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", g, err)
+		}
+	}
+	b.rep.LoadAfter = loadAvg()
+	b.rep.Finished = time.Now().UTC()
+	return b.rep.write(*out)
+}
+
+func step(s string) { fmt.Fprintf(os.Stderr, "== %s (load %s)\n", s, loadAvg()) }
+
+func (b *bench) startPostgres() error {
+	admin, err := testenv.AdminURL()
+	if err != nil {
+		return err
+	}
+	b.serverPID = testenv.ServerPID()
+	conn, err := pgx.Connect(b.ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(b.ctx)
+	db := fmt.Sprintf("wasmbench_%d", os.Getpid())
+	if _, err := conn.Exec(b.ctx, "CREATE DATABASE "+db); err != nil {
+		return err
+	}
+	url, err := testenv.WithDatabase(admin, db)
+	if err != nil {
+		return err
+	}
+	b.pg = &pgdb{url: url}
+	if b.pg.conn, err = pgx.Connect(b.ctx, url); err != nil {
+		return err
+	}
+	var version string
+	b.pg.conn.QueryRow(b.ctx, "SHOW server_version").Scan(&version)
+	b.rep.Postgres = version
+	if b.serverPID == 0 {
+		fmt.Fprintf(os.Stderr, "  not our server (%s): database CPU is not measured\n", testenv.PostgresURLEnv)
+	}
+	return nil
+}
+
+// guestStart measures compiling each guest cold (empty cache) and from the
+// cache, and instantiating it.
+func (b *bench) guestStart() error {
+	step("guest start (cold and cached compilation)")
+	log := hclog.NewNullLogger()
+	for _, g := range []struct{ name, path string }{{"postgres", b.pgGuest}, {"file", b.fileGuest}} {
+		var st guestStart
+		st.Guest = g.name
+		for i := range 2 {
+			rt, err := host.NewRuntime(b.ctx, host.Config{CacheDir: b.cacheDir, Logger: log})
+			if err != nil {
+				return err
+			}
+			gu, err := rt.LoadFile(b.ctx, g.path)
+			if err != nil {
+				rt.Close(b.ctx)
+				return err
+			}
+			if i == 0 {
+				st.ColdSeconds, st.WasmBytes = gu.CompileTime.Seconds(), gu.Size
+			} else {
+				st.CachedSeconds, st.InstantiateSeconds = gu.CompileTime.Seconds(), gu.InstantiateTime.Seconds()
+			}
+			rt.Close(b.ctx)
+		}
+		fmt.Fprintf(os.Stderr, "  %s: %.1f MB wasm, compile cold %.2fs, cached %.3fs, instantiate %.3fs\n",
+			g.name, float64(st.WasmBytes)/1e6, st.ColdSeconds, st.CachedSeconds, st.InstantiateSeconds)
+		b.rep.Starts = append(b.rep.Starts, st)
+	}
+	return nil
+}
+
+// pgJob is a wasmdest sync of the dataset (or of gen rows made on the fly,
+// when gen > 0; an empty table when gen < 0) into PostgreSQL.
+func (b *bench) pgJob(mode string, writers int, spec map[string]any, gen int) job {
+	s := map[string]any{"connection_string": b.pg.url}
+	for k, v := range spec {
+		s[k] = v
+	}
+	j := job{Guest: b.pgGuest, CacheDir: b.cacheDir, WriteMode: mode, Spec: s, Writers: writers,
+		SyncTime: b.opts.t1, SourceName: b.opts.source, ServerPID: b.serverPID}
+	switch {
+	case gen > 0:
+		j.GenRows = gen
+	case gen == 0:
+		j.InputFile = b.ds.file
+	}
+	return j
+}
+
+// prepare drops the table and lets the guest create it for a write mode
+// (a sync of no rows), so that both sides write into the table as wasmdest
+// makes it.
+func (b *bench) prepare(mode string, spec map[string]any) error {
+	if err := b.pg.exec(b.ctx, "DROP TABLE IF EXISTS "+table); err != nil {
+		return err
+	}
+	if _, err := runJob(b.pgJob(mode, 1, spec, -1)); err != nil {
+		return fmt.Errorf("create the table: %w", err)
+	}
+	return b.pg.noAutovacuum(b.ctx)
+}
+
+// runWasmdest runs a wasmdest sync and checks the table holds want rows.
+func (b *bench) runWasmdest(j job, want int64, method string) (result, error) {
+	fmt.Fprintf(os.Stderr, "  %-40s", method)
+	res, err := runJob(j)
+	if err != nil {
+		return result{}, err
+	}
+	if b.pg != nil && j.Directory == "" {
+		if err := b.check(want); err != nil {
+			return result{}, err
+		}
+	}
+	n := int(res.Rows)
+	if j.GenRows > 0 {
+		n = j.GenRows
+	}
+	r := result{Method: method, Wasmdest: true, Rows: n, Seconds: res.Seconds, HostCPU: res.CPUSeconds, DBCPU: res.DBCPUSeconds,
+		PeakRSS: res.PeakRSS, GuestMemory: res.GuestMemory, Instances: res.Instances, GenSeconds: res.GenSeconds, Writers: max(1, j.Writers)}
+	r.fill(b.bytesFor(n))
+	fmt.Fprintln(os.Stderr, r.line())
+	return r, nil
+}
+
+func (b *bench) bytesFor(n int) int64 {
+	if b.ds == nil || b.ds.rows == 0 {
+		return int64(n) * 300 // scaling runs: the dataset's bytes per row are about this
+	}
+	return b.ds.bytes * int64(n) / int64(b.ds.rows)
+}
+
+func (b *bench) check(want int64) error {
+	got, err := b.pg.count(b.ctx)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("the table holds %d rows, want %d", got, want)
+	}
+	return nil
+}
+
+// runPgx runs a hand-written method, timed, and checks the table.
+func (b *bench) runPgx(method string, want int64, fn func() error) (result, error) {
+	fmt.Fprintf(os.Stderr, "  %-40s", method)
+	m, err := timeIt(b.serverPID, fn)
+	if err != nil {
+		return result{}, err
+	}
+	if err := b.check(want); err != nil {
+		return result{}, err
+	}
+	r := result{Method: method, Rows: b.rows, Seconds: m.seconds, HostCPU: m.cpu, DBCPU: m.dbCPU}
+	r.fill(b.ds.bytes)
+	fmt.Fprintln(os.Stderr, r.line())
+	return r, nil
+}
+
+func (b *bench) truncate() error {
+	if err := b.pg.exec(b.ctx, "TRUNCATE "+table); err != nil {
+		return err
+	}
+	return b.pg.settle(b.ctx)
+}
+
+// appendScenarios: write_mode append (no keys) into an index-free table and
+// into one with the same two indexes on both sides, over one connection and
+// over b.writers.
+func (b *bench) appendScenarios() error {
+	for _, indexed := range []bool{false, true} {
+		if err := b.prepare(abi.WriteModeAppend, nil); err != nil {
+			return err
+		}
+		what := "no indexes"
+		if indexed {
+			// Append strips the keys, and a unique index would be
+			// reported as a unique constraint to remove: plain indexes.
+			what = "indexes on _cq_id and id"
+			for _, sql := range []string{"CREATE INDEX bench_cq_id ON bench (_cq_id)", "CREATE INDEX bench_id ON bench (id)"} {
+				if err := b.pg.exec(b.ctx, sql); err != nil {
+					return err
+				}
+			}
+		}
+		for _, conns := range []int{1, b.writers} {
+			name := fmt.Sprintf("append, %s, %d conn", what, conns)
+			step(name)
+			sc := &scenario{Name: name, Group: "append"}
+			rs, err := b.rounds(
+				method{func() (result, error) {
+					if err := b.truncate(); err != nil {
+						return result{}, err
+					}
+					return b.runWasmdest(b.pgJob(abi.WriteModeAppend, conns, nil, 0), int64(b.rows), fmt.Sprintf("wasmdest (%d writer)", conns))
+				}},
+				method{func() (result, error) {
+					if err := b.truncate(); err != nil {
+						return result{}, err
+					}
+					return b.runPgx(fmt.Sprintf("pgx CopyFrom (%d conn)", conns), int64(b.rows), func() error {
+						return parallel(b.ctx, b.pg.url, conns, chunks(b.ds.values), copyFrom(b.ds.cols))
+					})
+				}})
+			if err != nil {
+				return err
+			}
+			w, p := rs[0], rs[1]
+			sc.add(w, p)
+			if !indexed {
+				sc.target(p.Method, 0.9, "append >= 0.9x pgx CopyFrom, index-free")
+			} else {
+				sc.target(p.Method, 0, "")
+			}
+			b.rep.add(sc)
+		}
+	}
+	return b.pg.exec(b.ctx, "TRUNCATE "+table)
+}
+
+// upsertScenario: write_mode overwrite with half of the keys already in
+// the table, against a hand-written staging upsert and against one INSERT
+// per row in a pgx batch.
+func (b *bench) upsertScenario() error {
+	name := "upsert (overwrite), 50% of keys existing"
+	step(name)
+	if err := b.prepare(abi.WriteModeOverwrite, nil); err != nil {
+		return err
+	}
+	sc := &scenario{Name: name, Group: "upsert"}
+	// Every other key of the dataset, from an earlier sync.
+	setup := func() error {
+		if err := b.pg.exec(b.ctx, "TRUNCATE "+table); err != nil {
+			return err
+		}
+		src, err := newRowSource(gen{seed: 2}, b.opts.schema(abi.WriteModeAppend, b.opts.t0), 0, b.rows)
+		if err != nil {
+			return err
+		}
+		if _, err := b.pg.conn.CopyFrom(b.ctx, pgx.Identifier{table}, b.ds.cols, &everyOther{src: src}); err != nil {
+			return err
+		}
+		return b.pg.settle(b.ctx)
+	}
+	rs, err := b.rounds(
+		method{func() (result, error) {
+			if err := setup(); err != nil {
+				return result{}, err
+			}
+			return b.runWasmdest(b.pgJob(abi.WriteModeOverwrite, 1, nil, 0), int64(b.rows), "wasmdest")
+		}},
+		method{func() (result, error) {
+			if err := setup(); err != nil {
+				return result{}, err
+			}
+			return b.runPgx("staging COPY + INSERT ON CONFLICT", int64(b.rows), func() error {
+				return parallel(b.ctx, b.pg.url, 1, chunks(b.ds.values), stagingUpsert(b.ds.cols))
+			})
+		}},
+		method{func() (result, error) {
+			if err := setup(); err != nil {
+				return result{}, err
+			}
+			return b.runPgx("INSERT ON CONFLICT per row, pgx batch", int64(b.rows), func() error {
+				return parallel(b.ctx, b.pg.url, 1, chunks(b.ds.values), rowUpserts(b.ds.cols))
+			})
+		}})
+	if err != nil {
+		return err
+	}
+	w, st, pr := rs[0], rs[1], rs[2]
+	sc.add(w, st, pr)
+	sc.target(st.Method, 0.9, "upsert >= 0.9x the hand-written staging upsert")
+	sc.target(pr.Method, 1.8, "upsert >= 1.8x one INSERT per row")
+	b.rep.add(sc)
+	return b.pg.exec(b.ctx, "TRUNCATE "+table)
+}
+
+type method struct{ run func() (result, error) }
+
+// rounds runs each method b.runs times, interleaved (so that a change of
+// the machine's load hits every method alike), and returns each method's
+// median run, with the spread of its runs.
+func (b *bench) rounds(methods ...method) ([]result, error) {
+	all := make([][]result, len(methods))
+	for range b.runs {
+		for i, m := range methods {
+			r, err := m.run()
+			if err != nil {
+				return nil, err
+			}
+			all[i] = append(all[i], r)
+		}
+	}
+	out := make([]result, len(methods))
+	for i, rs := range all {
+		slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.Seconds, b.Seconds) })
+		out[i] = rs[len(rs)/2]
+		out[i].Runs = len(rs)
+		if len(rs) > 1 {
+			out[i].RowsPerSecMin, out[i].RowsPerSecMax = rs[len(rs)-1].RowsPerSec, rs[0].RowsPerSec
+		}
+	}
+	return out, nil
+}
+
+// everyOther passes on every other row of a CopyFromSource.
+type everyOther struct {
+	src *rowSource
+	i   int
+}
+
+func (e *everyOther) Next() bool {
+	for e.src.Next() {
+		e.i++
+		if e.i%2 == 1 {
+			return true
+		}
+	}
+	return false
+}
+func (e *everyOther) Values() ([]any, error) { return e.src.Values() }
+func (e *everyOther) Err() error             { return e.src.Err() }
+
+// staleScenarios: write_mode overwrite-delete-stale over a table of N rows
+// of an earlier sync, 30% of which this sync does not bring again (stale).
+func (b *bench) staleScenarios() error {
+	n := b.rows
+	for _, perf := range []bool{false, true} {
+		name := "overwrite-delete-stale, 30% stale"
+		spec := map[string]any{}
+		if perf {
+			name += ", create_performance_indexes"
+			spec["create_performance_indexes"] = true
+		}
+		step(name)
+		if err := b.prepare(abi.WriteModeOverwriteDeleteStale, spec); err != nil {
+			return err
+		}
+		// Keys [0.3N, 1.3N) from the earlier sync: [0.3N, N) come again,
+		// [N, 1.3N) are stale, [0, 0.3N) are new.
+		setup := func() error {
+			if err := b.pg.exec(b.ctx, "TRUNCATE "+table); err != nil {
+				return err
+			}
+			if err := b.pg.preload(b.ctx, b.ds.cols, n*3/10, n+n*3/10, b.opts); err != nil {
+				return err
+			}
+			return b.pg.settle(b.ctx)
+		}
+		sc := &scenario{Name: name, Group: "stale"}
+		rs, err := b.rounds(
+			method{func() (result, error) {
+				if err := setup(); err != nil {
+					return result{}, err
+				}
+				return b.runWasmdest(b.pgJob(abi.WriteModeOverwriteDeleteStale, 1, spec, 0), int64(n), "wasmdest")
+			}},
+			method{func() (result, error) {
+				if err := setup(); err != nil {
+					return result{}, err
+				}
+				var del time.Duration
+				r, err := b.runPgx("staging upsert + DELETE", int64(n), func() error {
+					c, err := pgx.Connect(b.ctx, b.pg.url)
+					if err != nil {
+						return err
+					}
+					defer c.Close(b.ctx)
+					if err := timedParallel(b.ctx, []*pgx.Conn{c}, chunks(b.ds.values), stagingUpsert(b.ds.cols)); err != nil {
+						return err
+					}
+					start := time.Now()
+					err = deleteStale(b.ctx, c, b.opts)
+					del = time.Since(start)
+					return err
+				})
+				r.Note = fmt.Sprintf("of which DELETE %.2fs", del.Seconds())
+				return r, err
+			}})
+		if err != nil {
+			return err
+		}
+		w, st := rs[0], rs[1]
+		sc.add(w, st)
+		sc.target(st.Method, 0, "")
+		b.rep.add(sc)
+	}
+	return b.pg.exec(b.ctx, "TRUNCATE "+table)
+}
+
+// scaleScenarios: append (index-free, b.writers writers) of rows made on
+// the fly in the worker, at each size: memory must not grow with it.
+func (b *bench) scaleScenarios(sizes []int) error {
+	if len(sizes) == 0 {
+		return nil
+	}
+	step("scaling")
+	if err := b.prepare(abi.WriteModeAppend, nil); err != nil {
+		return err
+	}
+	for _, n := range sizes {
+		if err := b.truncate(); err != nil {
+			return err
+		}
+		r, err := b.runWasmdest(b.pgJob(abi.WriteModeAppend, b.writers, nil, n), int64(n), fmt.Sprintf("wasmdest %s rows (%d writers)", human(n), b.writers))
+		if err != nil {
+			return err
+		}
+		r.Note = fmt.Sprintf("making the rows took %.1fs of it", r.GenSeconds)
+		b.rep.Scaling = append(b.rep.Scaling, r)
+	}
+	return b.pg.exec(b.ctx, "DROP TABLE "+table)
+}
+
+func human(n int) string {
+	switch {
+	case n >= 1e6 && n%100_000 == 0:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', -1, 64) + "M"
+	case n >= 1e5 && n%100_000 == 0:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', -1, 64) + "M"
+	case n >= 1000 && n%1000 == 0:
+		return strconv.Itoa(n/1000) + "k"
+	}
+	return strconv.Itoa(n)
+}
+
+// gitDescribe says which commit the guests were built from.
+func gitDescribe() string {
+	out, err := exec.Command("git", "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// buildGuests compiles the postgres and file guests to WebAssembly, from
+// the work tree or from a clean copy of HEAD, so that work in progress in
+// the tree does not change what is measured.
+func buildGuests(from, tmp string) (pgGuest, fileGuest string, err error) {
+	switch from {
+	case "worktree":
+		if pgGuest, err = testenv.Build("guests/postgres"); err != nil {
+			return "", "", err
+		}
+		fileGuest, err = testenv.Build("guests/file")
+		return pgGuest, fileGuest, err
+	case "head":
+	default:
+		return "", "", fmt.Errorf("-guests %q: want head or worktree", from)
+	}
+	src := filepath.Join(tmp, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return "", "", err
+	}
+	archive := exec.Command("sh", "-c", "git archive --format=tar HEAD | tar -x -C "+src)
+	if out, err := archive.CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("git archive HEAD: %v\n%s", err, out)
+	}
+	var paths []string
+	for _, g := range []string{"postgres", "file"} {
+		out := filepath.Join(tmp, "guests", g+".wasm")
+		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./guests/"+g)
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", "", fmt.Errorf("build guest %s: %v\n%s", g, err, b)
+		}
+		paths = append(paths, out)
+	}
+	return paths[0], paths[1], nil
+}
+
+func machine() string {
+	return fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+}

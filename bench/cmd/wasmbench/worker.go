@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
+	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/arrowio"
+	"github.com/wasmdest/wasmdest/host/config"
+	"github.com/wasmdest/wasmdest/host/syncer"
+)
+
+// job is one wasmdest sync, run by a child process (`wasmbench worker`) so
+// that its peak RSS is wasmdest's own, not the benchmark's datasets'.
+type job struct {
+	Guest       string         `json:"guest"`
+	CacheDir    string         `json:"cache_dir"`
+	WriteMode   string         `json:"write_mode"`
+	Spec        map[string]any `json:"spec"`
+	Directory   string         `json:"directory,omitempty"`
+	Writers     int            `json:"writers"`
+	SyncTime    time.Time      `json:"sync_time"`
+	SourceName  string         `json:"source_name"`
+	InputFile   string         `json:"input_file,omitempty"`
+	GenRows     int            `json:"gen_rows,omitempty"` // without InputFile: rows made on the fly
+	ServerPID   int            `json:"server_pid"`
+	MemoryLimit uint64         `json:"memory_limit,omitempty"`
+}
+
+// jobResult is what the worker measured.
+type jobResult struct {
+	Seconds            float64 `json:"seconds"` // Run + Finish
+	CPUSeconds         float64 `json:"cpu_seconds"`
+	DBCPUSeconds       float64 `json:"db_cpu_seconds"`
+	GenSeconds         float64 `json:"gen_seconds,omitempty"`
+	Rows               int64   `json:"rows"`
+	Batches            int64   `json:"batches"`
+	GuestMemory        uint64  `json:"guest_memory"`
+	Instances          int     `json:"instances"`
+	CompileSeconds     float64 `json:"compile_seconds"`
+	InstantiateSeconds float64 `json:"instantiate_seconds"`
+	PeakRSS            int64   `json:"peak_rss"`
+	Err                string  `json:"error,omitempty"`
+}
+
+// runWorker runs the job read from stdin and prints its result as JSON.
+func runWorker() int {
+	var j job
+	if err := json.NewDecoder(os.Stdin).Decode(&j); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		return 2
+	}
+	res, err := j.run(context.Background())
+	if err != nil {
+		res.Err = err.Error()
+	}
+	res.PeakRSS = peakRSS()
+	json.NewEncoder(os.Stdout).Encode(res)
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+func (j job) run(ctx context.Context) (jobResult, error) {
+	var res jobResult
+	arrowtypes.Register()
+	log := hclog.New(&hclog.LoggerOptions{Name: "wasmdest", Level: hclog.Warn, Output: os.Stderr})
+	rt, err := host.NewRuntime(ctx, host.Config{CacheDir: j.CacheDir, Logger: log, MemoryLimit: j.MemoryLimit})
+	if err != nil {
+		return res, err
+	}
+	defer rt.Close(ctx)
+	env := &syncer.Env{
+		Runtime: rt, SyncID: "bench", SyncTime: j.SyncTime, SourceName: j.SourceName, Log: log,
+		Writers: j.Writers,
+		OpenPostgres: func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error) {
+			cs, _ := spec["connection_string"].(string)
+			return host.OpenPostgres(ctx, cs, "error", log)
+		},
+	}
+	d := config.Destination{
+		Name: "bench", Registry: config.RegistryLocal, Path: j.Guest,
+		WriteMode: j.WriteMode, MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
+		Spec: j.Spec, Directory: j.Directory, File: "wasmbench", Line: 1,
+	}
+	dest, err := syncer.Open(ctx, env, d)
+	if err != nil {
+		return res, err
+	}
+	res.CompileSeconds = dest.Guest.CompileTime.Seconds()
+	res.InstantiateSeconds = dest.Guest.InstantiateTime.Seconds()
+	var in syncer.Input
+	var gi *genInput
+	if j.InputFile != "" {
+		r, err := arrowio.Open(j.InputFile, arrowio.DefaultLimits)
+		if err != nil {
+			dest.Close()
+			return res, err
+		}
+		in = r
+	} else {
+		gi = &genInput{g: gen{seed: 1}, rows: j.GenRows}
+		in = gi
+	}
+	s := syncer.New(env, []*syncer.Destination{dest})
+	if path := os.Getenv("WASMBENCH_CPUPROFILE"); path != "" {
+		// Where the worker's CPU goes, for looking into a result.
+		f, err := os.Create(path)
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return res, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	cpu0, db0, start := selfCPU(), clusterCPU(j.ServerPID), time.Now()
+	runErr := s.Run(ctx, []syncer.Input{in})
+	ran, cpuRan := time.Since(start), selfCPU()-cpu0
+	// Guest memory never shrinks: its size now is its peak. Look at every
+	// instance the run used (idle now) before Finish closes them; this is
+	// not timed.
+	res.GuestMemory, res.Instances = guestMemory(ctx, dest.Pool, max(1, j.Writers))
+	cpu1, fin := selfCPU(), time.Now()
+	finErr := s.Finish(ctx)
+	res.Seconds = (ran + time.Since(fin)).Seconds()
+	res.CPUSeconds = (cpuRan + selfCPU() - cpu1).Seconds()
+	res.DBCPUSeconds = (clusterCPU(j.ServerPID) - db0).Seconds()
+	if gi != nil {
+		res.GenSeconds = gi.spent.Seconds()
+	}
+	for _, st := range s.Stats() {
+		if st.Table == table {
+			res.Rows += st.Rows
+			res.Batches += st.Batches
+		}
+	}
+	return res, errors.Join(runErr, finErr)
+}
+
+// guestMemory returns the largest linear memory among the pool's idle
+// instances (at most n) and how many there were. It acquires n instances at
+// once so that it sees n different ones; an Acquire that would have to make
+// a new instance is not waited for.
+func guestMemory(ctx context.Context, p *host.Pool, n int) (uint64, int) {
+	var held []*host.Instance
+	var most uint64
+	for range n {
+		in, err := p.Acquire(ctx)
+		if err != nil {
+			break
+		}
+		held = append(held, in)
+		most = max(most, uint64(in.MemorySize()))
+	}
+	for _, in := range held {
+		p.Release(ctx, in)
+	}
+	return most, len(held)
+}
+
+// runJob runs a job in a child process and returns its result, with the
+// child's peak RSS from the kernel (rusage maxrss).
+func runJob(j job) (jobResult, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return jobResult{}, err
+	}
+	in, _ := json.Marshal(j)
+	cmd := exec.Command(exe, "worker")
+	cmd.Stdin = bytes.NewReader(in)
+	var out, stderr bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = io.MultiWriter(&stderr, prefixed(os.Stderr, "  worker: "))
+	runErr := cmd.Run()
+	var res jobResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return res, fmt.Errorf("worker: %v (%v)\n%s", err, runErr, stderr.String())
+	}
+	// The worker's own VmHWM, not the kernel's rusage maxrss of the child:
+	// Go starts children with CLONE_VM|CLONE_VFORK, so until exec the child
+	// shares this process's memory, and maxrss counts this process's RSS
+	// (the datasets) as the child's.
+	if res.PeakRSS == 0 {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			res.PeakRSS = ru.Maxrss << 10 // kB on Linux
+		}
+	}
+	if res.Err != "" {
+		return res, errors.New(res.Err)
+	}
+	if runErr != nil {
+		return res, fmt.Errorf("worker: %v", runErr)
+	}
+	return res, nil
+}
+
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+}
+
+func prefixed(w io.Writer, p string) io.Writer { return &prefixWriter{w, p} }
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		if len(line) > 0 {
+			fmt.Fprintf(p.w, "%s%s", p.prefix, line)
+		}
+	}
+	return len(b), nil
+}
