@@ -467,9 +467,9 @@ func (d *Destination) movePKToCQID(tx int64, qt, table string, cur current, byNa
 }
 
 // Write writes one batch: a binary COPY into the table (inserts), or, when
-// the schema has a primary key, a COPY into a staging table and one INSERT
-// ... ON CONFLICT, in one transaction (upserts, the last of duplicate keys
-// winning).
+// the schema has a primary key, in one transaction a COPY into a staging
+// table and an INSERT ... SELECT of its rows, ON CONFLICT DO UPDATE when some
+// keys exist (upserts, the last of duplicate keys winning; see pgwire.Upsert).
 func (d *Destination) Write(table string, records array.RecordReader) error {
 	schema := records.Schema()
 	cols, err := columns(table, schema)
@@ -525,15 +525,12 @@ func (d *Destination) copy(tx int64, table, target string, cols []pgwire.Column,
 		extra = append(extra, ordinal)
 	}
 	if err := d.db.CopyFrom(tx, pgwire.CopyFrom(target, cols, extra...)); err != nil {
-		return 0, fmt.Errorf("table %q: copy: %w", table, err)
+		return 0, copyError(table, cols, err)
 	}
 	enc := pgwire.NewEncoder(table, fields, types, pk, ordinal != "")
 	flush := func(b []byte) ([]byte, error) {
 		if err := d.db.CopyData(b); err != nil {
-			if err = rowError(table, cols, err); errors.As(err, new(*pgwire.RowError)) {
-				return b[:0], err
-			}
-			return b[:0], fmt.Errorf("table %q: copy: %w", table, err)
+			return b[:0], copyError(table, cols, err)
 		}
 		return b[:0], nil
 	}
@@ -556,11 +553,7 @@ func (d *Destination) copy(tx int64, table, target string, cols []pgwire.Column,
 	d.buf = buf[:0]
 	n, err := d.db.CopyEnd()
 	if err != nil {
-		var re *pgwire.RowError
-		if err = rowError(table, cols, err); errors.As(err, &re) {
-			return 0, err
-		}
-		return 0, fmt.Errorf("table %q: copy: %w", table, err)
+		return 0, copyError(table, cols, err)
 	}
 	return n, nil
 }
@@ -569,17 +562,17 @@ func (d *Destination) copy(tx int64, table, target string, cols []pgwire.Column,
 // ("line", counting from 1) and the column.
 var copyWhere = regexp.MustCompile(`(?m)^COPY [^\n]*, line (\d+), column ([^:\n]+)`)
 
-// rowError turns a COPY's error about one value (which the server checks:
-// JSON syntax, for one) into a RowError naming the table, the column (as
-// the schema names it) and the row of the batch. Other errors stay as they are.
-func rowError(table string, cols []pgwire.Column, err error) error {
+// copyError describes an error of a COPY: about one value (which the server
+// checks: JSON syntax, for one) as a RowError naming the table, the column
+// (as the schema names it) and the row of the batch; else naming the table.
+func copyError(table string, cols []pgwire.Column, err error) error {
 	var he *abi.HostError
-	if !errors.As(err, &he) {
-		return err
+	var m []string
+	if errors.As(err, &he) {
+		m = copyWhere.FindStringSubmatch(he.Where)
 	}
-	m := copyWhere.FindStringSubmatch(he.Where)
 	if m == nil {
-		return err
+		return fmt.Errorf("table %q: copy: %w", table, err)
 	}
 	row, _ := strconv.ParseInt(m[1], 10, 64)
 	column := strings.Trim(m[2], `"`)

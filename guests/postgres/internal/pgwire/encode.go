@@ -259,17 +259,6 @@ func bytesOf(a arrow.Array) func(int) []byte {
 	return func(int) []byte { return nil }
 }
 
-// valueBytes returns element i of a binary-like array.
-func valueBytes(a arrow.Array, i int) []byte {
-	switch a := a.(type) {
-	case bytesValues:
-		return a.Value(i)
-	case stringValues:
-		return []byte(a.Value(i))
-	}
-	return nil
-}
-
 func be16(dst []byte, v int16) []byte { return binary.BigEndian.AppendUint16(dst, uint16(v)) }
 func be32(dst []byte, v int32) []byte { return binary.BigEndian.AppendUint32(dst, uint32(v)) }
 func be64(dst []byte, v int64) []byte { return binary.BigEndian.AppendUint64(dst, uint64(v)) }

@@ -162,9 +162,11 @@ func jsonValueEncoder(t *Type, arr arrow.Array) (valueEncoder, error) {
 			return append(appendUUID(append(dst, '"'), a.Value(i)), '"'), nil
 		}, nil
 	case KindJSON:
-		return func(dst []byte, i int) ([]byte, error) { return SanitizeJSON(dst, valueBytes(arr, i)) }, nil
+		val := bytesOf(arr)
+		return func(dst []byte, i int) ([]byte, error) { return SanitizeJSON(dst, val(i)) }, nil
 	case KindInet, KindMAC:
-		return func(dst []byte, i int) ([]byte, error) { return appendJSONString(dst, string(valueBytes(arr, i))) }, nil
+		val := bytesOf(arr)
+		return func(dst []byte, i int) ([]byte, error) { return appendJSONString(dst, string(val(i))) }, nil
 	case KindList:
 		list, ok := arr.(array.ListLike)
 		if !ok {

@@ -312,7 +312,7 @@ func StorageSchema(s *arrow.Schema) *arrow.Schema {
 	return arrow.NewSchema(fs, &md)
 }
 
-// describeKinds is for error messages.
+// String describes t for error messages.
 func (t *Type) String() string {
 	var b strings.Builder
 	if t.Ext != "" {
