@@ -28,9 +28,9 @@ var (
 )
 
 const (
-	chartW   = 1200
+	chartW   = 1280
 	labelW   = 330 // method labels
-	barMaxW  = 600
+	barMaxW  = 540
 	barH     = 16
 	rowH     = 22
 	headH    = 24

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -28,6 +30,11 @@ func (b *bench) fileScenarios() error {
 		{"json", "json", "arrow-go array.RecordToJSON"},
 	} {
 		name := "file, " + f.format
+		if b.fileFormats != nil && !slices.Contains(b.fileFormats, f.format) {
+			fmt.Fprintf(os.Stderr, "== %s: skipped, the file guest has formats %v only\n", name, b.fileFormats)
+			b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("%s: the file guest (built from %s) writes %s only", name, b.rep.Guests, strings.Join(b.fileFormats, ", ")))
+			continue
+		}
 		step(name)
 		sc := &scenario{Name: name, Group: "file"}
 		dir := filepath.Join(b.tmp, "files")

@@ -10,6 +10,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -27,6 +28,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/batch"
 	"github.com/wasmdest/wasmdest/host/schema"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
@@ -57,6 +59,22 @@ type bench struct {
 	tmp       string
 	ds        *dataset
 	rep       *report
+	// fileFormats are the formats the file guest's spec schema allows.
+	fileFormats []string
+}
+
+// specEnum returns the allowed values of a top-level key of a guest's spec
+// JSON Schema (its "enum"), nil when it has none.
+func specEnum(schema []byte, key string) []string {
+	var s struct {
+		Properties map[string]struct {
+			Enum []string `json:"enum"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(schema, &s) != nil {
+		return nil
+	}
+	return s.Properties[key].Enum
 }
 
 func main() {
@@ -77,6 +95,8 @@ func run() error {
 	writers := flag.Int("writers", 2, "parallel writers (connections) of the parallel append scenarios")
 	runs := flag.Int("runs", 1, "runs of each method, interleaved; the median is reported")
 	out := flag.String("out", "bench/results", "directory of the results (markdown, JSON, PNG)")
+	pgWasm := flag.String("pg-guest", "", "use this postgres guest .wasm instead of building one")
+	fileWasm := flag.String("file-guest", "", "use this file guest .wasm instead of building one")
 	guestsFrom := flag.String("guests", "head", "build the guests from the last commit (head: git archive HEAD, without uncommitted changes) or from the work tree (worktree)")
 	flag.Parse()
 	var want []string
@@ -117,6 +137,14 @@ func run() error {
 		return err
 	}
 	b.rep.Guests = *guestsFrom
+	if *pgWasm != "" {
+		b.pgGuest = *pgWasm
+		b.rep.Guests += ", postgres guest " + *pgWasm
+	}
+	if *fileWasm != "" {
+		b.fileGuest = *fileWasm
+		b.rep.Guests += ", file guest " + *fileWasm
+	}
 	b.cacheDir = filepath.Join(b.tmp, "cache")
 	needPG := slices.ContainsFunc(want, func(g string) bool { return g != "file" && g != "start" }) || len(sizes) > 0 && slices.Contains(want, "scale")
 	if needPG {
@@ -219,6 +247,9 @@ func (b *bench) guestStart() error {
 				rt.Close(b.ctx)
 				return err
 			}
+			if g.name == "file" {
+				b.fileFormats = specEnum(gu.Manifest.SpecSchema, "format")
+			}
 			if i == 0 {
 				st.ColdSeconds, st.WasmBytes = gu.CompileTime.Seconds(), gu.Size
 			} else {
@@ -289,7 +320,10 @@ func (b *bench) runWasmdest(j job, want int64, method string) (result, error) {
 
 func (b *bench) bytesFor(n int) int64 {
 	if b.ds == nil || b.ds.rows == 0 {
-		return int64(n) * 300 // scaling runs: the dataset's bytes per row are about this
+		// Scaling runs without the dataset: the bytes per row of a sample.
+		rec := gen{seed: 1}.record(0, genBatch)
+		defer rec.Release()
+		return batch.RecordSize(rec) * int64(n) / genBatch
 	}
 	return b.ds.bytes * int64(n) / int64(b.ds.rows)
 }

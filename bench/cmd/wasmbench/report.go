@@ -118,6 +118,7 @@ type report struct {
 	Starts       []guestStart `json:"guest_start"`
 	Scenarios    []*scenario  `json:"scenarios"`
 	Scaling      []result     `json:"scaling"`
+	Skipped      []string     `json:"skipped,omitempty"`
 }
 
 func newReport(rows, writers int) *report {
@@ -211,6 +212,9 @@ func (r *report) markdown(w io.Writer) {
 				}
 				p("| %s | %s | %s | %.1f | %.2f | %.2f | %.2f | %s | %s | %s |\n", name, method, rate, res.MBPerSec, res.Seconds, res.HostCPU, res.DBCPU, rss, gm, ratio)
 			}
+		}
+		for _, sk := range r.Skipped {
+			p("\nSkipped: %s.\n", sk)
 		}
 		p("\n## Targets\n\n| target | measured | met |\n|---|---:|---|\n")
 		for _, sc := range r.Scenarios {

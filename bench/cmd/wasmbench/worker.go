@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -90,7 +91,9 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 		Writers: j.Writers,
 		OpenPostgres: func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error) {
 			cs, _ := spec["connection_string"].(string)
-			return host.OpenPostgres(ctx, cs, "error", log)
+			// The pgx tracer's errors stay quiet: the postgres guest expects
+			// some (it tries a plain INSERT before ON CONFLICT).
+			return host.OpenPostgres(ctx, cs, "error", hclog.NewNullLogger())
 		},
 	}
 	d := config.Destination{
@@ -133,6 +136,12 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 	cpu0, db0, start := selfCPU(), clusterCPU(j.ServerPID), time.Now()
 	runErr := s.Run(ctx, []syncer.Input{in})
 	ran, cpuRan := time.Since(start), selfCPU()-cpu0
+	if os.Getenv("WASMBENCH_MEMSTATS") != "" {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(os.Stderr, "memstats: VmHWM %s, Go sys %s (heap sys %s, heap in use %s, stacks %s), GC cycles %d\n",
+			mib(peakRSS()), mib(int64(ms.Sys)), mib(int64(ms.HeapSys)), mib(int64(ms.HeapInuse)), mib(int64(ms.StackSys)), ms.NumGC)
+	}
 	// Guest memory never shrinks: its size now is its peak. Look at every
 	// instance the run used (idle now) before Finish closes them; this is
 	// not timed.
