@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -197,12 +198,25 @@ func (e *pgError) HostError() *abi.HostError {
 }
 
 func pgFail(ctx context.Context, st *callState, stack []uint64, fn string, err error) {
-	// When the call was stopped, pgconn may report only the broken
-	// connection: say why it broke.
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+	var pe *pgconn.PgError
+	switch cerr := ctx.Err(); {
+	case cerr != nil && !errors.Is(err, cerr):
+		// When the call was stopped, pgconn may report only the broken
+		// connection: say why it broke.
 		err = fmt.Errorf("%w (%w)", cerr, err)
+	case !errors.As(err, &pe) && connectionLost(err):
+		// The server's last words (e.g. 57P01, terminated by an
+		// administrator) can be lost in the race with the closing socket.
+		err = fmt.Errorf("the connection to the database was lost: %w", err)
 	}
 	returnError(st, stack, &pgError{fn: fn, err: err})
+}
+
+// connectionLost reports whether err is a broken connection rather than an
+// answer from the server.
+func connectionLost(err error) bool {
+	var ne *net.OpError
+	return errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // postgres returns the operation's postgres state, or an error when the

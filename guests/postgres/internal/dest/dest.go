@@ -568,7 +568,9 @@ var copyWhere = regexp.MustCompile(`(?m)^COPY [^\n]*, line (\d+), column ([^:\n]
 func copyError(table string, cols []pgwire.Column, err error) error {
 	var he *abi.HostError
 	var m []string
-	if errors.As(err, &he) {
+	// Only data exceptions (class 22) and integrity violations (23) are
+	// about the value: a server shutting down names the COPY's line too.
+	if errors.As(err, &he) && (strings.HasPrefix(he.SQLState, "22") || strings.HasPrefix(he.SQLState, "23")) {
 		m = copyWhere.FindStringSubmatch(he.Where)
 	}
 	if m == nil {
