@@ -38,6 +38,9 @@ type PoolConfig struct {
 	// and init), counted once the instance is acquired. 0 means none. Only an
 	// Interruptible runtime can stop guest code that does not return.
 	CallTimeout time.Duration
+	// Observe, if set, is told of every operation Call runs: how long it
+	// took once the instance was acquired, and its error.
+	Observe func(op abi.Op, took time.Duration, err error)
 }
 
 // Pool runs instances of one guest for one destination. Each instance is
@@ -203,7 +206,12 @@ func (p *Pool) Call(ctx context.Context, op abi.Op, header any, body io.Reader, 
 	defer p.Release(ctx, in)
 	cctx, cancel := p.callContext(ctx)
 	defer cancel()
-	return in.Call(cctx, op, header, body, out)
+	start := time.Now()
+	err = in.Call(cctx, op, header, body, out)
+	if p.cfg.Observe != nil {
+		p.cfg.Observe(op, time.Since(start), err)
+	}
+	return err
 }
 
 // Close waits for instances in use, runs OpClose on every instance and

@@ -31,6 +31,7 @@ Usage:
   wasmdest conformance --guest GUEST.wasm [--config FILE | --spec JSON] [--dir DIR]
                                                        run the destination behaviour suite on a guest
   wasmdest new-guest NAME [--dir DIR] [--module PATH]  write a new Go guest that builds and passes the suite
+  wasmdest serve    --config TENANTS.toml [flags]        host tenants' guests over Arrow Flight (docs/serve.md)
   wasmdest version
 
 Run 'wasmdest COMMAND -h' for a command's flags.
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdConformance(ctx, args[1:], stdout, stderr)
 	case "new-guest":
 		err = cmdNewGuest(args[1:], stdout, stderr)
+	case "serve":
+		err = cmdServe(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "wasmdest", version)
 		return 0

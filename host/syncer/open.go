@@ -51,6 +51,9 @@ type Env struct {
 	// Runtime.LoadFile compiling it for every Open (a server keeps its
 	// guests loaded). The guest must belong to Runtime.
 	LoadGuest func(ctx context.Context, path string) (*host.Guest, error)
+	// ObserveCall, if set, is told of every guest call of a destination
+	// (host.PoolConfig.Observe).
+	ObserveCall func(dest string, op abi.Op, took time.Duration, err error)
 	// CallTimeout bounds each guest call (host.PoolConfig.CallTimeout); 0 means none.
 	CallTimeout time.Duration
 	// Writers is how many batches of one destination may be written at
@@ -190,6 +193,9 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 			SyncID: env.SyncID, SyncTime: FormatTime(env.SyncTime), SourceName: env.SourceName,
 			SyncGroupID: dest.SyncGroupID, MaxMessageBytes: MaxMessageBytes,
 		},
+	}
+	if env.ObserveCall != nil {
+		pc.Observe = func(op abi.Op, took time.Duration, err error) { env.ObserveCall(d.Name, op, took, err) }
 	}
 	for _, c := range m.Capabilities {
 		switch c {

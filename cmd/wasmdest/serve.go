@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/serve"
+	"github.com/wasmdest/wasmdest/host/syncer"
+)
+
+// cmdServe runs `wasmdest serve`: multi-tenant hosting over Arrow Flight
+// (host/serve, docs/serve.md).
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "tenants file (TOML, see docs/serve.md)")
+	listen := fs.String("listen", "127.0.0.1:8815", "Arrow Flight (gRPC) address")
+	httpAddr := fs.String("http", "127.0.0.1:8816", "address of /healthz and /metrics; \"\" for none")
+	cacheDir := fs.String("cache-dir", "", "compilation cache directory (default $"+host.CacheDirEnv+" or the user cache directory; \"off\" disables it)")
+	guestDir := fs.String("guest-dir", "", "directory of builtin guests (default $"+syncer.GuestDirEnv+", then guests/ beside the executable)")
+	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	maxStreams := fs.Int("max-active-streams", 0, "DoPut streams running at once over all tenants, admitted fairly (0: 2 x GOMAXPROCS)")
+	idle := fs.Duration("sync-idle-timeout", 10*time.Minute, "abort a sync with no stream for this long")
+	maxMsg := fs.Int("max-message-bytes", 16<<20, "largest gRPC message (one Flight record batch) accepted")
+	guestLog := fs.Int("guest-log-rate", 100, "guest log lines per second per tenant; more are dropped and counted")
+	watch := fs.Duration("watch", 0, "also reload when the tenants file changes, checking this often (0: only on SIGHUP)")
+	newToken := fs.Bool("new-token", false, "print a new bearer token and the token_sha256 line for the tenants file, and exit")
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	if *newToken {
+		tok, sha := serve.NewToken()
+		fmt.Fprintf(stdout, "token:        %s\ntoken_sha256 = %q\n", tok, sha)
+		return nil
+	}
+	if *cfgPath == "" {
+		fmt.Fprintln(stderr, "wasmdest serve: --config FILE is required")
+		return exitError{2}
+	}
+	level := hclog.LevelFromString(*logLevel)
+	if level == hclog.NoLevel {
+		return fmt.Errorf("--log-level %q is not one of trace, debug, info, warn, error", *logLevel)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "wasmdest", Level: level, Output: stderr})
+	opts := serve.Options{
+		ConfigPath: *cfgPath, CacheDir: *cacheDir, Log: log, LogOutput: stderr, LogLevel: level,
+		MaxActiveStreams: *maxStreams, SyncIdleTimeout: *idle, MaxMessageBytes: *maxMsg, GuestLogLinesPerSecond: *guestLog,
+	}
+	if *guestDir != "" {
+		opts.GuestDirs = []string{*guestDir}
+	}
+	srv, err := serve.New(ctx, opts)
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", *listen)
+	if err != nil {
+		srv.Close(ctx)
+		return err
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.ServeFlight(lis) }()
+	var hs *http.Server
+	if *httpAddr != "" {
+		hl, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			srv.Close(ctx)
+			return err
+		}
+		hs = &http.Server{Handler: srv.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- hs.Serve(hl) }()
+		log.Info("serving", "flight", lis.Addr().String(), "http", hl.Addr().String())
+	} else {
+		log.Info("serving", "flight", lis.Addr().String())
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var tick <-chan time.Time
+	var lastMod time.Time
+	if *watch > 0 {
+		t := time.NewTicker(*watch)
+		defer t.Stop()
+		tick = t.C
+		if fi, err := os.Stat(*cfgPath); err == nil {
+			lastMod = fi.ModTime()
+		}
+	}
+	reload := func(why string) {
+		log.Info("reloading tenants", "why", why)
+		if err := srv.Reload(ctx); err != nil {
+			log.Error("reload", "error", err)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if hs != nil {
+				hs.Shutdown(sctx)
+			}
+			return srv.Close(sctx)
+		case <-hup:
+			reload("SIGHUP")
+		case <-tick:
+			if fi, err := os.Stat(*cfgPath); err == nil && !fi.ModTime().Equal(lastMod) {
+				lastMod = fi.ModTime()
+				reload("file changed")
+			}
+		case err := <-errc:
+			if errors.Is(err, http.ErrServerClosed) {
+				continue
+			}
+			srv.Close(context.Background())
+			return err
+		}
+	}
+}
