@@ -73,7 +73,10 @@ func (b *bench) fileScenarios() error {
 			}})
 		os.RemoveAll(dir)
 		if err != nil {
-			return err
+			// One format failing does not stop the others.
+			fmt.Fprintf(os.Stderr, "\n== %s failed: %v\n", name, err)
+			b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("%s failed: %v", name, err))
+			continue
 		}
 		w, n := rs[0], rs[1]
 		sc.add(w, n)

@@ -187,7 +187,12 @@ func run() error {
 			err = b.scaleScenarios(sizes)
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", g, err)
+			// Say so in the results and go on with the other groups.
+			fmt.Fprintf(os.Stderr, "== %s failed: %v\n", g, err)
+			b.rep.Skipped = append(b.rep.Skipped, fmt.Sprintf("%s failed: %v", g, err))
+			if b.pg != nil {
+				b.pg.exec(b.ctx, "DROP TABLE IF EXISTS "+table)
+			}
 		}
 	}
 	b.rep.LoadAfter = loadAvg()

@@ -214,7 +214,7 @@ func (r *report) markdown(w io.Writer) {
 			}
 		}
 		for _, sk := range r.Skipped {
-			p("\nSkipped: %s.\n", sk)
+			p("\nNot measured: %s\n", strings.TrimSpace(sk))
 		}
 		p("\n## Targets\n\n| target | measured | met |\n|---|---:|---|\n")
 		for _, sc := range r.Scenarios {
