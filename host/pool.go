@@ -34,9 +34,10 @@ type PoolConfig struct {
 	// functions (see OpenPostgres). It belongs to the caller, who closes it
 	// after the Pool.
 	Postgres *pgxpool.Pool
-	// CallTimeout bounds each operation (and a new instance's instantiation
-	// and init), counted once the instance is acquired. 0 means none. Only an
-	// Interruptible runtime can stop guest code that does not return.
+	// CallTimeout bounds each operation, counted once the instance is
+	// acquired, and a new instance's instantiation and init (at least 10s
+	// for those). 0 means none. Only an Interruptible runtime can stop guest
+	// code that does not return.
 	CallTimeout time.Duration
 	// Observe, if set, is told of every operation Call runs: how long it
 	// took once the instance was acquired, and its error.
@@ -82,6 +83,9 @@ func (p *Pool) Stats() PoolStats {
 	}
 	return st
 }
+
+// newInstanceTimeout is the least time CallTimeout gives a new instance.
+const newInstanceTimeout = 10 * time.Second
 
 // callContext applies CallTimeout to ctx.
 func (p *Pool) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -159,8 +163,13 @@ func (p *Pool) Acquire(ctx context.Context) (*Instance, error) {
 }
 
 func (p *Pool) newInstance(ctx context.Context) (*Instance, error) {
-	ctx, cancel := p.callContext(ctx)
-	defer cancel()
+	// Instantiation (the guest's _initialize) and init are bounded too, but
+	// never below newInstanceTimeout: a new instance costs more than a call.
+	if p.cfg.CallTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, max(p.cfg.CallTimeout, newInstanceTimeout))
+		defer cancel()
+	}
 	in, err := p.g.instantiate(ctx, p, p.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("guest %s: %w", p.g.name, err)

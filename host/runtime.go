@@ -46,6 +46,13 @@ type Config struct {
 	// measured cost in guest speed (see RATIONALE.md). Without it a guest
 	// that loops forever cannot be stopped. Use it for untrusted guests.
 	Interruptible bool
+	// Cache, if set, is a compilation cache shared with other runtimes
+	// (wazero.NewCompilationCacheWithDir): runtimes sharing it share compiled
+	// guests in memory too, instead of each holding its own copy of the
+	// machine code (~400 MiB for the file guest). Runtimes may differ in
+	// MemoryLimit and Interruptible. The caller closes it after the last
+	// runtime using it; CacheDir is then ignored.
+	Cache wazero.CompilationCache
 }
 
 // Runtime compiles and instantiates guests. It is safe for concurrent use.
@@ -88,7 +95,9 @@ func NewRuntime(ctx context.Context, c Config) (*Runtime, error) {
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithMemoryLimitPages(uint32(r.memoryLimit / 65536)).
 		WithCloseOnContextDone(c.Interruptible)
-	if c.CacheDir != "off" {
+	if c.Cache != nil {
+		rc = rc.WithCompilationCache(c.Cache)
+	} else if c.CacheDir != "off" {
 		dir := c.CacheDir
 		if dir == "" {
 			var err error

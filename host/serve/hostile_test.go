@@ -24,7 +24,7 @@ import (
 // every row once.
 func TestServeHostileGuests(t *testing.T) {
 	mb := misbehave(t)
-	const untrusted = "call_timeout = \"1s\"\nmemory_limit_mib = 64\n"
+	const untrusted = "call_timeout = \"2s\"\nmemory_limit_mib = 64\n"
 	l := startServer(t, serve.Options{GuestLogLinesPerSecond: 50}, tenantSpec{name: "good", dests: fileDest(t, "files")})
 	goodFile := filepath.Join(l.dir, "tenants", "good", "secret.txt")
 	tenants := []tenantSpec{

@@ -69,7 +69,6 @@ type tenantSlots struct {
 type waiter struct {
 	tenant string
 	ready  chan struct{}
-	at     time.Time
 }
 
 func newScheduler(slots int) *scheduler {
@@ -86,7 +85,7 @@ func (s *scheduler) acquire(ctx context.Context, tenant string, limit int) (rele
 		s.tenants[tenant] = ts
 	}
 	ts.limit = limit // the latest configuration wins
-	w := &waiter{tenant: tenant, ready: make(chan struct{}), at: time.Now()}
+	w := &waiter{tenant: tenant, ready: make(chan struct{})}
 	s.queue = append(s.queue, w)
 	s.dispatch()
 	s.mu.Unlock()

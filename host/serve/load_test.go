@@ -148,6 +148,29 @@ func TestServeMeasure(t *testing.T) {
 		t.Logf("capacity: %d tenants x %d streams = %d concurrent streams: %d rows in %v = %.0f rows/s; put (10,000 rows) p50 %v p95 %v; Go heap %d MiB, sys %d MiB",
 			r.tenants, streams, r.streams, r.rows, r.took.Round(time.Millisecond), r.rowsPerSecond(), pct(r.putLatency, 0.5), pct(r.putLatency, 0.95), ms.HeapAlloc>>20, ms.Sys>>20)
 	})
+	t.Run("tenants", func(t *testing.T) {
+		// Many tenants configured: load time and memory, then one stream each at once.
+		tenants := n("MEASURE_MANY_TENANTS", 64)
+		var specs []tenantSpec
+		var names []string
+		for i := 0; i < tenants; i++ {
+			name := fmt.Sprintf("m%03d", i)
+			extra := "max_concurrent_writes = 1\n"
+			if i%2 == 0 {
+				extra += "trusted = true\n"
+			}
+			specs = append(specs, tenantSpec{name: name, extra: extra, dests: fileDest(t, "files")})
+			names = append(names, name)
+		}
+		before := rssMiB()
+		t0 := time.Now()
+		l := startServer(t, serve.Options{MaxActiveStreams: tenants}, specs...)
+		loaded, took := rssMiB(), time.Since(t0)
+		r := runLoad(t, l, names, 1, 1, 5, 2000)
+		t.Logf("tenants: %d tenants loaded in %v, RSS %d -> %d MiB (%.1f MiB a tenant); %d streams at once: %d rows in %v = %.0f rows/s, put (10,000 rows) p50 %v p95 %v; RSS after %d MiB",
+			tenants, took.Round(time.Millisecond), before, loaded, float64(loaded-before)/float64(tenants), r.streams, r.rows, r.took.Round(time.Millisecond), r.rowsPerSecond(),
+			pct(r.putLatency, .5), pct(r.putLatency, .95), rssMiB())
+	})
 	t.Run("neighbour", func(t *testing.T) {
 		// Three well-behaved tenants put 1,000-row batches one after another,
 		// alone, then beside hostile neighbours whose guests spin until their
@@ -266,6 +289,18 @@ func TestServeMeasure(t *testing.T) {
 			t.Log(line)
 		}
 	})
+}
+
+// rssMiB is the process's resident memory.
+func rssMiB() int {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range splitLines(string(b)) {
+		var kb int
+		if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil {
+			return kb >> 10
+		}
+	}
+	return 0
 }
 
 func grepLines(s, prefix string) []string {

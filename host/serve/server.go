@@ -32,6 +32,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tetratelabs/wazero"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -143,6 +144,9 @@ type Server struct {
 	auth     []*tenant          // the same, for authenticate
 	syncs    map[string]*syncState
 
+	// cache is the compilation cache every tenant's runtime shares, so that
+	// a guest's machine code is in memory once, not once per tenant.
+	cache     wazero.CompilationCache
 	grpc      *grpc.Server
 	stopReap  chan struct{}
 	closeOnce sync.Once
@@ -184,7 +188,24 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{opts: opts, log: opts.Log, sched: newScheduler(opts.MaxActiveStreams),
 		tenants: map[string]*tenant{}, syncs: map[string]*syncState{}, stopReap: make(chan struct{})}
 	s.metrics = newMetrics(s)
+	switch dir := opts.CacheDir; dir {
+	case "off":
+		s.cache = wazero.NewCompilationCache()
+	default:
+		if dir == "" {
+			var err error
+			if dir, err = host.DefaultCacheDir(); err != nil {
+				return nil, err
+			}
+		}
+		c, err := wazero.NewCompilationCacheWithDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("compilation cache %s: %w", dir, err)
+		}
+		s.cache = c
+	}
 	if err := s.Reload(ctx); err != nil {
+		s.cache.Close(ctx)
 		return nil, err
 	}
 	s.grpc = grpc.NewServer(
@@ -316,6 +337,8 @@ func (s *Server) Close(ctx context.Context) error {
 		for _, rt := range rts {
 			rt.Close(ctx)
 		}
+		// Generations still referenced by aborted syncs were closed by them.
+		s.cache.Close(ctx)
 	})
 	return nil
 }
@@ -333,7 +356,8 @@ func (s *Server) reap() {
 		s.mu.RLock()
 		for _, sy := range s.syncs {
 			sy.mu.Lock()
-			if sy.active == 0 && !sy.closing && time.Since(sy.idle) > s.opts.SyncIdleTimeout {
+			removed := s.tenants[sy.gen.cfg.Name] == nil // its tenant cannot finish it any more
+			if sy.active == 0 && !sy.closing && (removed || time.Since(sy.idle) > s.opts.SyncIdleTimeout) {
 				idle = append(idle, sy)
 			}
 			sy.mu.Unlock()

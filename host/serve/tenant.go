@@ -87,7 +87,7 @@ func (s *Server) newTenant(ctx context.Context, c TenantConfig, fp string) (*ten
 		Output: newLogLimiter(out, s.opts.GuestLogLinesPerSecond, func(n int) { s.metrics.logDropped.WithLabelValues(c.Name).Add(float64(n)) }),
 	})
 	rt, err := host.NewRuntime(ctx, host.Config{
-		CacheDir:      s.opts.CacheDir,
+		Cache:         s.cache,
 		Logger:        t.log,
 		MemoryLimit:   uint64(c.MemoryLimitMiB) << 20,
 		Interruptible: !c.Trusted,
