@@ -18,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/host/fsroot"
 )
 
 // Instance is one instantiated guest. It must be used by one goroutine at a
@@ -53,7 +54,7 @@ func (g *Guest) instantiate(ctx context.Context, p *Pool, cfg PoolConfig) (*Inst
 		// before the hard cap at which it would die.
 		WithEnv("GOMEMLIMIT", fmt.Sprintf("%dMiB", limit*3/4>>20))
 	if cfg.FSRoot != "" {
-		mc = mc.WithFSConfig(wazero.NewFSConfig().WithDirMount(cfg.FSRoot, "/"))
+		mc = mc.WithFSConfig(fsroot.FSConfig(cfg.FSRoot, "/", in.log)) // not WithDirMount: its symlinks escape (package fsroot)
 	}
 	mod, err := g.rt.rt.InstantiateModule(context.WithValue(ctx, instanceKey{}, in), g.compiled, mc)
 	if err != nil {

@@ -5,118 +5,298 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/guests/file/internal/format"
 	sdk "github.com/wasmdest/wasmdest/sdk-guest"
 )
 
-// spec is the nested spec of the file destination.
-type spec struct {
-	Path     string `json:"path"`
-	Format   string `json:"format"`
-	NoRotate bool   `json:"no_rotate"`
-}
-
-// openFile is a file being written under a temporary name; it gets its final
-// name when finished, so a crash never leaves a half file under that name.
-type openFile struct {
-	final, tmp string
-	f          *os.File
-	w          *bufio.Writer
-}
-
+// destination writes each table's rows as files below "/", the one
+// directory the host grants (PoolConfig.FSRoot).
+//
+// Without no_rotate every Write call is one file. With no_rotate a table's
+// file stays open across Write calls and is finished by Close. Either way a
+// file is written under a temporary name (".<name>.<random>.tmp" in the
+// same directory) and gets its final name only once complete, without
+// replacing a file of that name: a file is complete or absent.
 type destination struct {
-	spec spec
-	// open holds, per table, the file kept open across batches with no_rotate.
+	spec format.Spec
+	// open holds, per table, the file kept open across Write calls with no_rotate.
 	open map[string]*openFile
+	// written lists, per table, the files this instance finished, for Read.
+	written map[string][]writtenFile
+}
+
+type writtenFile struct {
+	name   string
+	schema *arrow.Schema
+}
+
+// openFile is a file being written under its temporary name.
+type openFile struct {
+	table, final, tmp string
+	schema            *arrow.Schema
+	f                 *os.File
+	buf               *bufio.Writer
+	w                 format.Writer
+	rows              int64
 }
 
 func (d *destination) Init(_ context.Context, req abi.InitRequest) error {
-	if err := json.Unmarshal(req.Spec, &d.spec); err != nil {
-		return fmt.Errorf("spec: %w", err)
+	switch req.WriteMode {
+	case abi.WriteModeAppend, "":
+	default:
+		return fmt.Errorf("write_mode %q is not supported by the file destination: files are append-only (each batch becomes new files; nothing is ever rewritten or deleted, so there is nothing to overwrite); set write_mode to %q", req.WriteMode, abi.WriteModeAppend)
 	}
-	if d.spec.Format == "" {
-		d.spec.Format = "json"
+	s, err := format.Parse(req.Spec)
+	if err != nil {
+		return err
 	}
-	if d.spec.Format != "json" {
-		return fmt.Errorf("spec: format %q is not supported; use json", d.spec.Format)
-	}
-	if !strings.Contains(d.spec.Path, "{{TABLE}}") {
-		d.spec.Path = strings.TrimSuffix(d.spec.Path, "/") + "/{{TABLE}}.{{FORMAT}}"
-	}
+	d.spec = s
 	d.open = map[string]*openFile{}
+	d.written = map[string][]writtenFile{}
 	return nil
 }
 
 func (d *destination) Write(_ context.Context, table string, records array.RecordReader) error {
 	of := d.open[table]
-	if of == nil {
-		var err error
-		if of, err = d.create(table); err != nil {
-			return err
-		}
+	if of != nil && !of.schema.Equal(records.Schema()) {
+		return fmt.Errorf("table %s: the schema changed while %s is open (no_rotate keeps one file per table, and a file holds one schema); the file keeps its %d rows and is finished at close; start a new sync to write the new schema to a new file",
+			table, of.final, of.rows)
+	}
+	rotate := !d.spec.NoRotate
+	var before int64 // rows of the open file before this batch
+	if of != nil {
+		before = of.rows
 	}
 	for records.Next() {
-		if err := array.RecordToJSON(records.RecordBatch(), of.w); err != nil {
-			return fmt.Errorf("table %s: write %s: %w", table, of.final, err)
+		rec := records.RecordBatch()
+		if rec.NumRows() == 0 {
+			continue
 		}
+		if of == nil {
+			var err error
+			if of, err = d.create(table, records.Schema()); err != nil {
+				return err
+			}
+			if !rotate {
+				d.open[table] = of
+			}
+		}
+		if err := of.w.Write(rec); err != nil {
+			d.abort(of)
+			return fmt.Errorf("table %s: write %s: %w%s", table, of.final, err, d.discarded(of, before))
+		}
+		of.rows += rec.NumRows()
 	}
 	if err := records.Err(); err != nil {
+		// A batch is written whole or not at all: drop a file that holds
+		// part of it.
+		if of != nil && (rotate || of.rows > before) {
+			d.abort(of)
+			return fmt.Errorf("table %s: %w%s", table, err, d.discarded(of, before))
+		}
 		return fmt.Errorf("table %s: %w", table, err)
 	}
+	if of == nil || !rotate {
+		return nil
+	}
+	return d.finish(of)
+}
+
+// discarded explains, after a failure, what happened to a no_rotate file
+// that held earlier rows.
+func (d *destination) discarded(of *openFile, earlier int64) string {
+	if d.spec.NoRotate && earlier > 0 {
+		return fmt.Sprintf("; a batch cannot be taken back out of a file, so the table's open file, with the %d rows of earlier batches, was discarded (%s was not written)", earlier, of.final)
+	}
+	return ""
+}
+
+// create expands the path for a new file of table and opens it under a
+// temporary name in the final directory.
+func (d *destination) create(table string, schema *arrow.Schema) (*openFile, error) {
+	if err := format.CheckSchema(schema, d.spec.Format); err != nil {
+		return nil, fmt.Errorf("table %s: %w", table, err)
+	}
+	name, err := sdk.Expand(abi.ExpandRequest{Template: d.spec.Path, Table: table, Format: d.spec.Extension()})
+	if err != nil {
+		return nil, fmt.Errorf("table %s: path %q: %w", table, d.spec.Path, err)
+	}
+	rel, err := format.CleanPath(name)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: path %q expands to %w", table, d.spec.Path, err)
+	}
+	final := "/" + rel
+	dir := path.Dir(final)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("table %s: create directory %s: %w%s", table, dir, err, explain(dir, err))
+	}
+	if _, err := os.Lstat(final); err == nil {
+		return nil, d.exists(table, final)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("table %s: %s: %w%s", table, final, err, explain(final, err))
+	}
+	tmp := path.Join(dir, "."+path.Base(final)+"."+randomHex()+".tmp")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: create %s: %w%s", table, tmp, err, explain(tmp, err))
+	}
+	of := &openFile{table: table, final: final, tmp: tmp, schema: schema, f: f, buf: bufio.NewWriterSize(f, 256<<10)}
+	if of.w, err = format.NewWriter(of.buf, schema, &d.spec); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("table %s: %w", table, err)
+	}
+	sdk.Debug("file opened", "table", table, "path", final, "tmp", tmp)
+	return of, nil
+}
+
+func (d *destination) exists(table, final string) error {
+	fix := "put {{UUID}} in the path"
 	if d.spec.NoRotate {
-		d.open[table] = of
-		return of.w.Flush()
+		fix = "put {{SYNC_ID}} or a time placeholder such as {{YEAR}}-{{MONTH}}-{{DAY}}T{{HOUR}}{{MINUTE}} in the path, or move the old file away"
 	}
-	return of.finish()
+	return fmt.Errorf("table %s: %s exists already, and the file destination never replaces a file (write_mode append); %s", table, final, fix)
 }
 
-func (d *destination) create(table string) (*openFile, error) {
-	name, err := sdk.Expand(abi.ExpandRequest{Template: d.spec.Path, Table: table, Format: d.spec.Format})
-	if err != nil {
-		return nil, fmt.Errorf("table %s: path: %w", table, err)
+// explain adds what the host's refusal of a path that leaves the granted
+// directory looks like from here: EPERM, or, when the Go runtime turns it
+// into another error (MkdirAll says "file exists" for a symlink it may not
+// follow), a component of p that cannot be followed.
+func explain(p string, err error) string {
+	const why = " (the host refuses paths that leave the granted directory; %s)"
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	for i := range parts {
+		prefix := "/" + strings.Join(parts[:i+1], "/")
+		fi, lerr := os.Lstat(prefix)
+		if lerr != nil {
+			break
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		if _, serr := os.Stat(prefix); errors.Is(serr, syscall.EPERM) {
+			target, _ := os.Readlink(prefix)
+			return fmt.Sprintf(why, fmt.Sprintf("%s is a symlink to %q, which points outside it", prefix, target))
+		}
 	}
-	name = path.Clean("/" + name)
-	if err := os.MkdirAll(path.Dir(name), 0o755); err != nil {
-		return nil, fmt.Errorf("table %s: %w", table, err)
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, fs.ErrPermission) {
+		return fmt.Sprintf(why, "a symlink in the path may point outside it; also check the directory's permissions")
 	}
-	if _, err := os.Stat(name); err == nil {
-		return nil, fmt.Errorf("table %s: %s exists already: put {{UUID}} in the path to write one file per batch, or set no_rotate", table, name)
-	}
-	tmp := path.Join(path.Dir(name), "."+path.Base(name)+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", table, err)
-	}
-	return &openFile{final: name, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+	return ""
 }
 
-func (of *openFile) finish() error {
-	err := errors.Join(of.w.Flush(), of.f.Sync(), of.f.Close())
+func randomHex() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// finish completes a file and gives it its final name.
+func (d *destination) finish(of *openFile) error {
+	delete(d.open, of.table)
+	err := of.w.Close()
 	if err == nil {
-		err = os.Rename(of.tmp, of.final)
+		err = of.buf.Flush()
+	}
+	if err == nil {
+		err = of.f.Sync()
+	}
+	if cerr := of.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = publish(of.tmp, of.final)
+		if errors.Is(err, fs.ErrExist) {
+			err = d.exists(of.table, of.final)
+		}
 	}
 	if err != nil {
 		os.Remove(of.tmp)
-		return fmt.Errorf("finish %s: %w", of.final, err)
+		return fmt.Errorf("table %s: finish %s: %w", of.table, of.final, err)
 	}
-	sdk.Debug("file written", "path", of.final)
+	d.written[of.table] = append(d.written[of.table], writtenFile{name: of.final, schema: of.schema})
+	sdk.Debug("file written", "table", of.table, "path", of.final, "rows", of.rows)
 	return nil
+}
+
+// publish gives tmp the name final, failing if final exists (another
+// instance may have finished a file of that name meanwhile). A hard link
+// does that atomically; where the filesystem has none, a check and a
+// rename come close.
+func publish(tmp, final string) error {
+	err := os.Link(tmp, final)
+	if err == nil {
+		return os.Remove(tmp)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if _, serr := os.Lstat(final); serr == nil {
+		return fs.ErrExist
+	}
+	return os.Rename(tmp, final)
+}
+
+// abort removes a file that will not be finished.
+func (d *destination) abort(of *openFile) {
+	delete(d.open, of.table)
+	of.f.Close()
+	os.Remove(of.tmp)
 }
 
 func (d *destination) Close(context.Context) error {
 	var errs []error
-	for table, of := range d.open {
-		errs = append(errs, of.finish())
-		delete(d.open, table)
+	for _, of := range d.open {
+		errs = append(errs, d.finish(of))
 	}
 	return errors.Join(errs...)
+}
+
+// Read emits every row of table in the files this instance finished, in the
+// order it wrote them, as record batches of schema. A column the file has
+// not (it was written before a migration added it) reads as nulls.
+func (d *destination) Read(ctx context.Context, table string, schema *arrow.Schema, emit func(arrow.RecordBatch) error) error {
+	if of := d.open[table]; of != nil {
+		return fmt.Errorf("table %s: its file %s is still being written (no_rotate); its %d rows can be read from the file once the destination is closed", table, of.final, of.rows)
+	}
+	for _, wf := range d.written[table] {
+		if err := d.readFile(ctx, wf, schema, emit); err != nil {
+			return fmt.Errorf("table %s: read %s: %w", table, wf.name, err)
+		}
+	}
+	return nil
+}
+
+func (d *destination) readFile(ctx context.Context, wf writtenFile, schema *arrow.Schema, emit func(arrow.RecordBatch) error) error {
+	f, err := os.Open(wf.name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return format.Read(ctx, bufio.NewReaderSize(f, 256<<10), f, fi.Size(), wf.schema, &d.spec, func(rec arrow.RecordBatch) error {
+		out, err := format.Project(rec, schema)
+		if err != nil {
+			return err
+		}
+		defer out.Release()
+		return emit(out)
+	})
 }

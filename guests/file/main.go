@@ -1,7 +1,9 @@
 //go:build wasip1
 
 // Command file is the wasmdest file destination guest: it writes Arrow
-// record batches as files below the one directory the host grants it.
+// record batches as CSV, JSON Lines or Parquet files below the one
+// directory the host grants it. README.md beside this file describes the
+// spec, the files it writes and how every Arrow type is stored.
 //
 // Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o file.wasm ./guests/file
 package main
@@ -10,6 +12,8 @@ import (
 	_ "embed"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
+	"github.com/wasmdest/wasmdest/guests/file/internal/format"
 	sdk "github.com/wasmdest/wasmdest/sdk-guest"
 )
 
@@ -17,9 +21,14 @@ import (
 var specSchema []byte
 
 // version is the guest's own version, reported in its manifest.
-const version = "v0.1.0"
+const version = "v0.2.0"
 
 func init() {
+	// Decode CloudQuery's uuid, json, inet and mac columns as those types.
+	arrowtypes.Register()
+	format.CreatedBy = "wasmdest file destination " + version
+	// The guest implements sdk.Reader but not sdk.StaleDeleter: files are
+	// append-only, so the host refuses overwrite-delete-stale up front.
 	sdk.Register(abi.Manifest{
 		Name:         "file",
 		Version:      version,
@@ -27,9 +36,9 @@ func init() {
 		SpecSchema:   specSchema,
 		WriteModes:   []string{abi.WriteModeAppend},
 		BatchDefaults: abi.BatchDefaults{
-			Rows:    10000,
-			Bytes:   50 << 20,
-			Timeout: "30s",
+			Rows:    format.DefaultBatchRows,
+			Bytes:   format.DefaultBatchBytes,
+			Timeout: format.DefaultBatchTimeout,
 		},
 	}, &destination{})
 }
