@@ -194,11 +194,12 @@ func deleteStale(ctx context.Context, c *pgx.Conn, o syncOpts) error {
 // timeIt runs fn and measures its wall time, this process's CPU and the
 // cluster's CPU.
 func timeIt(serverPID int, fn func() error) (m measure, err error) {
-	cpu0, db0, start := selfCPU(), clusterCPU(serverPID), time.Now()
+	db0 := settledClusterCPU(serverPID)
+	cpu0, start := selfCPU(), time.Now()
 	err = fn()
 	m.seconds = time.Since(start).Seconds()
 	m.cpu = (selfCPU() - cpu0).Seconds()
-	m.dbCPU = (clusterCPU(serverPID) - db0).Seconds()
+	m.dbCPU = (settledClusterCPU(serverPID) - db0).Seconds()
 	return m, err
 }
 

@@ -71,6 +71,26 @@ func clusterCPU(pid int) time.Duration {
 	return total
 }
 
+// settledClusterCPU is clusterCPU once backends that were just closed have
+// exited: a backend reaped between reading the postmaster's stat and its
+// own is counted nowhere (the postmaster's cutime did not have it yet, and
+// it is gone from /proc), so a sample can only fall short. It waits a
+// moment and takes the largest of a few samples.
+func settledClusterCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	time.Sleep(200 * time.Millisecond)
+	var most time.Duration
+	for i := range 3 {
+		if i > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		most = max(most, clusterCPU(pid))
+	}
+	return most
+}
+
 // peakRSS returns this process's peak resident set size (VmHWM) in bytes.
 func peakRSS() int64 {
 	b, err := os.ReadFile("/proc/self/status")

@@ -133,7 +133,8 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cpu0, db0, start := selfCPU(), clusterCPU(j.ServerPID), time.Now()
+	db0 := settledClusterCPU(j.ServerPID)
+	cpu0, start := selfCPU(), time.Now()
 	runErr := s.Run(ctx, []syncer.Input{in})
 	ran, cpuRan := time.Since(start), selfCPU()-cpu0
 	if os.Getenv("WASMBENCH_MEMSTATS") != "" {
@@ -150,7 +151,7 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 	finErr := s.Finish(ctx)
 	res.Seconds = (ran + time.Since(fin)).Seconds()
 	res.CPUSeconds = (cpuRan + selfCPU() - cpu1).Seconds()
-	res.DBCPUSeconds = (clusterCPU(j.ServerPID) - db0).Seconds()
+	res.DBCPUSeconds = (settledClusterCPU(j.ServerPID) - db0).Seconds()
 	if gi != nil {
 		res.GenSeconds = gi.spent.Seconds()
 	}
