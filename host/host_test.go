@@ -325,7 +325,7 @@ func TestFileGuestJSONLines(t *testing.T) {
 	p, err := g.NewPool(host.PoolConfig{
 		Grant:  []abi.Capability{abi.CapFilesystem},
 		FSRoot: root,
-		Init:   &abi.InitRequest{Destination: "files", Spec: []byte(`{"path":"out/{{TABLE}}.{{FORMAT}}"}`)},
+		Init:   &abi.InitRequest{Destination: "files", Spec: []byte(`{"path":"out/{{TABLE}}.{{FORMAT}}","no_rotate":true}`)},
 		Expand: func(r abi.ExpandRequest) (string, error) {
 			return strings.NewReplacer("{{TABLE}}", r.Table, "{{FORMAT}}", r.Format).Replace(r.Template), nil
 		},
@@ -343,6 +343,13 @@ func TestFileGuestJSONLines(t *testing.T) {
 	}
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// A second Close does nothing, and a closed pool refuses work.
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := p.Acquire(ctx); err == nil || !strings.Contains(err.Error(), "pool is closed") {
+		t.Fatalf("Acquire on a closed pool: got %v", err)
 	}
 	for table, rec := range recs {
 		f, err := os.Open(filepath.Join(root, "out", table+".json"))

@@ -224,11 +224,21 @@ func (p *Pool) Call(ctx context.Context, op abi.Op, header any, body io.Reader, 
 }
 
 // Close waits for instances in use, runs OpClose on every instance and
-// releases them. An error from any OpClose is returned.
+// releases them. An error from any OpClose is returned. Calling it again
+// does nothing; Acquire on a closed pool fails.
 func (p *Pool) Close(ctx context.Context) error {
-	for i := 0; i < cap(p.slots); i++ {
+	// Take every slot so that no instance is in use, and give them back
+	// at the end: later callers then find the pool closed, not full.
+	taken := 0
+	defer func() {
+		for ; taken > 0; taken-- {
+			<-p.slots
+		}
+	}()
+	for taken < cap(p.slots) {
 		select {
 		case p.slots <- struct{}{}:
+			taken++
 		case <-ctx.Done():
 			return fmt.Errorf("guest %s: close: %w", p.g.name, ctx.Err())
 		}

@@ -85,4 +85,4 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // demoFormat is the format the demo writes.
-const demoFormat = "json"
+const demoFormat = "parquet"
