@@ -151,3 +151,64 @@ func (s *scheduler) waiting() int {
 	defer s.mu.Unlock()
 	return len(s.queue)
 }
+
+// penalties slow down tenants whose guests keep failing hard (stopped at
+// their deadline, out of memory, trapped, panicked): after n such failures
+// in a row, the tenant's next stream waits min(2^(n-1) s, maxPenalty) before
+// it is admitted. A guest that spins burns a core until its deadline; without
+// this its tenant could keep one or two cores busy forever by retrying.
+type penalties struct {
+	mu    sync.Mutex
+	state map[string]*penalty
+}
+
+type penalty struct {
+	strikes int
+	until   time.Time
+}
+
+const maxPenalty = 30 * time.Second
+
+func newPenalties() *penalties { return &penalties{state: map[string]*penalty{}} }
+
+// failed records a hard failure of tenant's guest.
+func (p *penalties) failed(tenant string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.state[tenant]
+	if st == nil {
+		st = &penalty{}
+		p.state[tenant] = st
+	}
+	st.strikes++
+	d := min(time.Second<<min(st.strikes-1, 10), maxPenalty)
+	st.until = time.Now().Add(d)
+}
+
+// succeeded forgets tenant's failures.
+func (p *penalties) succeeded(tenant string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.state, tenant)
+}
+
+// wait waits out tenant's penalty, if any.
+func (p *penalties) wait(ctx context.Context, tenant string) error {
+	p.mu.Lock()
+	var d time.Duration
+	if st := p.state[tenant]; st != nil {
+		d = time.Until(st.until)
+	}
+	p.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -96,3 +96,24 @@ func TestBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPenalties: consecutive hard failures delay a tenant's next stream
+// more and more; a success forgets them; other tenants are not delayed.
+func TestPenalties(t *testing.T) {
+	p := newPenalties()
+	ctx := context.Background()
+	p.failed("bad")
+	p.failed("bad")
+	start := time.Now()
+	if err := p.wait(ctx, "good"); err != nil || time.Since(start) > 50*time.Millisecond {
+		t.Fatal("another tenant waited")
+	}
+	if err := p.wait(ctx, "bad"); err != nil || time.Since(start) < 1500*time.Millisecond {
+		t.Fatalf("after two failures, waited %v, want 2s", time.Since(start))
+	}
+	p.succeeded("bad")
+	start = time.Now()
+	if p.wait(ctx, "bad"); time.Since(start) > 50*time.Millisecond {
+		t.Fatal("a success did not clear the penalty")
+	}
+}

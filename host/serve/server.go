@@ -137,6 +137,7 @@ type Server struct {
 	log     hclog.Logger
 	metrics *metrics
 	sched   *scheduler
+	penalty *penalties
 
 	reloadMu sync.Mutex
 	mu       sync.RWMutex
@@ -185,7 +186,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.MaxMessageBytes <= 0 {
 		opts.MaxMessageBytes = 16 << 20
 	}
-	s := &Server{opts: opts, log: opts.Log, sched: newScheduler(opts.MaxActiveStreams),
+	s := &Server{opts: opts, log: opts.Log, sched: newScheduler(opts.MaxActiveStreams), penalty: newPenalties(),
 		tenants: map[string]*tenant{}, syncs: map[string]*syncState{}, stopReap: make(chan struct{})}
 	s.metrics = newMetrics(s)
 	switch dir := opts.CacheDir; dir {
@@ -609,7 +610,11 @@ func (s *Server) DoPut(stream flight.FlightService_DoPutServer) (err error) {
 
 	name := t.cfg.Name
 	s.metrics.streams.WithLabelValues(name, "waiting").Inc()
-	release, err := s.sched.acquire(sctx, name, sy.gen.cfg.MaxConcurrentWrites)
+	err = s.penalty.wait(sctx, name)
+	var release func()
+	if err == nil {
+		release, err = s.sched.acquire(sctx, name, sy.gen.cfg.MaxConcurrentWrites)
+	}
 	s.metrics.streams.WithLabelValues(name, "waiting").Dec()
 	if err != nil {
 		return status.FromContextError(err).Err()

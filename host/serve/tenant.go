@@ -155,9 +155,14 @@ func (t *tenant) env(s *Server, syncID, source string) *syncer.Env {
 			}
 			s.metrics.callSeconds.WithLabelValues(name, guest, op.String()).Observe(took.Seconds())
 			if err != nil {
-				s.metrics.guestErrors.WithLabelValues(name, guest, errorKind(err)).Inc()
+				kind := errorKind(err)
+				s.metrics.guestErrors.WithLabelValues(name, guest, kind).Inc()
+				if kind != "error" && kind != "host" {
+					s.penalty.failed(name)
+				}
 			} else if op == abi.OpWrite {
 				s.metrics.batches.WithLabelValues(name, guest).Inc()
+				s.penalty.succeeded(name)
 			}
 		},
 	}
