@@ -81,7 +81,8 @@ func TestPostgresWriteModes(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, users := range []int64{500, 300} {
-				args := append([]string{"run", "--config", cfg, "--source-name", "demo"}, demoInputs(t, users)...)
+				// Two writers: append batches go over two instances at once.
+				args := append([]string{"run", "--config", cfg, "--source-name", "demo", "--writers", "2"}, demoInputs(t, users)...)
 				code, stdout, stderr := wasmdest(t, args...)
 				if code != 0 {
 					t.Fatalf("run %d: exit %d\n%s\n%s", i+1, code, stdout, stderr)

@@ -102,6 +102,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	c.register(fs)
 	var inputs multiFlag
 	var cfgPath, guest, spec, dir, writeMode, sourceName, syncID string
+	var writers int
 	fs.StringVar(&cfgPath, "config", "", "configuration file (TOML, or CloudQuery YAML)")
 	fs.StringVar(&guest, "guest", "", "run this .wasm guest without a configuration file")
 	fs.StringVar(&spec, "spec", "{}", "with --guest: the nested spec as JSON")
@@ -110,6 +111,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&inputs, "input", "Arrow IPC file or stream to load (repeatable; \"-\" is stdin); also taken as arguments")
 	fs.StringVar(&sourceName, "source-name", "wasmdest", "value of _cq_source_name")
 	fs.StringVar(&syncID, "sync-id", "", "this sync's id, the {{SYNC_ID}} placeholder (default: a new UUID)")
+	fs.IntVar(&writers, "writers", 1, "batches of tables without a primary key written at once per destination (guest instances); not with the file guest's no_rotate")
 	if err := fs.Parse(args); err != nil {
 		return exitError{2}
 	}
@@ -141,10 +143,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		dests = []config.Destination{d}
 	}
+	if writers < 1 {
+		return fmt.Errorf("run: --writers %d: give 1 or more", writers)
+	}
 	env, err := c.env(ctx, log, syncID, sourceName)
 	if err != nil {
 		return err
 	}
+	env.Writers = writers
 	defer env.Runtime.Close(context.WithoutCancel(ctx))
 	if cfgPath == "" {
 		if err := adaptWriteMode(ctx, env, &dests[0], writeMode); err != nil {
