@@ -73,8 +73,12 @@ func (l *live) writeConfig(tenants ...tenantSpec) {
 			tok = "token-of-" + t.name + "-" + fmt.Sprint(time.Now().UnixNano())
 			l.tokens[t.name] = tok
 		}
-		fmt.Fprintf(&b, "[[tenant]]\nname = %q\ntoken_sha256 = %q\nroot = %q\ngrant = [\"filesystem\"]\n%s\n%s\n",
-			t.name, serve.HashToken(tok), filepath.Join(l.dir, "tenants", t.name), t.extra, t.dests)
+		grant := "grant = [\"filesystem\"]\n"
+		if strings.Contains(t.extra, "grant =") {
+			grant = ""
+		}
+		fmt.Fprintf(&b, "[[tenant]]\nname = %q\ntoken_sha256 = %q\nroot = %q\n%s%s\n%s\n",
+			t.name, serve.HashToken(tok), filepath.Join(l.dir, "tenants", t.name), grant, t.extra, t.dests)
 	}
 	if err := os.WriteFile(l.config, []byte(b.String()), 0o644); err != nil {
 		l.t.Fatal(err)
