@@ -40,7 +40,11 @@ type Instance struct {
 type instanceKey struct{}
 
 func (g *Guest) instantiate(ctx context.Context, p *Pool, cfg PoolConfig) (*Instance, error) {
-	in := &Instance{g: g, pool: p, log: g.rt.log.Named(g.name)}
+	base := g.rt.log
+	if cfg.Logger != nil {
+		base = cfg.Logger
+	}
+	in := &Instance{g: g, pool: p, log: base.Named(g.name)}
 	in.stderr = newLineLogger(in.log, hclog.Warn)
 	stdout := newLineLogger(in.log, hclog.Info)
 	limit := g.rt.memoryLimit

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/abi"
@@ -39,6 +40,10 @@ type PoolConfig struct {
 	// for those). 0 means none. Only an Interruptible runtime can stop guest
 	// code that does not return.
 	CallTimeout time.Duration
+	// Logger, if set, receives the logs of the pool's instances (the guest's
+	// log lines, stdout and stderr) instead of the runtime's logger: runtimes
+	// shared by several users keep their guests' logs apart.
+	Logger hclog.Logger
 	// Observe, if set, is told of every operation Call runs: how long it
 	// took once the instance was acquired, and its error.
 	Observe func(op abi.Op, took time.Duration, err error)

@@ -144,6 +144,7 @@ type Server struct {
 	tenants  map[string]*tenant // current generations by name
 	auth     []*tenant          // the same, for authenticate
 	syncs    map[string]*syncState
+	groups   map[groupKey]*group // runtimes by settings, under mu
 
 	// cache is the compilation cache every tenant's runtime shares, so that
 	// a guest's machine code is in memory once, not once per tenant.
@@ -187,7 +188,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		opts.MaxMessageBytes = 16 << 20
 	}
 	s := &Server{opts: opts, log: opts.Log, sched: newScheduler(opts.MaxActiveStreams), penalty: newPenalties(),
-		tenants: map[string]*tenant{}, syncs: map[string]*syncState{}, stopReap: make(chan struct{})}
+		tenants: map[string]*tenant{}, syncs: map[string]*syncState{}, groups: map[groupKey]*group{}, stopReap: make(chan struct{})}
 	s.metrics = newMetrics(s)
 	switch dir := opts.CacheDir; dir {
 	case "off":
@@ -276,7 +277,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, t := range retire {
-		t.rt.Close(context.Background())
+		s.release(t)
 	}
 	removed := 0
 	for name := range old {
@@ -326,19 +327,16 @@ func (s *Server) Close(ctx context.Context) error {
 			s.endSync(ctx, sy, false)
 		}
 		s.mu.Lock()
-		var rts []*host.Runtime
 		for _, t := range s.tenants {
 			t.retired = true
-			if t.refs == 0 {
-				rts = append(rts, t.rt)
-			}
 		}
 		s.tenants, s.auth = map[string]*tenant{}, nil
+		groups := s.groups
+		s.groups = map[groupKey]*group{}
 		s.mu.Unlock()
-		for _, rt := range rts {
-			rt.Close(ctx)
+		for _, g := range groups {
+			g.rt.Close(ctx) // and every guest loaded in it
 		}
-		// Generations still referenced by aborted syncs were closed by them.
 		s.cache.Close(ctx)
 	})
 	return nil
@@ -494,10 +492,10 @@ func (s *Server) begin(ctx context.Context, t *tenant, req BeginRequest) (*Begin
 func (s *Server) unref(t *tenant) {
 	s.mu.Lock()
 	t.refs--
-	closeIt := t.retired && t.refs == 0
+	done := t.retired && t.refs == 0
 	s.mu.Unlock()
-	if closeIt {
-		t.rt.Close(context.Background())
+	if done {
+		s.release(t)
 	}
 }
 

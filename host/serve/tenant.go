@@ -23,14 +23,17 @@ import (
 )
 
 // tenant is one generation of a tenant: its configuration as of one load,
-// with its own runtime (memory cap, interruptible or not) and its guests
+// with the runtime of its memory cap and interruptibility and its guests
 // loaded. A reload that changes a tenant, or the content of one of its
 // guests, makes a new generation for new syncs; syncs begun on the old one
-// finish on it, and the old runtime is closed after the last of them.
+// finish on it, and the old one's guests are released after the last of
+// them.
 type tenant struct {
 	cfg         TenantConfig
 	fingerprint string
 	rt          *host.Runtime
+	group       *group
+	guests      []*sharedGuest // held by this generation
 	log         hclog.Logger
 	// dests are the tenant's destinations by name, with their guests, or
 	// the error that makes a destination unusable (its guest failed to load,
@@ -86,17 +89,11 @@ func (s *Server) newTenant(ctx context.Context, c TenantConfig, fp string) (*ten
 		Level:  s.opts.LogLevel,
 		Output: newLogLimiter(out, s.opts.GuestLogLinesPerSecond, func(n int) { s.metrics.logDropped.WithLabelValues(c.Name).Add(float64(n)) }),
 	})
-	rt, err := host.NewRuntime(ctx, host.Config{
-		Cache:         s.cache,
-		Logger:        t.log,
-		MemoryLimit:   uint64(c.MemoryLimitMiB) << 20,
-		Interruptible: !c.Trusted,
-	})
+	grp, err := s.group(ctx, groupKey{memoryMiB: c.MemoryLimitMiB, interruptible: !c.Trusted})
 	if err != nil {
 		return nil, fmt.Errorf("tenant %q: %w", c.Name, err)
 	}
-	t.rt = rt
-	loaded := map[string]*host.Guest{}
+	t.rt, t.group = grp.rt, grp
 	for _, d := range c.Destinations {
 		td := &tenantDest{cfg: d}
 		t.dests[d.Name] = td
@@ -104,12 +101,9 @@ func (s *Server) newTenant(ctx context.Context, c TenantConfig, fp string) (*ten
 		if td.err != nil {
 			continue
 		}
-		g, ok := loaded[td.wasm]
-		if !ok {
-			if g, td.err = rt.LoadFile(ctx, td.wasm); td.err != nil {
-				continue
-			}
-			loaded[td.wasm] = g
+		var g *host.Guest
+		if g, td.err = s.loadGuest(ctx, grp, t, td.wasm); td.err != nil {
+			continue
 		}
 		td.guest = g
 		for _, cap := range g.Manifest.Capabilities {
@@ -131,7 +125,7 @@ func (t *tenant) env(s *Server, syncID, source string) *syncer.Env {
 	name := t.cfg.Name
 	return &syncer.Env{
 		Runtime: t.rt, SyncID: syncID, SyncTime: time.Now().UTC().Truncate(time.Microsecond),
-		SourceName: source, GuestDirs: s.opts.GuestDirs, Log: t.log, CallTimeout: t.cfg.CallTimeout.Duration,
+		SourceName: source, GuestDirs: s.opts.GuestDirs, Log: t.log, GuestLog: t.log, CallTimeout: t.cfg.CallTimeout.Duration,
 		LoadGuest: func(ctx context.Context, path string) (*host.Guest, error) {
 			for _, td := range t.dests {
 				if td.wasm == path && td.guest != nil {
@@ -223,4 +217,105 @@ func (l *logLimiter) Write(p []byte) (int, error) {
 		l.dropped = 0
 	}
 	return l.out.Write(p)
+}
+
+// groupKey is what runtimes differ in. Tenants with equal settings share
+// one runtime, and so each guest's module once (a tenant holding its own
+// copy of the 74 MB file guest costs ~150 MiB); their guests' logs still
+// go to their own loggers (host.PoolConfig.Logger).
+type groupKey struct {
+	memoryMiB     int
+	interruptible bool
+}
+
+type group struct {
+	rt *host.Runtime
+	// guests are by the SHA-256 of their .wasm. Under Server.mu.
+	guests map[[sha256.Size]byte]*sharedGuest
+}
+
+type sharedGuest struct {
+	g    *host.Guest
+	sum  [sha256.Size]byte
+	refs int
+}
+
+// group returns the runtime group of key, making it on first use. It is
+// called during Reload only (Server.reloadMu held).
+func (s *Server) group(ctx context.Context, key groupKey) (*group, error) {
+	s.mu.RLock()
+	g := s.groups[key]
+	s.mu.RUnlock()
+	if g != nil {
+		return g, nil
+	}
+	rt, err := host.NewRuntime(ctx, host.Config{
+		Cache:         s.cache,
+		Logger:        s.log.Named("runtime"),
+		MemoryLimit:   uint64(key.memoryMiB) << 20,
+		Interruptible: key.interruptible,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g = &group{rt: rt, guests: map[[sha256.Size]byte]*sharedGuest{}}
+	s.mu.Lock()
+	s.groups[key] = g
+	s.mu.Unlock()
+	return g, nil
+}
+
+// loadGuest returns the guest of a .wasm file in group grp for generation
+// t, loading it unless a guest of the same content is loaded there already.
+// Called during Reload only.
+func (s *Server) loadGuest(ctx context.Context, grp *group, t *tenant, path string) (*host.Guest, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load guest: %w", err)
+	}
+	sum := sha256.Sum256(wasm)
+	for _, sg := range t.guests {
+		if sg.sum == sum {
+			return sg.g, nil
+		}
+	}
+	s.mu.Lock()
+	sg := grp.guests[sum]
+	if sg != nil {
+		sg.refs++
+		t.guests = append(t.guests, sg)
+	}
+	s.mu.Unlock()
+	if sg != nil {
+		return sg.g, nil
+	}
+	g, err := grp.rt.Load(ctx, path, wasm)
+	if err != nil {
+		return nil, err
+	}
+	sg = &sharedGuest{g: g, sum: sum, refs: 1}
+	s.mu.Lock()
+	grp.guests[sum] = sg
+	s.mu.Unlock()
+	t.guests = append(t.guests, sg)
+	return g, nil
+}
+
+// release gives back a retired generation's guests; a guest no generation
+// holds any more is closed. s.mu must not be held.
+func (s *Server) release(t *tenant) {
+	var closing []*host.Guest
+	s.mu.Lock()
+	for _, sg := range t.guests {
+		sg.refs--
+		if sg.refs == 0 {
+			delete(t.group.guests, sg.sum)
+			closing = append(closing, sg.g)
+		}
+	}
+	t.guests = nil
+	s.mu.Unlock()
+	for _, g := range closing {
+		g.Close(context.Background())
+	}
 }

@@ -54,6 +54,8 @@ type Env struct {
 	// ObserveCall, if set, is told of every guest call of a destination
 	// (host.PoolConfig.Observe).
 	ObserveCall func(dest string, op abi.Op, took time.Duration, err error)
+	// GuestLog, if set, receives the guests' logs (host.PoolConfig.Logger).
+	GuestLog hclog.Logger
 	// CallTimeout bounds each guest call (host.PoolConfig.CallTimeout); 0 means none.
 	CallTimeout time.Duration
 	// Writers is how many batches of one destination may be written at
@@ -186,6 +188,7 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 	pc := host.PoolConfig{
 		Size:        max(1, env.Writers),
 		CallTimeout: env.CallTimeout,
+		Logger:      env.GuestLog,
 		Expand:      env.Expander(),
 		Init: &abi.InitRequest{
 			Destination: d.Name, Spec: specJSON,
