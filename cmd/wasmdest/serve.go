@@ -59,7 +59,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// Guest code holds its thread until the call returns or, for an
 		// untrusted tenant, its deadline stops it: more Ps than cores let the
 		// OS share the cores with everyone else meanwhile (docs/serve.md,
-		// "Measured": p50 of a neighbour's puts 116 ms -> 78 ms beside two
+		// "Measured": p95 of a neighbour's puts 106 ms -> 72 ms beside two
 		// spinning guests on 2 cores).
 		runtime.GOMAXPROCS(max(2*runtime.NumCPU(), 4))
 	}
