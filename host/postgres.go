@@ -349,19 +349,24 @@ func traceStart(ctx context.Context, conn *pgx.Conn, sql string, args [][]byte) 
 	}
 }
 
-func hostPgExec(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
-	const fn = abi.ImportPgExec
+// pgStatement reads the PgRequest of a pg_exec or pg_query call, encodes its
+// arguments and gets the connection of its transaction (or the pool's).
+func (st *callState) pgStatement(ctx context.Context, mem api.Memory, stack []uint64, fn string) (abi.PgRequest, [][]byte, *pgx.Conn, func(), error) {
 	req, err := readPgRequest(mem, stack, fn)
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
-		return
+		return req, nil, nil, nil, err
 	}
 	args, err := textArgs(req.Args)
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
-		return
+		return req, nil, nil, nil, err
 	}
 	conn, release, err := st.pgConn(ctx, req.Tx)
+	return req, args, conn, release, err
+}
+
+func hostPgExec(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
+	const fn = abi.ImportPgExec
+	req, args, conn, release, err := st.pgStatement(ctx, mem, stack, fn)
 	if err != nil {
 		pgFail(ctx, st, stack, fn, err)
 		return
@@ -395,17 +400,7 @@ var errResultTooLarge = fmt.Errorf("result is larger than the %d MiB the host re
 
 func hostPgQuery(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
 	const fn = abi.ImportPgQuery
-	req, err := readPgRequest(mem, stack, fn)
-	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
-		return
-	}
-	args, err := textArgs(req.Args)
-	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
-		return
-	}
-	conn, release, err := st.pgConn(ctx, req.Tx)
+	req, args, conn, release, err := st.pgStatement(ctx, mem, stack, fn)
 	if err != nil {
 		pgFail(ctx, st, stack, fn, err)
 		return

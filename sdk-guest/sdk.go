@@ -166,11 +166,7 @@ func run(ctx context.Context, op abi.Op, header []byte, h hostABI) error {
 		if !ok {
 			return errUnsupported
 		}
-		var req abi.TableRequest
-		if err := decodeHeader(header, &req); err != nil {
-			return err
-		}
-		schema, err := readSchema(body())
+		req, schema, err := withSchema[abi.TableRequest](header, body())
 		if err != nil {
 			return err
 		}
@@ -188,11 +184,7 @@ func run(ctx context.Context, op abi.Op, header []byte, h hostABI) error {
 		if !ok {
 			return errUnsupported
 		}
-		var req abi.MigrateRequest
-		if err := decodeHeader(header, &req); err != nil {
-			return err
-		}
-		schema, err := readSchema(body())
+		req, schema, err := withSchema[abi.MigrateRequest](header, body())
 		if err != nil {
 			return err
 		}
@@ -229,11 +221,7 @@ func run(ctx context.Context, op abi.Op, header []byte, h hostABI) error {
 		if !ok {
 			return errUnsupported
 		}
-		var req abi.TableRequest
-		if err := decodeHeader(header, &req); err != nil {
-			return err
-		}
-		schema, err := readSchema(body())
+		req, schema, err := withSchema[abi.TableRequest](header, body())
 		if err != nil {
 			return err
 		}
@@ -253,6 +241,17 @@ func decodeHeader(header []byte, v any) error {
 		return badRequest("request header: %w", err)
 	}
 	return nil
+}
+
+// withSchema decodes a request header and the schema-only body that comes
+// with it (OpDescribe, OpMigrate, OpRead).
+func withSchema[T any](header []byte, body io.Reader) (T, *arrow.Schema, error) {
+	var req T
+	if err := decodeHeader(header, &req); err != nil {
+		return req, nil, err
+	}
+	schema, err := readSchema(body)
+	return req, schema, err
 }
 
 func ipcLimits() []ipc.Option {
