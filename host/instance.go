@@ -18,7 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/host/fsroot"
+	"github.com/wasmdest/wasmdest/internal/fsroot"
 )
 
 // Instance is one instantiated guest. It must be used by one goroutine at a

@@ -12,9 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/host"
-	"github.com/wasmdest/wasmdest/host/config"
 	"github.com/wasmdest/wasmdest/host/conformance"
-	"github.com/wasmdest/wasmdest/host/syncer"
+	"github.com/wasmdest/wasmdest/internal/config"
+	"github.com/wasmdest/wasmdest/internal/syncer"
 )
 
 func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer) error {

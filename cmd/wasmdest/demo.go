@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/host/arrowio"
-	"github.com/wasmdest/wasmdest/host/config"
-	"github.com/wasmdest/wasmdest/host/syncer"
+	"github.com/wasmdest/wasmdest/internal/arrowio"
+	"github.com/wasmdest/wasmdest/internal/config"
+	"github.com/wasmdest/wasmdest/internal/syncer"
 )
 
 //go:embed demodata/*.arrows

@@ -157,6 +157,20 @@ func goModFiles(module, checkout string) (gomod, gosum []byte, err error) {
 	if goLine == "" {
 		goLine = goVersion()
 	}
+	// The checkout keeps its tools (go-task) in tools/go.mod, out of the
+	// library's graph; the guest's module has them as its own tools.
+	if tsrc, err := os.ReadFile(filepath.Join(checkout, "tools", "go.mod")); err == nil {
+		_, treqs := parseGoMod(tsrc)
+		have := map[string]bool{}
+		for _, r := range reqs {
+			have[strings.Fields(r)[0]] = true
+		}
+		for _, r := range treqs {
+			if !have[strings.Fields(r)[0]] {
+				reqs = append(reqs, r)
+			}
+		}
+	}
 	fmt.Fprintf(&b, "go %s\n\nrequire %s v0.0.0\n\n", goLine, wasmdestModule)
 	if len(reqs) > 0 {
 		b.WriteString("// The requirements of the wasmdest checkout, so that the guest builds\n// offline; `go mod tidy` keeps only those the guest needs.\nrequire (\n")
@@ -166,9 +180,12 @@ func goModFiles(module, checkout string) (gomod, gosum []byte, err error) {
 		b.WriteString(")\n\n")
 	}
 	fmt.Fprintf(&b, "tool github.com/go-task/task/v3/cmd/task\n\nreplace %s => %s\n", wasmdestModule, checkout)
-	gosum, err = os.ReadFile(filepath.Join(checkout, "go.sum"))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, err
+	for _, name := range []string{"go.sum", filepath.Join("tools", "go.sum")} {
+		sum, err := os.ReadFile(filepath.Join(checkout, name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, err
+		}
+		gosum = append(gosum, sum...)
 	}
 	return b.Bytes(), gosum, nil
 }

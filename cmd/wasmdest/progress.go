@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
 
-	"github.com/wasmdest/wasmdest/host/syncer"
+	"github.com/wasmdest/wasmdest/internal/syncer"
 )
 
 // startProgress shows per-table progress: redrawn lines on a terminal, a log

@@ -18,9 +18,9 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
-	"github.com/wasmdest/wasmdest/host/arrowio"
-	"github.com/wasmdest/wasmdest/host/config"
-	"github.com/wasmdest/wasmdest/host/syncer"
+	"github.com/wasmdest/wasmdest/internal/arrowio"
+	"github.com/wasmdest/wasmdest/internal/config"
+	"github.com/wasmdest/wasmdest/internal/syncer"
 )
 
 const version = "v0.1.0"

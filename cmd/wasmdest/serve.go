@@ -17,12 +17,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmdest/wasmdest/host"
-	"github.com/wasmdest/wasmdest/host/serve"
-	"github.com/wasmdest/wasmdest/host/syncer"
+	"github.com/wasmdest/wasmdest/internal/serve"
+	"github.com/wasmdest/wasmdest/internal/syncer"
 )
 
 // cmdServe runs `wasmdest serve`: multi-tenant hosting over Arrow Flight
-// (host/serve, docs/serve.md).
+// (internal/serve, docs/serve.md).
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)

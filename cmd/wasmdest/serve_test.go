@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wasmdest/wasmdest/host/serve"
+	"github.com/wasmdest/wasmdest/internal/serve"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 

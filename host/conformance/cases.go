@@ -17,9 +17,9 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
-	"github.com/wasmdest/wasmdest/host/config"
-	"github.com/wasmdest/wasmdest/host/migrate"
-	"github.com/wasmdest/wasmdest/host/syncer"
+	"github.com/wasmdest/wasmdest/internal/config"
+	"github.com/wasmdest/wasmdest/internal/migrate"
+	"github.com/wasmdest/wasmdest/internal/syncer"
 )
 
 // testCase is one check of the suite.

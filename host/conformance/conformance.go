@@ -3,7 +3,7 @@
 // rows and duplicate keys in one batch, delete-stale, safe and forced
 // migrations, a round trip of every type of the reference test table)
 // against any wasmdest guest, through the real host: the guest is loaded by
-// host.Runtime and every sync runs through host/syncer, so the host's rules
+// host.Runtime and every sync runs through internal/syncer, so the host's rules
 // (write modes, internal columns, migration planning, batching) apply as in
 // production.
 //

@@ -17,10 +17,10 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
-	"github.com/wasmdest/wasmdest/host/arrowio"
-	"github.com/wasmdest/wasmdest/host/config"
-	"github.com/wasmdest/wasmdest/host/schema"
-	"github.com/wasmdest/wasmdest/host/syncer"
+	"github.com/wasmdest/wasmdest/internal/arrowio"
+	"github.com/wasmdest/wasmdest/internal/config"
+	"github.com/wasmdest/wasmdest/internal/schema"
+	"github.com/wasmdest/wasmdest/internal/syncer"
 )
 
 // suite is one run of the cases against one guest.
@@ -120,7 +120,7 @@ type outcome struct {
 	readErr map[string]error
 }
 
-// sync runs one sync of st through host/syncer and reads back st.reads.
+// sync runs one sync of st through internal/syncer and reads back st.reads.
 func (c *caseRun) sync(ctx context.Context, st step) outcome {
 	s := c.s
 	o := st.options(c)

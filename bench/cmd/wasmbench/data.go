@@ -17,9 +17,9 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
-	"github.com/wasmdest/wasmdest/host/arrowio"
-	"github.com/wasmdest/wasmdest/host/batch"
-	"github.com/wasmdest/wasmdest/host/schema"
+	"github.com/wasmdest/wasmdest/internal/arrowio"
+	"github.com/wasmdest/wasmdest/internal/batch"
+	"github.com/wasmdest/wasmdest/internal/schema"
 )
 
 // table is the name of the benchmark table in every destination.

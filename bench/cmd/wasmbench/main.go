@@ -28,8 +28,8 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
-	"github.com/wasmdest/wasmdest/host/batch"
-	"github.com/wasmdest/wasmdest/host/schema"
+	"github.com/wasmdest/wasmdest/internal/batch"
+	"github.com/wasmdest/wasmdest/internal/schema"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 

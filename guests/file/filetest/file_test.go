@@ -21,7 +21,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/guests/file/internal/testtable"
 	"github.com/wasmdest/wasmdest/host"
-	"github.com/wasmdest/wasmdest/host/batch"
+	"github.com/wasmdest/wasmdest/internal/batch"
 )
 
 // TestRoundTrip writes the reference test table, in two Write calls, in
@@ -207,7 +207,7 @@ func TestPlaceholders(t *testing.T) {
 	}
 }
 
-// TestRotation: with batching on, the host's batcher (host/batch) cuts the
+// TestRotation: with batching on, the host's batcher (internal/batch) cuts the
 // rows by row count or bytes, and each batch it flushes is one Write call
 // and one file, never over the limit.
 func TestRotation(t *testing.T) {
@@ -341,7 +341,7 @@ func TestNoRotate(t *testing.T) {
 
 // TestEscapes: a path cannot leave the granted directory. ".." is refused
 // at Init; an absolute path is taken below the directory; a symlink in the
-// directory that points outside it is refused by the host (host/fsroot),
+// directory that points outside it is refused by the host (internal/fsroot),
 // and the guest's error says so. Nothing is written outside.
 func TestEscapes(t *testing.T) {
 	g := guest(t)

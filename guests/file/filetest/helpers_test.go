@@ -29,7 +29,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
-	"github.com/wasmdest/wasmdest/host/placeholder"
+	"github.com/wasmdest/wasmdest/internal/placeholder"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 

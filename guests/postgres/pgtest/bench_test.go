@@ -18,7 +18,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
-	"github.com/wasmdest/wasmdest/host/schema"
+	"github.com/wasmdest/wasmdest/internal/schema"
 )
 
 // benchRows is the number of rows per benchmark operation; set

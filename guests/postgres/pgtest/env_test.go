@@ -24,8 +24,8 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
-	"github.com/wasmdest/wasmdest/host/migrate"
-	"github.com/wasmdest/wasmdest/host/schema"
+	"github.com/wasmdest/wasmdest/internal/migrate"
+	"github.com/wasmdest/wasmdest/internal/schema"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
-	"github.com/wasmdest/wasmdest/host/schema"
+	"github.com/wasmdest/wasmdest/internal/schema"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 

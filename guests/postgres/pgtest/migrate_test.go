@@ -15,7 +15,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
-	"github.com/wasmdest/wasmdest/host/migrate"
+	"github.com/wasmdest/wasmdest/internal/migrate"
 )
 
 func field(name string, t arrow.DataType, nullable bool, md ...string) arrow.Field {

@@ -1,0 +1,243 @@
+// Package syncer runs a sync: Arrow tables in, through destination guests,
+// with everything the destination spec promises that is not specific to one
+// backend kept in the host: internal columns, write_mode, pk_mode,
+// sync_group_id, migrate_mode, batching, delete-stale and the sync summary.
+// A guest cannot skip any of it.
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/internal/batch"
+	"github.com/wasmdest/wasmdest/internal/config"
+	"github.com/wasmdest/wasmdest/internal/placeholder"
+)
+
+// MaxMessageBytes bounds each Arrow IPC message body sent to a guest; larger
+// records are sliced. It keeps guest memory flat (wasm-runtime-facts.md).
+const MaxMessageBytes = 64 << 20
+
+// GuestDirEnv names the environment variable that says where builtin guests are.
+const GuestDirEnv = "WASMDEST_GUEST_DIR"
+
+// Env is what every destination of one sync shares.
+type Env struct {
+	Runtime *host.Runtime
+	// SyncID fills {{SYNC_ID}}; SyncTime is the sync's start.
+	SyncID     string
+	SyncTime   time.Time
+	SourceName string
+	// GuestDirs are searched for builtin guests, before $WASMDEST_GUEST_DIR
+	// and the "guests" directory beside the executable.
+	GuestDirs []string
+	Log       hclog.Logger
+	// OpenPostgres opens the database pool of a guest with the postgres
+	// capability. nil refuses such guests.
+	OpenPostgres func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error)
+	// LoadGuest, if set, returns the loaded guest of a .wasm path instead of
+	// Runtime.LoadFile compiling it for every Open (a server keeps its
+	// guests loaded). The guest must belong to Runtime.
+	LoadGuest func(ctx context.Context, path string) (*host.Guest, error)
+	// ObserveCall, if set, is told of every guest call of a destination
+	// (host.PoolConfig.Observe).
+	ObserveCall func(dest string, op abi.Op, took time.Duration, err error)
+	// GuestLog, if set, receives the guests' logs (host.PoolConfig.Logger).
+	GuestLog hclog.Logger
+	// CallTimeout bounds each guest call (host.PoolConfig.CallTimeout); 0 means none.
+	CallTimeout time.Duration
+	// Writers is how many batches of one destination may be written at
+	// once, each by its own guest instance (for the postgres guest: its own
+	// database connection). 0 or 1: one at a time, as the batches come.
+	//
+	// With more than one, a batch is written while the next is read and
+	// batched. Batches of a table without a primary key (inserts: every
+	// table in write_mode append) are spread over the writers, so they may
+	// land in any order; batches of a table with a primary key (upserts,
+	// where the last write of a key must win) are still written one at a
+	// time and in order. Every batch of a table is written before its
+	// delete-stale. Use it only with guests whose instances may write one
+	// table side by side: the postgres guest, or the file guest when every
+	// batch is a file of its own (not with no_rotate).
+	Writers int
+}
+
+// Destination is one configured destination, ready to sync.
+type Destination struct {
+	Name            string
+	Config          config.Destination
+	Guest           *host.Guest
+	Pool            *host.Pool
+	SyncGroupID     string // expanded
+	Batch           batch.Limits
+	close           []func()
+	guestSourcePath string
+	// writeSlots holds one token per batch being written (Env.Writers);
+	// nil when batches are written one at a time, as they come.
+	writeSlots chan struct{}
+}
+
+// ResolveGuest returns the .wasm path of a configured destination's guest.
+func ResolveGuest(d config.Destination, dirs []string) (string, error) {
+	if d.Registry == config.RegistryLocal {
+		return d.Path, nil
+	}
+	var tried []string
+	search := slices.Clone(dirs)
+	if env := os.Getenv(GuestDirEnv); env != "" {
+		search = append(search, env)
+	}
+	if exe, err := os.Executable(); err == nil {
+		search = append(search, filepath.Join(filepath.Dir(exe), "guests"))
+	}
+	for _, dir := range search {
+		p := filepath.Join(dir, d.Path+".wasm")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		tried = append(tried, p)
+	}
+	return "", fmt.Errorf("builtin guest %q not found (looked at %s): build it with `go tool task build` or set %s", d.Path, strings.Join(tried, ", "), GuestDirEnv)
+}
+
+// Expander returns the host's one placeholder function for this sync, as the
+// expand host function and sync_group_id use it.
+func (e *Env) Expander() func(abi.ExpandRequest) (string, error) {
+	return func(r abi.ExpandRequest) (string, error) {
+		return placeholder.Expand(r.Template, placeholder.Vars{SyncID: e.SyncID, Time: e.SyncTime, Table: r.Table, Format: r.Format})
+	}
+}
+
+// Open loads a configured destination's guest, checks the configuration
+// against its manifest (version, write mode, spec schema, capabilities) and
+// makes its instance pool. Nothing is written.
+func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, error) {
+	where := fmt.Sprintf("%s:%d: destination %q", d.File, d.Line, d.Name)
+	wasm, err := ResolveGuest(d, env.GuestDirs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	load := env.Runtime.LoadFile
+	if env.LoadGuest != nil {
+		load = env.LoadGuest
+	}
+	g, err := load(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	dest := &Destination{Name: d.Name, Config: d, Guest: g, guestSourcePath: wasm}
+	fail := func(err error) (*Destination, error) {
+		dest.Close()
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	m := g.Manifest
+	if d.Version != "" && strings.TrimPrefix(d.Version, "v") != strings.TrimPrefix(m.Version, "v") {
+		return fail(fmt.Errorf("version %s asked for, but guest %s is version %s", d.Version, wasm, m.Version))
+	}
+	if len(m.WriteModes) > 0 && !slices.Contains(m.WriteModes, d.WriteMode) {
+		return fail(fmt.Errorf("write_mode %q is not supported by guest %s, which supports %s", d.WriteMode, m.Name, strings.Join(m.WriteModes, ", ")))
+	}
+	if d.MigrateMode == abi.MigrateModeForced && !g.HasFeature(abi.FeatureMigrateForced) {
+		env.Log.Warn("guest cannot drop and recreate tables: migrate_mode forced has no effect on it", "destination", d.Name, "guest", m.Name)
+	}
+	if len(m.SpecSchema) > 0 {
+		if err := d.ValidateSpec(m.SpecSchema); err != nil {
+			return fail(err)
+		}
+	}
+	defaults := config.Batch{Rows: m.BatchDefaults.Rows, Bytes: m.BatchDefaults.Bytes}
+	if m.BatchDefaults.Timeout != "" {
+		defaults.Timeout, _ = time.ParseDuration(m.BatchDefaults.Timeout)
+	}
+	b, err := d.Batch(defaults)
+	if err != nil {
+		return fail(err)
+	}
+	dest.Batch = batch.Limits{Rows: b.Rows, Bytes: b.Bytes, Timeout: b.Timeout}
+	if d.SyncGroupID != "" {
+		if dest.SyncGroupID, err = env.Expander()(abi.ExpandRequest{Template: d.SyncGroupID}); err != nil {
+			return fail(fmt.Errorf("sync_group_id: %w", err))
+		}
+	}
+	// The guest gets the spec without its secrets.
+	spec := map[string]any{}
+	for k, v := range d.Spec {
+		if !slices.Contains(m.Secrets, k) {
+			spec[k] = v
+		}
+	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return fail(fmt.Errorf("spec: %w", err))
+	}
+	if env.Writers > 1 {
+		dest.writeSlots = make(chan struct{}, env.Writers)
+	}
+	pc := host.PoolConfig{
+		Size:        max(1, env.Writers),
+		CallTimeout: env.CallTimeout,
+		Logger:      env.GuestLog,
+		Expand:      env.Expander(),
+		Init: &abi.InitRequest{
+			Destination: d.Name, Spec: specJSON,
+			WriteMode: d.WriteMode, MigrateMode: d.MigrateMode, PKMode: d.PKMode,
+			SyncID: env.SyncID, SyncTime: FormatTime(env.SyncTime), SourceName: env.SourceName,
+			SyncGroupID: dest.SyncGroupID, MaxMessageBytes: MaxMessageBytes,
+		},
+	}
+	if env.ObserveCall != nil {
+		pc.Observe = func(op abi.Op, took time.Duration, err error) { env.ObserveCall(d.Name, op, took, err) }
+	}
+	for _, c := range m.Capabilities {
+		switch c {
+		case abi.CapFilesystem:
+			dir := d.Directory
+			if dir == "" {
+				dir = "."
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fail(fmt.Errorf("directory: %w", err))
+			}
+			pc.FSRoot = dir
+		case abi.CapPostgres:
+			if env.OpenPostgres == nil {
+				return fail(errors.New("this host cannot give guests the postgres capability"))
+			}
+			pool, err := env.OpenPostgres(ctx, d.Spec)
+			if err != nil {
+				return fail(err)
+			}
+			dest.close = append(dest.close, pool.Close)
+			pc.Postgres = pool
+		}
+		pc.Grant = append(pc.Grant, c)
+	}
+	if dest.Pool, err = g.NewPool(pc); err != nil {
+		return fail(err)
+	}
+	return dest, nil
+}
+
+// Close releases the destination's resources. It does not run OpClose: a
+// sync does that when it finishes (see Run).
+func (d *Destination) Close() {
+	for i := len(d.close) - 1; i >= 0; i-- {
+		d.close[i]()
+	}
+	d.close = nil
+}
+
+// FormatTime formats t as the ABI's timestamps: RFC 3339, UTC, microseconds.
+func FormatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }

@@ -1,0 +1,533 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/internal/arrowio"
+	"github.com/wasmdest/wasmdest/internal/batch"
+	"github.com/wasmdest/wasmdest/internal/migrate"
+	"github.com/wasmdest/wasmdest/internal/schema"
+)
+
+// Input is one table's Arrow data. *arrowio.Reader is one.
+type Input interface {
+	Table() arrowio.Table
+	// Next returns the next record, io.EOF at the end. The caller releases it.
+	Next(ctx context.Context) (arrow.RecordBatch, error)
+	Close() error
+}
+
+// Sync is one run of inputs into destinations. Make it with New, run it with
+// Run; Stats may be called from other goroutines meanwhile.
+type Sync struct {
+	env   *Env
+	dests []*Destination
+	log   hclog.Logger
+	start time.Time
+
+	mu    sync.Mutex
+	stats map[key]*TableStats
+	order []key
+}
+
+type key struct{ dest, table string }
+
+// TableStats counts what reached one destination for one table.
+type TableStats struct {
+	Destination, Table string
+	// Rows and Bytes were committed by the guest (whole batches).
+	Rows, Bytes, Batches int64
+	// Pending rows were read but not yet written.
+	Pending int64
+	// Migration is what was done to the table before writing ("" for nothing).
+	Migration string
+	// DeletedStale is true when delete-stale ran for the table.
+	DeletedStale bool
+	Err          error
+}
+
+// New prepares a sync of env's destinations.
+func New(env *Env, dests []*Destination) *Sync {
+	return &Sync{env: env, dests: dests, log: env.Log, stats: map[key]*TableStats{}}
+}
+
+// Stats returns a copy of the per destination and table counts so far.
+func (s *Sync) Stats() []TableStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]TableStats, 0, len(s.order))
+	for _, k := range s.order {
+		out = append(out, *s.stats[k])
+	}
+	return out
+}
+
+// Started returns when Run started.
+func (s *Sync) Started() time.Time { return s.start }
+
+func (s *Sync) update(dest, table string, f func(*TableStats)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := key{dest, table}
+	st := s.stats[k]
+	if st == nil {
+		st = &TableStats{Destination: dest, Table: table}
+		s.stats[k] = st
+		s.order = append(s.order, k)
+	}
+	f(st)
+}
+
+// target is one table in one destination.
+type target struct {
+	d        *Destination
+	table    string
+	wanted   *arrow.Schema
+	appender *schema.Appender
+	batcher  *batch.Batcher
+	// inputsLeft counts inputs of this table not yet finished.
+	inputsLeft int
+	failed     bool
+	// inflight holds one token per batch of this table being written in the
+	// background (1 for tables with a primary key, Env.Writers for others);
+	// nil when batches are written as they come (Env.Writers <= 1).
+	inflight chan struct{}
+	writes   sync.WaitGroup
+	errMu    sync.Mutex
+	writeErr error // the first background write that failed
+}
+
+// wait waits for the table's background writes and returns the first error
+// among them.
+func (tg *target) wait() error {
+	tg.writes.Wait()
+	tg.errMu.Lock()
+	defer tg.errMu.Unlock()
+	return tg.writeErr
+}
+
+// failedWrite returns the first background write error so far.
+func (tg *target) failedWrite() error {
+	tg.errMu.Lock()
+	defer tg.errMu.Unlock()
+	return tg.writeErr
+}
+
+func (s *Sync) options(d *Destination) schema.Options {
+	return schema.Options{
+		WriteMode: d.Config.WriteMode, PKMode: d.Config.PKMode, SyncGroupID: d.SyncGroupID,
+		SourceName: s.env.SourceName, SyncTime: s.env.SyncTime,
+	}
+}
+
+// Run syncs inputs into every destination and closes the inputs. Call
+// Finish afterwards, also after a failed Run.
+//
+// Before anything is written anywhere, every table of every destination is
+// planned; in migrate_mode safe, one unsafe change anywhere stops the run
+// with every change listed. Then records stream through batching into the
+// guests. A batch is written whole or not at all. When an input fails, what
+// was read of it before the failure is written, delete-stale is skipped for
+// its table, and the run stops with the input's error.
+func (s *Sync) Run(ctx context.Context, inputs []Input) error {
+	s.start = time.Now()
+	started := 0
+	defer func() {
+		// copyInput closes the inputs it started.
+		for _, in := range inputs[started:] {
+			in.Close()
+		}
+	}()
+	targets, err := s.plan(ctx, inputs, s.dests)
+	if err != nil {
+		return err
+	}
+	for _, in := range inputs {
+		started++
+		if err := s.copyInput(ctx, in, targets[in.Table().Name]); err != nil {
+			return err
+		}
+	}
+	return s.sendSummaries(ctx, inputs)
+}
+
+// Finish ends the sync in every destination: it runs OpClose on every guest
+// instance (which, for example, gives files their final names) and
+// releases the destinations.
+func (s *Sync) Finish(ctx context.Context) error {
+	var errs []error
+	for _, d := range s.dests {
+		if err := d.Pool.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("destination %q: finish: %w", d.Name, err))
+		}
+		d.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// plan makes the targets of inputs in dests and runs the migration phase.
+func (s *Sync) plan(ctx context.Context, inputs []Input, dests []*Destination) (map[string][]*target, error) {
+	targets := map[string][]*target{}
+	schemas := map[string]*arrow.Schema{}
+	var tables []string
+	for _, in := range inputs {
+		t := in.Table()
+		if prev, ok := schemas[t.Name]; ok {
+			if !prev.Equal(t.Schema) {
+				return nil, fmt.Errorf("table %q comes from two inputs with different schemas", t.Name)
+			}
+			for _, tg := range targets[t.Name] {
+				tg.inputsLeft++
+			}
+			continue
+		}
+		schemas[t.Name] = t.Schema
+		tables = append(tables, t.Name)
+		for _, d := range dests {
+			tg, err := s.newTarget(d, t)
+			if err != nil {
+				return nil, err
+			}
+			targets[t.Name] = append(targets[t.Name], tg)
+		}
+	}
+	var all []*target
+	for _, name := range tables {
+		all = append(all, targets[name]...)
+	}
+	return targets, s.migrate(ctx, all, dests)
+}
+
+func (s *Sync) newTarget(d *Destination, t arrowio.Table) (*target, error) {
+	in := t.Schema
+	if _, ok := in.Metadata().GetValue(abi.MetaTableName); !ok {
+		// The table's name came from the file name: say it in the schema.
+		md := in.Metadata()
+		keys := append(slices.Clone(md.Keys()), abi.MetaTableName)
+		vals := append(slices.Clone(md.Values()), t.Name)
+		in = arrow.NewSchema(in.Fields(), ptr(arrow.NewMetadata(keys, vals)))
+	}
+	o := s.options(d)
+	wanted, err := schema.Transform(in, o)
+	if err != nil {
+		return nil, fmt.Errorf("destination %q: table %q: %w", d.Name, t.Name, err)
+	}
+	app, err := schema.NewAppender(wanted, o, memory.DefaultAllocator)
+	if err != nil {
+		return nil, fmt.Errorf("destination %q: table %q: %w", d.Name, t.Name, err)
+	}
+	tg := &target{d: d, table: t.Name, wanted: wanted, appender: app, inputsLeft: 1}
+	if d.writeSlots != nil {
+		// Upserts stay in order: one batch of the table at a time.
+		n := 1
+		if len(schema.PrimaryKeys(wanted)) == 0 {
+			n = cap(d.writeSlots)
+		}
+		tg.inflight = make(chan struct{}, n)
+	}
+	tg.batcher = batch.New(d.Batch, func(ctx context.Context, recs []arrow.RecordBatch) error {
+		return s.writeBatch(ctx, tg, recs)
+	})
+	s.update(d.Name, t.Name, func(*TableStats) {})
+	return tg, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// migrate describes every target, plans, refuses unsafe changes in safe mode
+// before any DDL anywhere, then migrates and verifies.
+func (s *Sync) migrate(ctx context.Context, targets []*target, dests []*Destination) error {
+	type planned struct {
+		tg   *target
+		plan migrate.Plan
+	}
+	var plans []planned
+	byDest := map[*Destination][]migrate.Plan{}
+	for _, tg := range targets {
+		st, err := describe(ctx, tg)
+		if host.IsUnsupported(err) {
+			continue // a destination without schemas (files)
+		}
+		if err != nil {
+			return fmt.Errorf("destination %q: %w", tg.d.Name, err)
+		}
+		p, err := migrate.PlanTable(tg.wanted, st, tg.d.Config.MigrateMode)
+		if err != nil {
+			return fmt.Errorf("destination %q: %w", tg.d.Name, err)
+		}
+		if p.Action == abi.MigrateRecreate && !tg.d.Guest.HasFeature(abi.FeatureMigrateForced) {
+			return fmt.Errorf("destination %q: table %q needs to be dropped and recreated, which guest %s cannot do: migrate it by hand", tg.d.Name, tg.table, tg.d.Guest.Name())
+		}
+		plans = append(plans, planned{tg, p})
+		byDest[tg.d] = append(byDest[tg.d], p)
+	}
+	var errs []error
+	for _, d := range dests {
+		if err := migrate.Check(byDest[d], d.Config.MigrateMode); err != nil {
+			errs = append(errs, fmt.Errorf("destination %q: %w", d.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for _, p := range plans {
+		if p.plan.Action == "" {
+			continue
+		}
+		tg := p.tg
+		s.log.Info("migrating table", "destination", tg.d.Name, "table", tg.table, "action", p.plan.Action, "changes", len(p.plan.Changes))
+		if err := tg.d.Pool.Call(ctx, abi.OpMigrate, p.plan.Request(), host.RecordBody(tg.wanted), nil); err != nil {
+			return fmt.Errorf("destination %q: table %q: %w", tg.d.Name, tg.table, err)
+		}
+		after, err := describe(ctx, tg)
+		if err != nil {
+			return fmt.Errorf("destination %q: after migrating: %w", tg.d.Name, err)
+		}
+		if err := migrate.VerifyApplied(tg.wanted, after); err != nil {
+			return fmt.Errorf("destination %q: guest %s did not migrate as asked: %w", tg.d.Name, tg.d.Guest.Name(), err)
+		}
+		s.update(tg.d.Name, tg.table, func(st *TableStats) { st.Migration = p.plan.Action })
+	}
+	return nil
+}
+
+func describe(ctx context.Context, tg *target) (abi.TableState, error) {
+	var out bufferWriter
+	if err := tg.d.Pool.Call(ctx, abi.OpDescribe, abi.TableRequest{Table: tg.table}, host.RecordBody(tg.wanted), &out); err != nil {
+		return abi.TableState{}, err
+	}
+	st, err := decodeJSON[abi.TableState](out.b)
+	if err != nil {
+		return st, fmt.Errorf("table %q: guest's describe output: %w", tg.table, err)
+	}
+	return st, nil
+}
+
+// copyInput streams one input into its targets, and closes it. Reading runs
+// in its own goroutine, which also closes the input when it stops, so that
+// batch_timeout fires while the input is slow and a failed write never
+// closes an input under a read in progress.
+func (s *Sync) copyInput(ctx context.Context, in Input, targets []*target) error {
+	table := in.Table().Name
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// However copying ends, background writes end before it returns (and
+	// before cancel stops them).
+	defer func() {
+		for _, tg := range targets {
+			tg.writes.Wait()
+		}
+	}()
+	type item struct {
+		rec arrow.RecordBatch
+		err error
+	}
+	ch := make(chan item, 1)
+	go func() {
+		defer close(ch)
+		defer in.Close()
+		for {
+			rec, err := in.Next(ctx)
+			select {
+			case ch <- item{rec, err}:
+			case <-ctx.Done():
+				if rec != nil {
+					rec.Release()
+				}
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		resetTimer(timer, targets)
+		var it item
+		select {
+		case it = <-ch:
+		case <-timer.C:
+			for _, tg := range targets {
+				if dl, ok := tg.batcher.Deadline(); ok && !time.Now().Before(dl) {
+					if err := tg.batcher.Flush(ctx); err != nil {
+						return s.fail(tg, err)
+					}
+				}
+			}
+			continue
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if it.err != nil {
+			if !errors.Is(it.err, io.EOF) {
+				// Keep what was read before the failure, then stop.
+				for _, tg := range targets {
+					tg.failed = true
+					err := tg.batcher.Flush(ctx)
+					if err == nil {
+						err = tg.wait()
+					}
+					if err != nil {
+						return errors.Join(it.err, s.fail(tg, err))
+					}
+				}
+				return it.err
+			}
+			return s.finishInput(ctx, table, targets)
+		}
+		for _, tg := range targets {
+			out, err := tg.appender.Apply(it.rec)
+			if err != nil {
+				it.rec.Release()
+				return fmt.Errorf("destination %q: table %q: %w", tg.d.Name, table, err)
+			}
+			n := out.NumRows()
+			s.update(tg.d.Name, table, func(st *TableStats) { st.Pending += n })
+			err = tg.batcher.Add(ctx, out)
+			out.Release()
+			if err != nil {
+				it.rec.Release()
+				return s.fail(tg, err)
+			}
+		}
+		it.rec.Release()
+	}
+}
+
+func resetTimer(t *time.Timer, targets []*target) {
+	next := time.Now().Add(time.Hour)
+	for _, tg := range targets {
+		if dl, ok := tg.batcher.Deadline(); ok && dl.Before(next) {
+			next = dl
+		}
+	}
+	t.Reset(time.Until(next))
+}
+
+func (s *Sync) fail(tg *target, err error) error {
+	tg.failed = true
+	s.update(tg.d.Name, tg.table, func(st *TableStats) { st.Err = err })
+	return err
+}
+
+// finishInput flushes a finished input's targets and, after the last input of
+// a table, deletes stale rows where the write mode asks for it.
+func (s *Sync) finishInput(ctx context.Context, table string, targets []*target) error {
+	for _, tg := range targets {
+		if err := tg.batcher.Flush(ctx); err != nil {
+			return s.fail(tg, err)
+		}
+		if err := tg.wait(); err != nil {
+			return s.fail(tg, err)
+		}
+		tg.inputsLeft--
+		if tg.inputsLeft > 0 || tg.failed || tg.d.Config.WriteMode != abi.WriteModeOverwriteDeleteStale {
+			continue
+		}
+		if !tg.d.Guest.HasFeature(abi.FeatureDeleteStale) {
+			continue // Open refused such a write mode unless the manifest allows it
+		}
+		req := abi.DeleteStaleRequest{Table: table, SourceName: s.env.SourceName, SyncTime: FormatTime(s.env.SyncTime)}
+		if err := tg.d.Pool.Call(ctx, abi.OpDeleteStale, req, nil, nil); err != nil {
+			return s.fail(tg, fmt.Errorf("destination %q: table %q: delete stale: %w", tg.d.Name, table, err))
+		}
+		s.update(tg.d.Name, table, func(st *TableStats) { st.DeletedStale = true })
+	}
+	return nil
+}
+
+// writeBatch writes one batch: at once when the destination writes one
+// batch at a time, else in the background, once the table and the
+// destination have a writer free. A background write that failed fails the
+// next batch of its table, and wait.
+func (s *Sync) writeBatch(ctx context.Context, tg *target, recs []arrow.RecordBatch) error {
+	if tg.inflight == nil {
+		return s.write(ctx, tg, recs)
+	}
+	failed := func() error {
+		if err := tg.failedWrite(); err != nil {
+			return fmt.Errorf("not written after an earlier batch failed: %w", err)
+		}
+		return nil
+	}
+	if err := failed(); err != nil {
+		return err
+	}
+	select {
+	case tg.inflight <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case tg.d.writeSlots <- struct{}{}:
+	case <-ctx.Done():
+		<-tg.inflight
+		return ctx.Err()
+	}
+	if err := failed(); err != nil {
+		<-tg.d.writeSlots
+		<-tg.inflight
+		return err
+	}
+	// The batcher releases recs when this returns: keep them for the write.
+	for _, r := range recs {
+		r.Retain()
+	}
+	tg.writes.Add(1)
+	go func() {
+		defer tg.writes.Done()
+		err := s.write(ctx, tg, recs)
+		for _, r := range recs {
+			r.Release()
+		}
+		if err != nil {
+			tg.errMu.Lock()
+			if tg.writeErr == nil {
+				tg.writeErr = err
+			}
+			tg.errMu.Unlock()
+		}
+		<-tg.d.writeSlots
+		<-tg.inflight
+	}()
+	return nil
+}
+
+// write sends one batch to a guest, in messages of at most MaxMessageBytes.
+func (s *Sync) write(ctx context.Context, tg *target, recs []arrow.RecordBatch) error {
+	var rows, bytes int64
+	for _, r := range recs {
+		rows += r.NumRows()
+		bytes += batch.RecordSize(r)
+	}
+	msgs := sliceMessages(recs, MaxMessageBytes)
+	defer func() {
+		for _, m := range msgs {
+			m.Release()
+		}
+	}()
+	if err := tg.d.Pool.Call(ctx, abi.OpWrite, abi.TableRequest{Table: tg.table}, host.RecordBody(tg.wanted, msgs...), nil); err != nil {
+		return fmt.Errorf("destination %q: table %q: batch of %d rows not written: %w", tg.d.Name, tg.table, rows, err)
+	}
+	s.update(tg.d.Name, tg.table, func(st *TableStats) {
+		st.Rows += rows
+		st.Bytes += bytes
+		st.Batches++
+		st.Pending -= rows
+	})
+	return nil
+}

@@ -1,0 +1,211 @@
+package syncer_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/internal/config"
+	"github.com/wasmdest/wasmdest/internal/syncer"
+	"github.com/wasmdest/wasmdest/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m)) }
+
+// writesPerInstance sums the misbehave guest's "write TABLE N" operations
+// over n instances of the pool, held at once so that they are n different
+// ones.
+func writesPerInstance(t *testing.T, d *syncer.Destination, table string, n int) (rows, batches int, busy int) {
+	t.Helper()
+	ctx := context.Background()
+	var held []*host.Instance
+	defer func() {
+		for _, in := range held {
+			d.Pool.Release(ctx, in)
+		}
+	}()
+	for range n {
+		in, err := d.Pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, in)
+	}
+	for _, in := range held {
+		var buf bytes.Buffer
+		sc := arrow.NewSchema([]arrow.Field{{Name: "op", Type: arrow.BinaryTypes.String}}, nil)
+		if err := in.Call(ctx, abi.OpRead, abi.TableRequest{Table: "__ops"}, host.RecordBody(sc), &buf); err != nil {
+			t.Fatal(err)
+		}
+		wrote := 0
+		for _, r := range readAll(t, &buf) {
+			col := r.Column(0).(*array.String)
+			for i := 0; i < int(r.NumRows()); i++ {
+				f := strings.Fields(col.Value(i))
+				if len(f) == 3 && f[0] == "write" && f[1] == table {
+					k, _ := strconv.Atoi(f[2])
+					rows += k
+					batches++
+					wrote++
+				}
+			}
+			r.Release()
+		}
+		if wrote > 0 {
+			busy++
+		}
+	}
+	return rows, batches, busy
+}
+
+// Appends are spread over the writers; every batch is written once.
+func TestWritersSpreadAppendsAndLoseNothing(t *testing.T) {
+	env := newEnv(t)
+	env.Writers = 3
+	d := misbehave(t, env, func(d *config.Destination) { d.WriteMode = abi.WriteModeAppend }, map[string]any{"batch_size": 10})
+	in := input("users", users("users", 0, 45), users("users", 45, 50))
+	s, err := run(t, env, d, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); len(st) != 1 || st[0].Rows != 95 || st[0].Batches != 10 || st[0].Pending != 0 {
+		t.Errorf("stats %+v, want 95 rows in 10 batches", st)
+	}
+	rows, batches, _ := writesPerInstance(t, d, "users", 3)
+	if rows != 95 || batches != 10 {
+		t.Errorf("the guest instances wrote %d rows in %d batches, want 95 in 10", rows, batches)
+	}
+}
+
+// A table with a primary key is upserted batch after batch, in order, and
+// deleted from only after its last batch, whatever the number of writers.
+func TestWritersKeepUpsertsInOrder(t *testing.T) {
+	env := newEnv(t)
+	env.Writers = 3
+	d := misbehave(t, env, nil, map[string]any{"batch_size": 10})
+	in1 := input("users", users("users", 0, 7), users("users", 7, 11), users("users", 18, 7))
+	in2 := input("groups", users("groups", 0, 3))
+	if _, err := run(t, env, d, in1, in2); err != nil {
+		t.Fatal(err)
+	}
+	ts := syncer.FormatTime(syncTime)
+	want := []string{
+		"migrate users create", "migrate groups create",
+		"write users 10", "write users 10", "write users 5", "delete_stale users src " + ts,
+		"write groups 3", "delete_stale groups src " + ts,
+	}
+	// One batch at a time: the pool never needed a second instance, so
+	// this one saw every operation.
+	if got := ops(t, d); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("operations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A write that fails in the background fails the run; only whole batches
+// are counted.
+func TestWritersFailureStopsTheRun(t *testing.T) {
+	env := newEnv(t)
+	env.Writers = 2
+	d := misbehave(t, env, func(d *config.Destination) { d.WriteMode = abi.WriteModeAppend },
+		map[string]any{"batch_size": 4, "fail": map[string]any{"write": "error"}, "after": 1})
+	s, err := run(t, env, d, input("users", users("users", 0, 40)))
+	if err == nil || !strings.Contains(err.Error(), "batch of 4 rows not written") || !strings.Contains(err.Error(), "misbehave: error in write") {
+		t.Fatalf("got %v, want the failed batch's error", err)
+	}
+	st := s.Stats()[0]
+	if st.Rows%4 != 0 || st.Rows >= 40 || st.Err == nil {
+		t.Errorf("stats %+v, want whole batches of 4 rows, fewer than 40, and the error", st)
+	}
+}
+
+// With the postgres guest, appends run on several connections at once:
+// while a test transaction locks the table, two COPYs wait at the same time.
+func TestWritersCopyOverSeveralConnectionsAtOnce(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.PostgresURL(t)
+	env := newEnv(t)
+	env.OpenPostgres = func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error) {
+		return host.OpenPostgres(ctx, spec["connection_string"].(string), "error", env.Log)
+	}
+	open := func(writers int) *syncer.Destination {
+		env.Writers = writers
+		d, err := syncer.Open(ctx, env, config.Destination{
+			Name: "pg", Registry: config.RegistryLocal, Path: testenv.BuildGuest(t, "guests/postgres"),
+			WriteMode: abi.WriteModeAppend, MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
+			Spec: map[string]any{"connection_string": url, "batch_size": 5}, File: "test.toml", Line: 1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	// The table exists before it is locked.
+	if _, err := run(t, env, open(1), input("users", users("users", 0, 1))); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	lock, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(ctx)
+	if _, err := lock.Exec(ctx, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	d := open(2)
+	done := make(chan error, 1)
+	var s *syncer.Sync
+	go func() {
+		var err error
+		s, err = run(t, env, d, input("users", users("users", 1, 15)))
+		done <- err
+	}()
+	watch, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(ctx)
+	deadline := time.Now().Add(60 * time.Second)
+	for waiting := 0; waiting < 2; {
+		err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'COPY%'`).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d COPY waiting on the locked table after 60s, want 2 at once (Writers = 2)", waiting)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := lock.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st[0].Rows != 15 || st[0].Batches != 3 {
+		t.Errorf("stats %+v, want 15 rows in 3 batches", st[0])
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM users").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 16 {
+		t.Errorf("the table holds %d rows, want 16", n)
+	}
+}
