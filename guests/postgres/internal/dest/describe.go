@@ -1,0 +1,120 @@
+package dest
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
+)
+
+// columns maps the fields of schema to their stored columns.
+func columns(table string, schema *arrow.Schema) ([]pgwire.Column, error) {
+	if err := pgwire.CheckName("table", table); err != nil {
+		return nil, err
+	}
+	names := make([]string, schema.NumFields())
+	for i, f := range schema.Fields() {
+		names[i] = f.Name
+	}
+	stored, err := pgwire.ColumnNames(table, names)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]pgwire.Column, schema.NumFields())
+	var errs []error
+	for i, f := range schema.Fields() {
+		t, err := pgwire.TypeOf(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("table %q: %w", table, err))
+			continue
+		}
+		pk := isTrue(f.Metadata, abi.MetaPrimaryKey)
+		cols[i] = pgwire.Column{Name: f.Name, Stored: stored[i], Type: t, NotNull: !f.Nullable || pk, PK: pk, Unique: isTrue(f.Metadata, abi.MetaUnique)}
+	}
+	return cols, errors.Join(errs...)
+}
+
+func hasPK(cols []pgwire.Column) bool {
+	for _, c := range cols {
+		if c.PK {
+			return true
+		}
+	}
+	return false
+}
+
+// current is a table as the catalog describes it.
+type current struct {
+	exists  bool
+	oid     string
+	relkind string
+	cols    []abi.Column // stored names
+}
+
+// describeSQL lists a table's columns with their types as format_type prints
+// them, NOT NULL, primary key membership and single-column uniqueness
+// (unique constraints and unique indexes, not partial, not on expressions).
+const describeSQL = `SELECT c.oid, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+  COALESCE(a.attnum = ANY (pk.indkey), false),
+  EXISTS (SELECT 1 FROM pg_index u WHERE u.indrelid = c.oid AND u.indisunique AND NOT u.indisprimary
+    AND u.indnkeyatts = 1 AND u.indkey[0] = a.attnum AND u.indpred IS NULL AND u.indexprs IS NULL)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary
+WHERE n.nspname = $1 AND c.relname = $2
+ORDER BY a.attnum`
+
+func (d *Destination) current(tx int64, table string) (current, error) {
+	schema, err := d.Schema()
+	if err != nil {
+		return current{}, err
+	}
+	res, err := d.db.Query(tx, describeSQL, schema, pgwire.Truncate(table))
+	if err != nil {
+		return current{}, fmt.Errorf("table %q: read the catalog: %w", table, err)
+	}
+	var cur current
+	for _, r := range res.Rows {
+		cur.exists, cur.oid, cur.relkind = true, *r[0], *r[1]
+		if r[2] == nil {
+			continue
+		}
+		cur.cols = append(cur.cols, abi.Column{Name: *r[2], Type: *r[3], NotNull: *r[4] == "t", PrimaryKey: *r[5] == "t", Unique: *r[6] == "t"})
+	}
+	if cur.exists && cur.relkind != "r" && cur.relkind != "p" {
+		return cur, fmt.Errorf("%s is not a table (pg_class.relkind %q): the destination writes tables only", pgwire.Qualified(schema, table), cur.relkind)
+	}
+	return cur, nil
+}
+
+// Describe reports the table as it is and as the wanted schema would be
+// stored. Stored names cut to 63 bytes are reported under the wanted full
+// name they match.
+func (d *Destination) Describe(table string, schema *arrow.Schema) (abi.TableState, error) {
+	cols, err := columns(table, schema)
+	if err != nil {
+		return abi.TableState{}, err
+	}
+	st := abi.TableState{Table: table, Current: []abi.Column{}, Wanted: make([]abi.Column, len(cols))}
+	full := map[string]string{}
+	for i, c := range cols {
+		st.Wanted[i] = abi.Column{Name: c.Name, Type: c.Type.PG, NotNull: c.NotNull, PrimaryKey: c.PK, Unique: c.Unique}
+		full[c.Stored] = c.Name
+	}
+	cur, err := d.current(0, table)
+	if err != nil {
+		return abi.TableState{}, err
+	}
+	st.Exists = cur.exists
+	for _, c := range cur.cols {
+		if n, ok := full[c.Name]; ok {
+			c.Name = n
+		}
+		st.Current = append(st.Current, c)
+	}
+	return st, nil
+}

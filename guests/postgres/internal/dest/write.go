@@ -1,0 +1,169 @@
+package dest
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
+)
+
+// Write writes one batch: a binary COPY into the table (inserts), or, when
+// the schema has a primary key, in one transaction a COPY into a staging
+// table and an INSERT ... SELECT of its rows, ON CONFLICT DO UPDATE when some
+// keys exist (upserts, the last of duplicate keys winning; see pgwire.Upsert).
+func (d *Destination) Write(table string, records array.RecordReader) error {
+	schema := records.Schema()
+	cols, err := columns(table, schema)
+	if err != nil {
+		return err
+	}
+	sch, err := d.Schema()
+	if err != nil {
+		return err
+	}
+	qt := pgwire.Qualified(sch, table)
+	if !hasPK(cols) {
+		_, err := d.copy(0, table, qt, cols, records, "")
+		return err
+	}
+	stage, ordinal := pgwire.StageTable(sch, table, cols)
+	return d.inTx(func(tx int64) error {
+		if _, err := d.db.Exec(tx, pgwire.CreateStage(stage, ordinal, cols)); err != nil {
+			return fmt.Errorf("table %s: staging table: %w", qt, err)
+		}
+		n, err := d.copy(tx, table, pgwire.Ident(stage), cols, records, ordinal)
+		if err != nil || n == 0 {
+			return err
+		}
+		insert, upsert := pgwire.Upsert(qt, stage, ordinal, cols)
+		_, err = d.db.Exec(tx, insert)
+		var he *abi.HostError
+		if errors.As(err, &he) && he.SQLState == pgwire.UniqueViolation {
+			_, err = d.db.Exec(tx, upsert) // some keys exist
+		}
+		if err != nil {
+			return fmt.Errorf("table %s: upsert: %w", qt, err)
+		}
+		return nil
+	})
+}
+
+// copy streams records into target with a binary COPY and returns the rows
+// copied. With ordinal, every row also gets its index in that column.
+func (d *Destination) copy(tx int64, table, target string, cols []pgwire.Column, records array.RecordReader, ordinal string) (int64, error) {
+	var fields []arrow.Field
+	var types []*pgwire.Type
+	var pk []int
+	for i, c := range cols {
+		fields = append(fields, records.Schema().Field(i))
+		types = append(types, c.Type)
+		if c.PK {
+			pk = append(pk, i)
+		}
+	}
+	var extra []string
+	if ordinal != "" {
+		extra = append(extra, ordinal)
+	}
+	if err := d.db.CopyFrom(tx, pgwire.CopyFrom(target, cols, extra...)); err != nil {
+		return 0, copyError(table, cols, err)
+	}
+	enc := pgwire.NewEncoder(table, fields, types, pk, ordinal != "")
+	flush := func(b []byte) ([]byte, error) {
+		if err := d.db.CopyData(b); err != nil {
+			return b[:0], copyError(table, cols, err)
+		}
+		return b[:0], nil
+	}
+	buf := enc.Header(d.buf[:0])
+	var err error
+	for records.Next() {
+		if buf, err = enc.Encode(records.RecordBatch(), buf, CopyChunk, flush); err != nil {
+			// The COPY stays unfinished: the host aborts it when the
+			// operation returns, so nothing of the batch is written.
+			return 0, err
+		}
+	}
+	if err := records.Err(); err != nil {
+		return 0, fmt.Errorf("table %q: read the batch: %w", table, err)
+	}
+	buf = enc.Trailer(buf)
+	if _, err := flush(buf); err != nil {
+		return 0, err
+	}
+	d.buf = buf[:0]
+	n, err := d.db.CopyEnd()
+	if err != nil {
+		return 0, copyError(table, cols, err)
+	}
+	return n, nil
+}
+
+// copyWhere is the context PostgreSQL gives a value a COPY refused: the row
+// ("line", counting from 1) and the column.
+var copyWhere = regexp.MustCompile(`(?m)^COPY [^\n]*, line (\d+), column ([^:\n]+)`)
+
+// copyError describes an error of a COPY: about one value (which the server
+// checks: JSON syntax, for one) as a RowError naming the table, the column
+// (as the schema names it) and the row of the batch; else naming the table.
+func copyError(table string, cols []pgwire.Column, err error) error {
+	var he *abi.HostError
+	var m []string
+	// Only data exceptions (class 22) and integrity violations (23) are
+	// about the value: a server shutting down names the COPY's line too.
+	if errors.As(err, &he) && (strings.HasPrefix(he.SQLState, "22") || strings.HasPrefix(he.SQLState, "23")) {
+		m = copyWhere.FindStringSubmatch(he.Where)
+	}
+	if m == nil {
+		return fmt.Errorf("table %q: copy: %w", table, err)
+	}
+	row, _ := strconv.ParseInt(m[1], 10, 64)
+	column := strings.Trim(m[2], `"`)
+	for _, c := range cols {
+		if c.Stored == column {
+			column = c.Name
+		}
+	}
+	return &pgwire.RowError{Table: table, Column: column, Row: row - 1, Err: err}
+}
+
+// DeleteStale deletes the rows of an earlier sync of the same source.
+func (d *Destination) DeleteStale(req abi.DeleteStaleRequest) error {
+	t, err := time.Parse(time.RFC3339Nano, req.SyncTime)
+	if err != nil {
+		return fmt.Errorf("table %q: delete stale: sync_time %q: %w", req.Table, req.SyncTime, err)
+	}
+	sch, err := d.Schema()
+	if err != nil {
+		return err
+	}
+	if d.spec.CreatePerformanceIndexes && !d.indexed[req.Table] {
+		cur, err := d.current(0, req.Table)
+		if err != nil {
+			return err
+		}
+		var cols []pgwire.Column
+		for _, c := range cur.cols {
+			cols = append(cols, pgwire.Column{Name: c.Name})
+		}
+		if err := d.performanceIndex(0, req.Table, cols); err != nil {
+			return err
+		}
+	}
+	// _cq_sync_time holds UTC wall time (timestamp without time zone).
+	_, err = d.db.Exec(0, fmt.Sprintf("DELETE FROM %s WHERE %s = $1 AND %s < $2", pgwire.Qualified(sch, req.Table),
+		pgwire.Ident(abi.ColSourceName), pgwire.Ident(abi.ColSyncTime)),
+		req.SourceName, t.UTC().Format("2006-01-02 15:04:05.999999"))
+	if err != nil {
+		return fmt.Errorf("table %q: delete stale: %w", req.Table, err)
+	}
+	return nil
+}
