@@ -67,6 +67,21 @@ const (
 	ExportInitialize = "_initialize"
 )
 
+// Size limits of the ABI (ABI.md sections 3, 5 and 6).
+const (
+	// MaxMetadataBytes bounds the FlatBuffers metadata of one Arrow IPC
+	// message, either way.
+	MaxMetadataBytes = 16 << 20
+	// MaxBodyBytes bounds one Arrow IPC message body of a guest's output
+	// (OpRead), which the host decodes with these limits; it is also the
+	// bound a guest assumes for the bodies it receives when
+	// InitRequest.MaxMessageBytes is 0.
+	MaxBodyBytes = 256 << 20
+	// MaxResultBytes bounds what one host function returns through the
+	// result slot (pg_query, pg_copy_to); a larger result is an error.
+	MaxResultBytes = 256 << 20
+)
+
 // ImportModule is the module name of every host function.
 const ImportModule = "wasmdest"
 
@@ -137,22 +152,6 @@ const (
 	// capped (see ABI.md).
 	ImportPgCopyTo = "pg_copy_to"
 )
-
-// Capability names a group of host functions or a host resource a guest may
-// ask for in its Manifest.
-type Capability string
-
-const (
-	// CapFilesystem is one preopened directory, mounted at "/" in the guest's
-	// WASI filesystem. Without it the guest has no filesystem at all.
-	CapFilesystem Capability = "filesystem"
-	// CapPostgres is the pg_* host functions on a connection pool the host
-	// opens from the spec's connection_string.
-	CapPostgres Capability = "postgres"
-)
-
-// Capabilities lists every capability this ABI version defines.
-var Capabilities = []Capability{CapFilesystem, CapPostgres}
 
 // Op identifies an operation run through ExportCall.
 type Op uint32

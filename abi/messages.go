@@ -1,6 +1,10 @@
 package abi
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Manifest describes a guest. OpManifest returns it as JSON.
 type Manifest struct {
@@ -19,48 +23,58 @@ type Manifest struct {
 	// from the spec before it reaches the guest, and never logs them.
 	Secrets []string `json:"secrets,omitempty"`
 	// WriteModes lists the write modes the guest supports; empty means all.
-	WriteModes []string `json:"write_modes,omitempty"`
-	// Features lists optional behaviour: see the Feature* constants.
-	Features []string `json:"features,omitempty"`
+	WriteModes []WriteMode `json:"write_modes,omitempty"`
+	// Features lists optional behaviour.
+	Features []Feature `json:"features,omitempty"`
 	// BatchDefaults are the batching defaults for this destination, used
 	// when the spec does not set batch_size, batch_size_bytes or batch_timeout.
-	BatchDefaults BatchDefaults `json:"batch_defaults"`
+	BatchDefaults BatchLimits `json:"batch_defaults"`
 }
 
-// Optional features a guest may list in Manifest.Features.
-const (
-	FeatureRead          = "read"           // implements OpRead
-	FeatureDeleteStale   = "delete_stale"   // implements OpDeleteStale
-	FeatureMigrateForced = "migrate_forced" // implements MigrateRecreate
-)
-
-// BatchDefaults are a destination's batching defaults. Zero or less means unlimited.
-type BatchDefaults struct {
-	Rows int64 `json:"batch_size"`
+// BatchLimits are a destination's batching: a batch is written when it holds
+// Rows rows or Bytes bytes, or when Timeout has passed since its first row.
+// Zero or less means unlimited. In JSON the fields are batch_size,
+// batch_size_bytes and batch_timeout, the last a Go duration string such as
+// "60s" ("" is zero).
+type BatchLimits struct {
+	Rows int64
 	// Bytes is compared with the in-memory size of the Arrow buffers.
-	Bytes int64 `json:"batch_size_bytes"`
-	// Timeout is a Go duration string such as "60s".
+	Bytes   int64
+	Timeout time.Duration
+}
+
+// batchLimitsJSON is the JSON form of BatchLimits.
+type batchLimitsJSON struct {
+	Rows    int64  `json:"batch_size"`
+	Bytes   int64  `json:"batch_size_bytes"`
 	Timeout string `json:"batch_timeout"`
 }
 
-// Write modes, as in the destination spec.
-const (
-	WriteModeOverwriteDeleteStale = "overwrite-delete-stale"
-	WriteModeOverwrite            = "overwrite"
-	WriteModeAppend               = "append"
-)
+// MarshalJSON writes b in its JSON form.
+func (b BatchLimits) MarshalJSON() ([]byte, error) {
+	j := batchLimitsJSON{Rows: b.Rows, Bytes: b.Bytes}
+	if b.Timeout != 0 {
+		j.Timeout = b.Timeout.String()
+	}
+	return json.Marshal(j)
+}
 
-// Migrate modes, as in the destination spec.
-const (
-	MigrateModeSafe   = "safe"
-	MigrateModeForced = "forced"
-)
-
-// PK modes, as in the destination spec.
-const (
-	PKModeDefault  = "default"
-	PKModeCQIDOnly = "cq-id-only"
-)
+// UnmarshalJSON reads b's JSON form.
+func (b *BatchLimits) UnmarshalJSON(data []byte) error {
+	var j batchLimitsJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	*b = BatchLimits{Rows: j.Rows, Bytes: j.Bytes}
+	if j.Timeout != "" {
+		t, err := time.ParseDuration(j.Timeout)
+		if err != nil {
+			return fmt.Errorf("batch_timeout: %w", err)
+		}
+		b.Timeout = t
+	}
+	return nil
+}
 
 // InitRequest is the header of OpInit.
 type InitRequest struct {
@@ -69,12 +83,12 @@ type InitRequest struct {
 	// Spec is the nested spec, validated against Manifest.SpecSchema, with
 	// the Manifest.Secrets keys removed.
 	Spec        json.RawMessage `json:"spec"`
-	WriteMode   string          `json:"write_mode"`
-	MigrateMode string          `json:"migrate_mode"`
-	PKMode      string          `json:"pk_mode"`
+	WriteMode   WriteMode       `json:"write_mode"`
+	MigrateMode MigrateMode     `json:"migrate_mode"`
+	PKMode      PKMode          `json:"pk_mode"`
 	// SyncID identifies this sync (the {{SYNC_ID}} placeholder).
 	SyncID string `json:"sync_id"`
-	// SyncTime is the sync's start, RFC 3339 with microseconds, UTC.
+	// SyncTime is the sync's start, in TimeLayout.
 	SyncTime string `json:"sync_time"`
 	// SourceName is the value of _cq_source_name for this sync.
 	SourceName string `json:"source_name"`
@@ -112,33 +126,10 @@ type TableState struct {
 	Wanted []Column `json:"wanted"`
 }
 
-// Migrate actions.
-const (
-	// MigrateCreate creates a table that does not exist.
-	MigrateCreate = "create"
-	// MigrateAlter applies the listed changes, all of them safe.
-	MigrateAlter = "alter"
-	// MigrateRecreate drops the table and creates it anew (migrate_mode forced).
-	MigrateRecreate = "recreate"
-)
-
-// Change kinds, computed by the host from a TableState.
-const (
-	ChangeAddColumn           = "add_column"
-	ChangeAddColumnNotNull    = "add_column_not_null"
-	ChangeRemoveColumn        = "remove_column"
-	ChangeRemoveColumnNotNull = "remove_column_not_null"
-	ChangeColumnType          = "change_column"
-	ChangeAddUnique           = "add_unique_constraint"
-	ChangeRemoveUnique        = "remove_unique_constraint"
-	ChangePrimaryKey          = "change_primary_key"
-	ChangeMovePKToCQID        = "move_pk_to_cq_id"
-)
-
 // Change is one difference between a table's current and wanted state.
 type Change struct {
-	Kind   string `json:"kind"`
-	Column string `json:"column,omitempty"`
+	Kind   ChangeKind `json:"kind"`
+	Column string     `json:"column,omitempty"`
 	// Current and Wanted are the column before and after, where they exist.
 	Current *Column `json:"current,omitempty"`
 	Wanted  *Column `json:"wanted,omitempty"`
@@ -146,9 +137,9 @@ type Change struct {
 
 // MigrateRequest is the header of OpMigrate.
 type MigrateRequest struct {
-	Table   string   `json:"table"`
-	Action  string   `json:"action"`
-	Changes []Change `json:"changes,omitempty"`
+	Table   string        `json:"table"`
+	Action  MigrateAction `json:"action"`
+	Changes []Change      `json:"changes,omitempty"`
 }
 
 // DeleteStaleRequest is the header of OpDeleteStale: delete the rows of Table
@@ -157,7 +148,8 @@ type MigrateRequest struct {
 type DeleteStaleRequest struct {
 	Table      string `json:"table"`
 	SourceName string `json:"source_name"`
-	SyncTime   string `json:"sync_time"`
+	// SyncTime is in TimeLayout.
+	SyncTime string `json:"sync_time"`
 }
 
 // ExpandRequest is the argument of ImportExpand.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -98,8 +97,6 @@ func (g *Guest) checkShape() error {
 	return nil
 }
 
-var semverRE = regexp.MustCompile(`^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
-
 // readManifest instantiates the guest once with no capabilities, checks its
 // ABI version and reads its manifest.
 func (g *Guest) readManifest(ctx context.Context) error {
@@ -133,15 +130,15 @@ func (g *Guest) checkManifest() error {
 	if m.Name == "" {
 		return fmt.Errorf("manifest has no name")
 	}
-	if !semverRE.MatchString(m.Version) {
+	if !abi.ValidSemver(m.Version) {
 		return fmt.Errorf("manifest version %q is not a semantic version like v1.2.3", m.Version)
 	}
 	if m.ABIVersion != g.Version.String() {
 		return fmt.Errorf("manifest says ABI %q but %s returns %s", m.ABIVersion, abi.ExportVersion, g.Version)
 	}
 	for _, c := range m.Capabilities {
-		if !slices.Contains(abi.Capabilities, c) {
-			return fmt.Errorf("manifest asks for capability %q; ABI %s has %v", c, abi.CurrentVersion, abi.Capabilities)
+		if err := c.Valid(); err != nil {
+			return fmt.Errorf("manifest asks for a capability ABI %s does not have: %w", abi.CurrentVersion, err)
 		}
 	}
 	for _, f := range g.compiled.ImportedFunctions() {
@@ -153,9 +150,14 @@ func (g *Guest) checkManifest() error {
 	if len(m.SpecSchema) > 0 && !json.Valid(m.SpecSchema) {
 		return fmt.Errorf("manifest spec_schema is not valid JSON")
 	}
-	if m.BatchDefaults.Timeout != "" {
-		if _, err := time.ParseDuration(m.BatchDefaults.Timeout); err != nil {
-			return fmt.Errorf("manifest batch_defaults.batch_timeout: %w", err)
+	for _, w := range m.WriteModes {
+		if err := w.Valid(); err != nil {
+			return fmt.Errorf("manifest write_modes: %w", err)
+		}
+	}
+	for _, f := range m.Features {
+		if err := f.Valid(); err != nil {
+			return fmt.Errorf("manifest features: %w", err)
 		}
 	}
 	return nil
@@ -167,4 +169,4 @@ func (g *Guest) HasCapability(c abi.Capability) bool {
 }
 
 // HasFeature reports whether the manifest lists the optional feature f.
-func (g *Guest) HasFeature(f string) bool { return slices.Contains(g.Manifest.Features, f) }
+func (g *Guest) HasFeature(f abi.Feature) bool { return slices.Contains(g.Manifest.Features, f) }

@@ -72,10 +72,6 @@ type Reader interface {
 // stop the running operation. Return it (wrapped or not) to end the call.
 var ErrStopped = errors.New("host asked the guest to stop")
 
-// DefaultMaxMessageBytes bounds an Arrow IPC message body when the host did
-// not say (abi.InitRequest.MaxMessageBytes).
-const DefaultMaxMessageBytes = 256 << 20
-
 var registered struct {
 	manifest abi.Manifest
 	dest     Destination
@@ -92,7 +88,7 @@ func Register(m abi.Manifest, d Destination) {
 	if _, ok := d.(StaleDeleter); ok && !slices.Contains(m.Features, abi.FeatureDeleteStale) {
 		m.Features = append(m.Features, abi.FeatureDeleteStale)
 	}
-	registered.manifest, registered.dest, registered.maxBody = m, d, DefaultMaxMessageBytes
+	registered.manifest, registered.dest, registered.maxBody = m, d, abi.MaxBodyBytes
 	arrowtypes.Register()
 }
 
@@ -255,7 +251,7 @@ func withSchema[T any](header []byte, body io.Reader) (T, *arrow.Schema, error) 
 }
 
 func ipcLimits() []ipc.Option {
-	return []ipc.Option{ipc.WithMetadataSizeLimit(16 << 20), ipc.WithBodySizeLimit(registered.maxBody)}
+	return []ipc.Option{ipc.WithMetadataSizeLimit(abi.MaxMetadataBytes), ipc.WithBodySizeLimit(registered.maxBody)}
 }
 
 func newRecordReader(r io.Reader) (*ipc.Reader, error) {

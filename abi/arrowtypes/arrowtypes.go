@@ -1,5 +1,6 @@
-// Package arrowtypes implements the Arrow extension types of the wasmdest
-// wire contract: CloudQuery's "uuid", "json", "inet" and "mac".
+// Package arrowtypes implements the Arrow side of the wasmdest wire
+// contract: CloudQuery's extension types "uuid", "json", "inet" and "mac",
+// and the reading of CloudQuery's field metadata (IsPrimaryKey, IsUnique).
 //
 // The types follow CloudQuery's IPC form so that data written by CloudQuery
 // sources decodes as the same types here:

@@ -24,7 +24,7 @@ var demoData embed.FS
 func demoDestination(dir string) config.Destination {
 	return config.Destination{
 		Name: "demo", Registry: config.RegistryBuiltin, Path: config.BuiltinFile,
-		WriteMode: abi.WriteModeAppend, MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
+		WriteMode: abi.WriteModeAppend, MigrateMode: abi.DefaultMigrateMode, PKMode: abi.DefaultPKMode,
 		Directory: dir, File: "(demo)",
 		Spec: map[string]any{"path": "{{TABLE}}/{{UUID}}.{{FORMAT}}", "format": demoFormat},
 	}

@@ -274,16 +274,16 @@ func printInspection(w io.Writer, r *inspection) {
 		fmt.Fprintf(tw, "name:\t%s\n", m.Name)
 		fmt.Fprintf(tw, "version:\t%s\n", m.Version)
 		fmt.Fprintf(tw, "ABI:\t%s (host %s)\n", r.ABIVersion, r.HostABI)
-		fmt.Fprintf(tw, "capabilities:\t%s\n", orNone(capNames(m.Capabilities)))
-		fmt.Fprintf(tw, "secrets:\t%s\n", orNone(m.Secrets))
-		modes := "all"
-		if len(m.WriteModes) > 0 {
-			modes = strings.Join(m.WriteModes, ", ")
-		}
-		fmt.Fprintf(tw, "write modes:\t%s\n", modes)
-		fmt.Fprintf(tw, "features:\t%s\n", orNone(m.Features))
+		fmt.Fprintf(tw, "capabilities:\t%s\n", orText(abi.List(m.Capabilities), "none"))
+		fmt.Fprintf(tw, "secrets:\t%s\n", orText(strings.Join(m.Secrets, ", "), "none"))
+		fmt.Fprintf(tw, "write modes:\t%s\n", orText(abi.List(m.WriteModes), "all"))
+		fmt.Fprintf(tw, "features:\t%s\n", orText(abi.List(m.Features), "none"))
 		b := m.BatchDefaults
-		fmt.Fprintf(tw, "batch defaults:\t%s rows, %s bytes, timeout %s\n", limit(b.Rows), limit(b.Bytes), orText(b.Timeout, "none"))
+		timeout := "none"
+		if b.Timeout > 0 {
+			timeout = b.Timeout.String()
+		}
+		fmt.Fprintf(tw, "batch defaults:\t%s rows, %s bytes, timeout %s\n", limit(b.Rows), limit(b.Bytes), timeout)
 	}
 	tw.Flush()
 	if r.Manifest != nil {
@@ -335,16 +335,6 @@ func printInspection(w io.Writer, r *inspection) {
 		fmt.Fprintf(w, "\nmemory %q: %d pages (%d KiB) at start, %s\n", r.Memory.Name, r.Memory.MinPages, r.Memory.MinPages*64, max)
 	}
 }
-
-func capNames(cs []abi.Capability) []string {
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		out[i] = string(c)
-	}
-	return out
-}
-
-func orNone(s []string) string { return orText(strings.Join(s, ", "), "none") }
 
 func orText(s, alt string) string {
 	if s == "" {

@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/wasmdest/wasmdest/internal/version"
 )
 
 const usage = `wasmdest loads Arrow data into databases and files through WebAssembly destination guests.
@@ -71,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		err = cmdServe(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "wasmdest", version)
+		fmt.Fprintln(stdout, "wasmdest", version.String())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

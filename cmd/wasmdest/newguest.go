@@ -15,6 +15,8 @@ import (
 	"runtime"
 	"strings"
 	"text/template"
+
+	"github.com/wasmdest/wasmdest/internal/version"
 )
 
 //go:embed templates/newguest
@@ -146,7 +148,7 @@ func goModFiles(module, checkout string) (gomod, gosum []byte, err error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "module %s\n\n", module)
 	if checkout == "" {
-		fmt.Fprintf(&b, "go %s\n\nrequire %s %s\n\ntool github.com/go-task/task/v3/cmd/task\n", goVersion(), wasmdestModule, version)
+		fmt.Fprintf(&b, "go %s\n\nrequire %s %s\n\ntool github.com/go-task/task/v3/cmd/task\n", goVersion(), wasmdestModule, version.Module())
 		return b.Bytes(), nil, nil
 	}
 	src, err := os.ReadFile(filepath.Join(checkout, "go.mod"))

@@ -23,8 +23,6 @@ import (
 	"github.com/wasmdest/wasmdest/internal/syncer"
 )
 
-const version = "v0.1.0"
-
 // common are the flags of every command that runs guests.
 type common struct {
 	logLevel, logFormat string
@@ -164,11 +162,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func guestDestination(guest, spec, dir, writeMode string) (config.Destination, error) {
 	d := config.Destination{
 		Name: strings.TrimSuffix(filepath.Base(guest), ".wasm"), Registry: config.RegistryLocal, Path: guest,
-		WriteMode: abi.WriteModeOverwriteDeleteStale, MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
+		WriteMode: abi.DefaultWriteMode, MigrateMode: abi.DefaultMigrateMode, PKMode: abi.DefaultPKMode,
 		Directory: dir, File: "--guest", Line: 0,
 	}
 	if writeMode != "" {
-		d.WriteMode = writeMode
+		d.WriteMode = abi.WriteMode(writeMode)
+		if err := d.WriteMode.Valid(); err != nil {
+			return d, fmt.Errorf("--write-mode: %w", err)
+		}
 	}
 	if err := json.Unmarshal([]byte(spec), &d.Spec); err != nil {
 		return d, fmt.Errorf("--spec: not a JSON object: %w", err)

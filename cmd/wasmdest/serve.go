@@ -34,7 +34,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
 	maxStreams := fs.Int("max-active-streams", 0, "DoPut streams running at once over all tenants, admitted fairly (0: 2 x GOMAXPROCS)")
 	idle := fs.Duration("sync-idle-timeout", 10*time.Minute, "abort a sync with no stream for this long")
-	maxMsg := fs.Int("max-message-bytes", 16<<20, "largest gRPC message (one Flight record batch) accepted")
+	maxMsg := fs.Int("max-message-bytes", serve.DefaultMaxMessageBytes, "largest gRPC message (one Flight record batch) accepted")
 	guestLog := fs.Int("guest-log-rate", 100, "guest log lines per second per tenant; more are dropped and counted")
 	watch := fs.Duration("watch", 0, "also reload when the tenants file changes, checking this often (0: only on SIGHUP)")
 	newToken := fs.Bool("new-token", false, "print a new bearer token and the token_sha256 line for the tenants file, and exit")

@@ -34,8 +34,8 @@ func init() {
 		Version:      version,
 		Capabilities: []abi.Capability{abi.CapFilesystem},
 		SpecSchema:   specSchema,
-		WriteModes:   []string{abi.WriteModeAppend},
-		BatchDefaults: abi.BatchDefaults{
+		WriteModes:   []abi.WriteMode{abi.WriteModeAppend},
+		BatchDefaults: abi.BatchLimits{
 			Rows:    format.DefaultBatchRows,
 			Bytes:   format.DefaultBatchBytes,
 			Timeout: format.DefaultBatchTimeout,

@@ -13,6 +13,7 @@ import (
 	_ "embed"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -35,12 +36,12 @@ func init() {
 		Capabilities: []abi.Capability{abi.CapPostgres},
 		SpecSchema:   specSchema,
 		Secrets:      []string{"connection_string"},
-		WriteModes:   []string{abi.WriteModeAppend, abi.WriteModeOverwrite, abi.WriteModeOverwriteDeleteStale},
-		Features:     []string{abi.FeatureRead, abi.FeatureDeleteStale, abi.FeatureMigrateForced},
-		BatchDefaults: abi.BatchDefaults{
+		WriteModes:   []abi.WriteMode{abi.WriteModeAppend, abi.WriteModeOverwrite, abi.WriteModeOverwriteDeleteStale},
+		Features:     []abi.Feature{abi.FeatureRead, abi.FeatureDeleteStale, abi.FeatureMigrateForced},
+		BatchDefaults: abi.BatchLimits{
 			Rows:    10000,
 			Bytes:   100000000,
-			Timeout: "60s",
+			Timeout: time.Minute,
 		},
 	}, &guest{d: dest.New(hostDB{})})
 }

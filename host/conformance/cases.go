@@ -35,8 +35,8 @@ var (
 	append_   = abi.WriteModeAppend
 	overwrite = abi.WriteModeOverwrite
 	ods       = abi.WriteModeOverwriteDeleteStale
-	anyMode   = []string{append_, overwrite, ods}
-	keyModes  = []string{overwrite, ods}
+	anyMode   = []abi.WriteMode{append_, overwrite, ods}
+	keyModes  = []abi.WriteMode{overwrite, ods}
 	read      = abi.FeatureRead
 )
 
@@ -62,67 +62,67 @@ var cases = []testCase{
 	{
 		name:   "types",
 		checks: "every type of the reference test table reads back with its Arrow type and value, nulls and lists with null elements included",
-		needs:  needs{modes: anyMode, features: []string{read}},
+		needs:  needs{modes: anyMode, features: []abi.Feature{read}},
 		run:    (*caseRun).types,
 	},
 	{
 		name:   "insert_basic",
 		checks: "append: the same row written twice is stored twice",
-		needs:  needs{modes: []string{append_}, features: []string{read}},
+		needs:  needs{modes: []abi.WriteMode{append_}, features: []abi.Feature{read}},
 		run:    (*caseRun).insertBasic,
 	},
 	{
 		name:   "insert_all",
 		checks: "append: 10 rows of every type, then 10 null rows: 20 rows",
-		needs:  needs{modes: []string{append_}, features: []string{read}},
+		needs:  needs{modes: []abi.WriteMode{append_}, features: []abi.Feature{read}},
 		run:    (*caseRun).insertAll,
 	},
 	{
 		name:   "upsert_basic",
 		checks: "overwrite: the same key written twice is one row, with the last value",
-		needs:  needs{modes: keyModes, features: []string{read}},
+		needs:  needs{modes: keyModes, features: []abi.Feature{read}},
 		run:    (*caseRun).upsertBasic,
 	},
 	{
 		name:   "upsert_all",
 		checks: "overwrite: 10 rows of every type, then null rows with the same keys replace them whole, NULLs included",
-		needs:  needs{modes: keyModes, features: []string{read}},
+		needs:  needs{modes: keyModes, features: []abi.Feature{read}},
 		run:    (*caseRun).upsertAll,
 	},
 	{
 		name:   "upsert_duplicate_keys",
 		checks: "overwrite: one key ten times in one batch is one row, the last; also across the records of one batch",
-		needs:  needs{modes: keyModes, features: []string{read}},
+		needs:  needs{modes: keyModes, features: []abi.Feature{read}},
 		run:    (*caseRun).upsertDuplicates,
 	},
 	{
 		name:   "delete_stale",
 		checks: "overwrite-delete-stale: rows of the source strictly before the sync time go; rows at it and of other sources stay",
-		needs:  needs{modes: []string{ods}, features: []string{read, abi.FeatureDeleteStale}},
+		needs:  needs{modes: []abi.WriteMode{ods}, features: []abi.Feature{read, abi.FeatureDeleteStale}},
 		run:    (*caseRun).deleteStale,
 	},
 	{
 		name:   "migrate_add_column",
 		checks: "safe: a new nullable column is added (old rows read it as null); the next sync finds nothing to migrate",
-		needs:  needs{modes: anyMode, features: []string{read}, describe: true},
+		needs:  needs{modes: anyMode, features: []abi.Feature{read}, describe: true},
 		run:    (*caseRun).migrateAddColumn,
 	},
 	{
 		name:   "migrate_remove_column",
 		checks: "safe: a nullable column left out of the schema is kept, and writing without it works",
-		needs:  needs{modes: anyMode, features: []string{read}, describe: true},
+		needs:  needs{modes: anyMode, features: []abi.Feature{read}, describe: true},
 		run:    (*caseRun).migrateRemoveColumn,
 	},
 	{
 		name:   "migrate_remove_unique",
 		checks: "safe: a unique constraint the schema drops is dropped (a duplicate value can then be written)",
-		needs:  needs{modes: keyModes, features: []string{read}, describe: true},
+		needs:  needs{modes: keyModes, features: []abi.Feature{read}, describe: true},
 		run:    (*caseRun).migrateRemoveUnique,
 	},
 	{
 		name:   "migrate_move_pk_to_cq_id",
 		checks: "safe: pk_mode cq-id-only makes _cq_id the only key of an existing table",
-		needs:  needs{modes: keyModes, features: []string{read}, describe: true},
+		needs:  needs{modes: keyModes, features: []abi.Feature{read}, describe: true},
 		run:    (*caseRun).migrateMovePK,
 	},
 	{
@@ -134,7 +134,7 @@ var cases = []testCase{
 	{
 		name:   "migrate_forced",
 		checks: "forced: the same unsafe changes drop and recreate the table, which holds only the new rows",
-		needs:  needs{modes: anyMode, features: []string{read, abi.FeatureMigrateForced}, describe: true},
+		needs:  needs{modes: anyMode, features: []abi.Feature{read, abi.FeatureMigrateForced}, describe: true},
 		run:    (*caseRun).migrateForced,
 	},
 	{
@@ -180,15 +180,15 @@ func (c *caseRun) load(ctx context.Context) (string, error) {
 	}
 	caps := "none"
 	if len(m.Capabilities) > 0 {
-		caps = joinCaps(m.Capabilities)
+		caps = abi.List(m.Capabilities)
 	}
 	modes := "all"
 	if len(m.WriteModes) > 0 {
-		modes = strings.Join(m.WriteModes, ", ")
+		modes = abi.List(m.WriteModes)
 	}
 	feats := "none"
 	if len(m.Features) > 0 {
-		feats = strings.Join(m.Features, ", ")
+		feats = abi.List(m.Features)
 	}
 	return fmt.Sprintf("%s %s, ABI %s; capabilities %s; write modes %s; features %s; %s", m.Name, m.Version, g.Version, caps, modes, feats, desc), nil
 }
@@ -198,19 +198,11 @@ func isInitError(err error) bool {
 	return errors.As(err, &ce) && ce.Op == abi.OpInit
 }
 
-func firstMode(modes []string) string {
+func firstMode(modes []abi.WriteMode) abi.WriteMode {
 	if len(modes) == 0 {
 		return append_
 	}
 	return modes[0]
-}
-
-func joinCaps(cs []abi.Capability) string {
-	s := make([]string, len(cs))
-	for i, c := range cs {
-		s[i] = string(c)
-	}
-	return strings.Join(s, ", ")
 }
 
 // withDestination opens the guest as a destination for st without syncing
@@ -504,7 +496,8 @@ func (c *caseRun) migrateMovePK(ctx context.Context) (string, error) {
 // table named after each.
 func (c *caseRun) unsafeChanges(pk bool) []migration {
 	str := arrow.BinaryTypes.String
-	mk := func(name string, v1, v2 []arrow.Field) migration {
+	mk := func(kind abi.ChangeKind, v1, v2 []arrow.Field) migration {
+		name := string(kind)
 		table := c.table("unsafe_" + name)
 		m := migration{name: name, v1: TableSchema(table, pk, v1...), v2: TableSchema(table, pk, v2...)}
 		m.rows1, m.rows2 = Rows(m.v1, 0, 5, false), Rows(m.v2, 100, 10, false)

@@ -270,8 +270,8 @@ func (s *suite) runCase(ctx context.Context, c testCase) (res Result) {
 type needs struct {
 	// modes: the case runs in the first of these write modes the guest
 	// supports, and is skipped when it supports none.
-	modes    []string
-	features []string
+	modes    []abi.WriteMode
+	features []abi.Feature
 	// describe: the guest answers describe (holds schemas).
 	describe bool
 }
@@ -279,7 +279,7 @@ type needs struct {
 // unmet says why the guest does not meet n, or "".
 func (s *suite) unmet(n needs) string {
 	if len(n.modes) > 0 && s.mode(n.modes...) == "" {
-		return fmt.Sprintf("needs write_mode %s; the guest supports %s", strings.Join(n.modes, " or "), strings.Join(s.guest.Manifest.WriteModes, ", "))
+		return fmt.Sprintf("needs write_mode %s; the guest supports %s", abi.List(n.modes), abi.List(s.guest.Manifest.WriteModes))
 	}
 	for _, f := range n.features {
 		if !s.guest.HasFeature(f) {
@@ -293,7 +293,7 @@ func (s *suite) unmet(n needs) string {
 }
 
 // mode returns the first of modes the guest supports, or "".
-func (s *suite) mode(modes ...string) string {
+func (s *suite) mode(modes ...abi.WriteMode) abi.WriteMode {
 	for _, m := range modes {
 		if len(s.guest.Manifest.WriteModes) == 0 || slices.Contains(s.guest.Manifest.WriteModes, m) {
 			return m

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/internal/arrowio"
 	"github.com/wasmdest/wasmdest/internal/config"
@@ -84,7 +85,9 @@ func in(s *arrow.Schema, recs ...arrow.RecordBatch) input { return input{s, recs
 
 // step is one sync.
 type step struct {
-	writeMode, migrateMode, pkMode string
+	writeMode   abi.WriteMode
+	migrateMode abi.MigrateMode
+	pkMode      abi.PKMode
 	// source is _cq_source_name; "" is "conformance".
 	source string
 	// at is the sync time; zero is the case's start.
@@ -104,7 +107,7 @@ func (st step) options(c *caseRun) schema.Options {
 		o.SyncTime = c.start
 	}
 	if o.PKMode == "" {
-		o.PKMode = abi.PKModeDefault
+		o.PKMode = abi.DefaultPKMode
 	}
 	return o
 }
@@ -128,7 +131,7 @@ func (c *caseRun) sync(ctx context.Context, st step) outcome {
 	env := s.env(o)
 	migrateMode := st.migrateMode
 	if migrateMode == "" {
-		migrateMode = abi.MigrateModeSafe
+		migrateMode = abi.DefaultMigrateMode
 	}
 	d := config.Destination{
 		Name: "conformance", Registry: config.RegistryLocal, Path: s.cfg.Guest,
@@ -237,7 +240,7 @@ type memInput struct {
 
 func newMemInput(i input) *memInput {
 	t := arrowio.Table{Name: schema.TableName(i.schema), Schema: i.schema,
-		PrimaryKeys: schema.PrimaryKeys(i.schema), Unique: schema.UniqueColumns(i.schema)}
+		PrimaryKeys: arrowtypes.PrimaryKeys(i.schema), Unique: arrowtypes.UniqueColumns(i.schema)}
 	return &memInput{table: t, recs: i.recs}
 }
 

@@ -49,7 +49,9 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 )
 
 // Limits bound what one input may make the reader allocate. A field of zero
@@ -63,8 +65,9 @@ type Limits struct {
 	MaxBodyBytes int64
 }
 
-// DefaultLimits are 16 MiB of metadata and 256 MiB of body per message.
-var DefaultLimits = Limits{MaxMetadataBytes: 16 << 20, MaxBodyBytes: 256 << 20}
+// DefaultLimits are the ABI's: abi.MaxMetadataBytes of metadata (16 MiB)
+// and abi.MaxBodyBytes of body (256 MiB) per message.
+var DefaultLimits = Limits{MaxMetadataBytes: abi.MaxMetadataBytes, MaxBodyBytes: abi.MaxBodyBytes}
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxMetadataBytes <= 0 {
@@ -170,13 +173,6 @@ func makeTable(name string, schema *arrow.Schema) (Table, error) {
 		return t, fmt.Errorf("the schema has no %s metadata and %s to take the table name from: add %s to the schema metadata",
 			abi.MetaTableName, what, abi.MetaTableName)
 	}
-	for _, f := range schema.Fields() {
-		if v, ok := f.Metadata.GetValue(abi.MetaPrimaryKey); ok && v == abi.MetaTrue {
-			t.PrimaryKeys = append(t.PrimaryKeys, f.Name)
-		}
-		if v, ok := f.Metadata.GetValue(abi.MetaUnique); ok && v == abi.MetaTrue {
-			t.Unique = append(t.Unique, f.Name)
-		}
-	}
+	t.PrimaryKeys, t.Unique = arrowtypes.PrimaryKeys(schema), arrowtypes.UniqueColumns(schema)
 	return t, nil
 }

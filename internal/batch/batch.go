@@ -16,7 +16,7 @@
 // # Time
 //
 // The Batcher starts no goroutines and reads no timers. Deadline tells the
-// caller when the oldest pending row reaches Limits.Timeout; the caller
+// caller when the oldest pending row reaches its Timeout; the caller
 // arranges to call Flush then (for example with a time.Timer in its select
 // loop). Add also flushes first when it finds the deadline already passed.
 //
@@ -51,18 +51,13 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-)
 
-// Limits bound one batch. Zero or less means unlimited.
-type Limits struct {
-	Rows    int64
-	Bytes   int64
-	Timeout time.Duration
-}
+	"github.com/wasmdest/wasmdest/abi"
+)
 
 // Batcher accumulates records and hands them to a flush function in batches.
 type Batcher struct {
-	lim   Limits
+	lim   abi.BatchLimits
 	flush func(ctx context.Context, recs []arrow.RecordBatch) error
 	now   func() time.Time
 
@@ -73,14 +68,14 @@ type Batcher struct {
 }
 
 // New returns a Batcher that calls flush with each full batch.
-func New(lim Limits, flush func(ctx context.Context, recs []arrow.RecordBatch) error) *Batcher {
+func New(lim abi.BatchLimits, flush func(ctx context.Context, recs []arrow.RecordBatch) error) *Batcher {
 	return &Batcher{lim: lim, flush: flush, now: time.Now}
 }
 
 // Pending returns the rows and bytes waiting to be flushed.
 func (b *Batcher) Pending() (rows, bytes int64) { return b.rows, b.bytes }
 
-// Deadline returns when the oldest pending row reaches Limits.Timeout. It is
+// Deadline returns when the oldest pending row reaches its Timeout. It is
 // false when nothing is pending or there is no timeout.
 func (b *Batcher) Deadline() (time.Time, bool) {
 	if b.lim.Timeout <= 0 || len(b.recs) == 0 {

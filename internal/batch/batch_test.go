@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/wasmdest/wasmdest/abi"
 )
 
 var int64Schema = arrow.NewSchema([]arrow.Field{{Name: "v", Type: arrow.PrimitiveTypes.Int64}}, nil)
@@ -87,7 +89,7 @@ func TestRowsExactBoundaries(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	var r recorder
-	b := New(Limits{Rows: 10}, r.flush)
+	b := New(abi.BatchLimits{Rows: 10}, r.flush)
 	add(t, b, ints(mem, 0, 4))
 	add(t, b, ints(mem, 4, 4))
 	if rows, _ := b.Pending(); rows != 8 || len(r.batches) != 0 {
@@ -117,7 +119,7 @@ func TestBytesExactBoundaries(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	var r recorder
-	b := New(Limits{Bytes: 80}, r.flush) // 10 rows of 8 bytes
+	b := New(abi.BatchLimits{Bytes: 80}, r.flush) // 10 rows of 8 bytes
 	add(t, b, ints(mem, 0, 3))
 	add(t, b, ints(mem, 3, 25)) // oversize: 7 fill the first batch, then 10, then 8 pending
 	if got := r.shape(); got != "0-9 10-19" {
@@ -141,14 +143,14 @@ func TestRowsAndBytesTogether(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	var r recorder
-	b := New(Limits{Rows: 4, Bytes: 40}, r.flush)
+	b := New(abi.BatchLimits{Rows: 4, Bytes: 40}, r.flush)
 	add(t, b, ints(mem, 0, 9))
 	if got := r.shape(); got != "0-3 4-7" {
 		t.Fatalf("rows should bind first: %s", got)
 	}
 	b.Discard()
 	r = recorder{}
-	b = New(Limits{Rows: 100, Bytes: 24}, r.flush)
+	b = New(abi.BatchLimits{Rows: 100, Bytes: 24}, r.flush)
 	add(t, b, ints(mem, 0, 9))
 	if got := r.shape(); got != "0-2 3-5 6-8" {
 		t.Fatalf("bytes should bind first: %s", got)
@@ -159,7 +161,7 @@ func TestSingleRowOverByteLimit(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	var r recorder
-	b := New(Limits{Bytes: 64}, r.flush)
+	b := New(abi.BatchLimits{Bytes: 64}, r.flush)
 	big := strings.Repeat("x", 200)
 	add(t, b, strs(mem, "a", "b"))
 	add(t, b, strs(mem, big, "c", big, "d"))
@@ -181,7 +183,7 @@ func TestSkewedRowsNeverExceed(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for iter := 0; iter < 200; iter++ {
 		var r recorder
-		lim := Limits{Rows: rng.Int64N(20), Bytes: rng.Int64N(400)}
+		lim := abi.BatchLimits{Rows: rng.Int64N(20), Bytes: rng.Int64N(400)}
 		b := New(lim, r.flush)
 		var want []string
 		for range rng.IntN(6) + 1 {
@@ -219,7 +221,7 @@ func TestFlushOrderAndOwnership(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	var kept []arrow.RecordBatch
-	b := New(Limits{}, func(_ context.Context, recs []arrow.RecordBatch) error {
+	b := New(abi.BatchLimits{}, func(_ context.Context, recs []arrow.RecordBatch) error {
 		for _, r := range recs {
 			r.Retain() // keep beyond flush
 			kept = append(kept, r)
@@ -251,7 +253,7 @@ func TestFlushErrorDropsBatch(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	boom := errors.New("boom")
 	r := recorder{fail: boom}
-	b := New(Limits{Rows: 5}, r.flush)
+	b := New(abi.BatchLimits{Rows: 5}, r.flush)
 	rec := ints(mem, 0, 12)
 	err := b.Add(context.Background(), rec)
 	rec.Release()
@@ -286,7 +288,7 @@ func TestDeadline(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	var r recorder
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	b := New(Limits{Timeout: 30 * time.Second}, r.flush)
+	b := New(abi.BatchLimits{Timeout: 30 * time.Second}, r.flush)
 	b.now = func() time.Time { return now }
 	if _, ok := b.Deadline(); ok {
 		t.Fatal("deadline with nothing pending")
@@ -315,7 +317,7 @@ func TestDeadline(t *testing.T) {
 	if _, ok := b.Deadline(); ok {
 		t.Fatal("deadline after Flush")
 	}
-	nb := New(Limits{}, r.flush)
+	nb := New(abi.BatchLimits{}, r.flush)
 	add(t, nb, ints(mem, 0, 1))
 	if _, ok := nb.Deadline(); ok {
 		t.Fatal("deadline without timeout")
@@ -327,7 +329,7 @@ func TestCancelledContext(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	var r recorder
-	b := New(Limits{}, r.flush)
+	b := New(abi.BatchLimits{}, r.flush)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	rec := ints(mem, 0, 1)
@@ -435,7 +437,7 @@ func TestDictionarySize(t *testing.T) {
 		t.Fatalf("half of %d bytes weighs %d", whole, hs)
 	}
 	var r recorder
-	b := New(Limits{Bytes: whole / 4}, r.flush)
+	b := New(abi.BatchLimits{Bytes: whole / 4}, r.flush)
 	if err := b.Add(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/internal/batch"
 )
 
@@ -24,7 +26,7 @@ func Example() {
 		return array.NewRecordBatch(schema, []arrow.Array{col}, n)
 	}
 
-	b := batch.New(batch.Limits{Rows: 4, Timeout: time.Minute}, func(_ context.Context, recs []arrow.RecordBatch) error {
+	b := batch.New(abi.BatchLimits{Rows: 4, Timeout: time.Minute}, func(_ context.Context, recs []arrow.RecordBatch) error {
 		// recs are only valid until this function returns (Retain to keep one).
 		var rows []int64
 		for _, r := range recs {

@@ -35,7 +35,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/wasmdest/wasmdest/abi"
 )
@@ -56,13 +55,9 @@ const (
 	BuiltinFile     = "file"
 )
 
-// Allowed values, in the order error messages list them.
-var (
-	builtinGuests = []string{BuiltinPostgres, BuiltinFile}
-	writeModes    = []string{abi.WriteModeOverwriteDeleteStale, abi.WriteModeOverwrite, abi.WriteModeAppend}
-	migrateModes  = []string{abi.MigrateModeSafe, abi.MigrateModeForced}
-	pkModes       = []string{abi.PKModeDefault, abi.PKModeCQIDOnly}
-)
+// builtinGuests are the allowed values of Path with RegistryBuiltin, in the
+// order error messages list them.
+var builtinGuests = []string{BuiltinPostgres, BuiltinFile}
 
 // File is a parsed configuration file.
 type File struct {
@@ -87,13 +82,12 @@ type Destination struct {
 	Path string
 	// Version is the semantic version asked for ("v1.2.3"), or "".
 	Version string
-	// WriteMode is abi.WriteModeOverwriteDeleteStale (the default),
-	// abi.WriteModeOverwrite or abi.WriteModeAppend.
-	WriteMode string
-	// MigrateMode is abi.MigrateModeSafe (the default) or abi.MigrateModeForced.
-	MigrateMode string
-	// PKMode is abi.PKModeDefault (the default) or abi.PKModeCQIDOnly.
-	PKMode string
+	// WriteMode is valid; abi.DefaultWriteMode when the file sets none.
+	WriteMode abi.WriteMode
+	// MigrateMode is valid; abi.DefaultMigrateMode when the file sets none.
+	MigrateMode abi.MigrateMode
+	// PKMode is valid; abi.DefaultPKMode when the file sets none.
+	PKMode abi.PKMode
 	// SyncGroupID is the unexpanded sync_group_id (its {{...}} placeholders
 	// are set at sync time), or "".
 	SyncGroupID string
@@ -174,15 +168,6 @@ func Parse(path string, data []byte) (*File, error) {
 		}
 		return nil, &Error{File: path, Err: fmt.Errorf("cannot tell the configuration format from %s; accepted extensions: .toml (wasmdest), .yml and .yaml (CloudQuery spec)", ext)}
 	}
-}
-
-// Batch is a destination's batching: a batch is written when it holds Rows
-// rows or Bytes bytes, or when Timeout has passed since its first row. Zero
-// or less means unlimited.
-type Batch struct {
-	Rows    int64
-	Bytes   int64
-	Timeout time.Duration
 }
 
 // label names a destination in messages.

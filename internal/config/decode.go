@@ -157,9 +157,9 @@ func (p *parser) decodeCommon(raw rawDest) (*destState, map[string]string) {
 		lines: map[string]int{},
 		nerrs: len(p.errs),
 		d: &Destination{
-			WriteMode:   abi.WriteModeOverwriteDeleteStale,
-			MigrateMode: abi.MigrateModeSafe,
-			PKMode:      abi.PKModeDefault,
+			WriteMode:   abi.DefaultWriteMode,
+			MigrateMode: abi.DefaultMigrateMode,
+			PKMode:      abi.DefaultPKMode,
 			Spec:        map[string]any{},
 			File:        p.file,
 			Line:        raw.line,
@@ -435,15 +435,15 @@ func (p *parser) readFile(name string) (string, error) {
 func (s *destState) finish(strs map[string]string) *Destination {
 	d := s.d
 	if v, ok := strs[keyVersion]; ok && d.Version == "" && v != "" {
-		if !validSemver(v) {
+		if !strings.HasPrefix(v, "v") || !abi.ValidSemver(v) {
 			s.errorf(s.keyLine(keyVersion), "version %q is not a semantic version such as v1.2.3", v)
 		} else {
 			d.Version = v
 		}
 	}
-	s.mode(strs, keyWriteMode, writeModes, &d.WriteMode)
-	s.mode(strs, keyMigrateMode, migrateModes, &d.MigrateMode)
-	s.mode(strs, keyPKMode, pkModes, &d.PKMode)
+	mode(s, strs, keyWriteMode, &d.WriteMode)
+	mode(s, strs, keyMigrateMode, &d.MigrateMode)
+	mode(s, strs, keyPKMode, &d.PKMode)
 	d.SyncGroupID = strs[keySyncGroupID]
 	if dir, ok := strs[keyDirectory]; ok {
 		if dir == "" {
@@ -456,13 +456,13 @@ func (s *destState) finish(strs map[string]string) *Destination {
 	if d.SyncGroupID != "" && d.WriteMode == abi.WriteModeOverwriteDeleteStale {
 		how := "the default write_mode"
 		if _, ok := strs[keyWriteMode]; ok {
-			how = "write_mode " + abi.WriteModeOverwriteDeleteStale
+			how = "write_mode " + string(abi.WriteModeOverwriteDeleteStale)
 		}
 		s.errorf(s.keyLine(keySyncGroupID),
 			"sync_group_id cannot be used with %s (%s): deleting stale rows would delete the rows the other syncs of the group wrote; set write_mode to %s or %s",
 			how, abi.WriteModeOverwriteDeleteStale, abi.WriteModeOverwrite, abi.WriteModeAppend)
 	}
-	if _, err := d.Batch(Batch{}); err != nil {
+	if _, err := d.Batch(abi.BatchLimits{}); err != nil {
 		s.p.errs = append(s.p.errs, err)
 	}
 	if s.failed() {
@@ -471,18 +471,21 @@ func (s *destState) finish(strs map[string]string) *Destination {
 	return d
 }
 
-func (s *destState) mode(strs map[string]string, key string, allowed []string, dst *string) {
+// mode sets *dst to the value of key when the file sets it, and reports an
+// invalid one.
+func mode[T interface {
+	~string
+	Valid() error
+}](s *destState, strs map[string]string, key string, dst *T) {
 	v, ok := strs[key]
 	if !ok {
 		return
 	}
-	for _, a := range allowed {
-		if v == a {
-			*dst = v
-			return
-		}
+	if err := T(v).Valid(); err != nil {
+		s.errorf(s.keyLine(key), "%v", err)
+		return
 	}
-	s.errorf(s.keyLine(key), "%s %q is not one of %s", key, v, strings.Join(allowed, ", "))
+	*dst = T(v)
 }
 
 // typeName names the type of a decoded value as the file's format does.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/internal/config"
 )
 
@@ -42,7 +43,7 @@ batch_size = 5000
 		fmt.Printf("%s: %s guest %q, line %d\n", d.Name, d.Registry, d.Path, d.Line)
 		fmt.Println("write_mode:", d.WriteMode, "migrate_mode:", d.MigrateMode, "pk_mode:", d.PKMode)
 		fmt.Println("connection_string:", d.Spec["connection_string"])
-		b, err := d.Batch(config.Batch{Rows: 10000, Timeout: 0})
+		b, err := d.Batch(abi.BatchLimits{Rows: 10000, Timeout: 0})
 		if err != nil {
 			fmt.Println(err)
 			return

@@ -3,7 +3,6 @@ package config_test
 import (
 	"encoding/json"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/wasmdest/wasmdest/abi"
@@ -166,9 +165,7 @@ func checkParse(t *testing.T, path string, data []byte) {
 			t.Fatalf("empty or duplicate name %q", d.Name)
 		}
 		names[d.Name] = true
-		if !slices.Contains([]string{abi.WriteModeOverwriteDeleteStale, abi.WriteModeOverwrite, abi.WriteModeAppend}, d.WriteMode) ||
-			!slices.Contains([]string{abi.MigrateModeSafe, abi.MigrateModeForced}, d.MigrateMode) ||
-			!slices.Contains([]string{abi.PKModeDefault, abi.PKModeCQIDOnly}, d.PKMode) {
+		if d.WriteMode.Valid() != nil || d.MigrateMode.Valid() != nil || d.PKMode.Valid() != nil {
 			t.Fatalf("invalid modes %q %q %q", d.WriteMode, d.MigrateMode, d.PKMode)
 		}
 		if d.SyncGroupID != "" && d.WriteMode == abi.WriteModeOverwriteDeleteStale {
@@ -192,7 +189,7 @@ func checkParse(t *testing.T, path string, data []byte) {
 		if _, err := json.Marshal(d.Spec); err != nil {
 			t.Fatalf("Spec cannot be encoded as JSON: %v", err)
 		}
-		if _, err := d.Batch(config.Batch{}); err != nil {
+		if _, err := d.Batch(abi.BatchLimits{}); err != nil {
 			t.Fatalf("Parse accepted bad batch settings: %v", err)
 		}
 		if d.File != path || d.Line <= 0 {

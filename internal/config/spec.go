@@ -15,6 +15,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/wasmdest/wasmdest/abi"
 )
 
 // Keys of the nested spec that Batch reads.
@@ -198,7 +200,7 @@ func specPath(inst any, loc []string) []string {
 // Zero means unlimited. Parse has already checked these keys; an error
 // names each bad key, at its line when d came from Load or Parse, and comes
 // with defaults.
-func (d *Destination) Batch(defaults Batch) (Batch, error) {
+func (d *Destination) Batch(defaults abi.BatchLimits) (abi.BatchLimits, error) {
 	b := defaults
 	var errs []error
 	if v, ok := d.Spec[SpecBatchSize]; ok {

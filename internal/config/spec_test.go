@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/internal/config"
 )
 
@@ -147,11 +148,11 @@ func TestValidateSpecSchemaProblems(t *testing.T) {
 }
 
 func TestBatch(t *testing.T) {
-	defaults := config.Batch{Rows: 100, Bytes: 1 << 20, Timeout: time.Minute}
+	defaults := abi.BatchLimits{Rows: 100, Bytes: 1 << 20, Timeout: time.Minute}
 	tests := []struct {
 		name string
 		spec map[string]any
-		want config.Batch
+		want abi.BatchLimits
 		err  string
 	}{
 		{name: "defaults", spec: map[string]any{}, want: defaults},
@@ -159,17 +160,17 @@ func TestBatch(t *testing.T) {
 		{
 			name: "TOML integers",
 			spec: map[string]any{"batch_size": int64(5), "batch_size_bytes": int64(0), "batch_timeout": "1m30s"},
-			want: config.Batch{Rows: 5, Bytes: 0, Timeout: 90 * time.Second},
+			want: abi.BatchLimits{Rows: 5, Bytes: 0, Timeout: 90 * time.Second},
 		},
 		{
 			name: "YAML and JSON numbers",
 			spec: map[string]any{"batch_size": 7, "batch_size_bytes": 2048.0, "batch_timeout": 10.0},
-			want: config.Batch{Rows: 7, Bytes: 2048, Timeout: 10 * time.Second},
+			want: abi.BatchLimits{Rows: 7, Bytes: 2048, Timeout: 10 * time.Second},
 		},
 		{
 			name: "json.Number and uint64",
 			spec: map[string]any{"batch_size": json.Number("9"), "batch_size_bytes": uint64(3), "batch_timeout": int64(0)},
-			want: config.Batch{Rows: 9, Bytes: 3, Timeout: 0},
+			want: abi.BatchLimits{Rows: 9, Bytes: 3, Timeout: 0},
 		},
 		{name: "string size", spec: map[string]any{"batch_size": "10"}, err: `destination "d": spec.batch_size: must be an integer, not a string`},
 		{name: "fractional size", spec: map[string]any{"batch_size_bytes": 1.25}, err: `destination "d": spec.batch_size_bytes: must be an integer: 1.25 is not a whole number`},
@@ -216,7 +217,7 @@ func TestBatchLines(t *testing.T) {
 	f, path := mustLoad(t, "w.toml", "[[destination]]\nname = \"pg\"\npath = \"postgres\"\n[destination.spec]\nbatch_size = 10\n")
 	d := f.Destinations[0]
 	d.Spec["batch_size"] = "oops" // as if changed after loading
-	_, err := d.Batch(config.Batch{})
+	_, err := d.Batch(abi.BatchLimits{})
 	want := path + `:5: destination "pg": spec.batch_size: must be an integer, not a string`
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)

@@ -34,14 +34,14 @@ func Example() {
 		},
 	}
 
-	for _, mode := range []string{abi.MigrateModeSafe, abi.MigrateModeForced} {
+	for _, mode := range abi.MigrateModes() {
 		p, err := migrate.PlanTable(wanted, st, mode)
 		if err != nil {
 			panic(err)
 		}
 		fmt.Printf("%s: action %q\n", mode, p.Action)
 		for _, c := range p.Changes {
-			fmt.Printf("  safe=%t %s\n", migrate.Safe(c.Kind), migrate.Describe(c))
+			fmt.Printf("  safe=%t %s\n", c.Kind.Safe(), migrate.Describe(c))
 		}
 		// Check every table's plan before any OpMigrate.
 		if err := migrate.Check([]migrate.Plan{p}, mode); err != nil {

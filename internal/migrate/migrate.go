@@ -39,6 +39,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/internal/schema"
 )
 
@@ -48,7 +49,7 @@ type Plan struct {
 	// Action is abi.MigrateCreate, abi.MigrateAlter or abi.MigrateRecreate,
 	// or "" when the guest has nothing to do or, when Unsafe is not empty,
 	// may not do anything (migrate_mode safe; see Blocked).
-	Action string
+	Action abi.MigrateAction
 	// Changes lists every difference found, safe or not, in a fixed order:
 	// the primary key move first, then per wanted column in schema order,
 	// then the removed columns in table order. Empty for action create.
@@ -70,25 +71,12 @@ func (p Plan) Request() abi.MigrateRequest {
 	return abi.MigrateRequest{Table: p.Table, Action: p.Action, Changes: p.Changes}
 }
 
-var safeKinds = map[string]bool{
-	abi.ChangeAddColumn:    true,
-	abi.ChangeRemoveColumn: true,
-	abi.ChangeRemoveUnique: true,
-	abi.ChangeMovePKToCQID: true,
-}
-
-// Safe reports whether a change of this kind can be applied without losing
-// data or failing on existing rows (see the package documentation).
-func Safe(kind string) bool { return safeKinds[kind] }
-
-func normalizeMode(mode string) (string, error) {
-	switch mode {
-	case "":
-		return abi.MigrateModeSafe, nil
-	case abi.MigrateModeSafe, abi.MigrateModeForced:
-		return mode, nil
+// normalizeMode returns mode, or abi.DefaultMigrateMode for "".
+func normalizeMode(mode abi.MigrateMode) (abi.MigrateMode, error) {
+	if mode == "" {
+		return abi.DefaultMigrateMode, nil
 	}
-	return "", fmt.Errorf("unknown migrate_mode %q (want %q or %q)", mode, abi.MigrateModeSafe, abi.MigrateModeForced)
+	return mode, mode.Valid()
 }
 
 // PlanTable decides what to do with one table. wanted is the schema the host
@@ -97,7 +85,7 @@ func normalizeMode(mode string) (string, error) {
 //
 // It first runs Verify, so a guest report inconsistent with wanted is an
 // error rather than a plan.
-func PlanTable(wanted *arrow.Schema, st abi.TableState, mode string) (Plan, error) {
+func PlanTable(wanted *arrow.Schema, st abi.TableState, mode abi.MigrateMode) (Plan, error) {
 	mode, err := normalizeMode(mode)
 	if err != nil {
 		return Plan{}, err
@@ -113,7 +101,7 @@ func PlanTable(wanted *arrow.Schema, st abi.TableState, mode string) (Plan, erro
 	p.Changes = Diff(st.Current, st.Wanted)
 	needed := false
 	for _, c := range p.Changes {
-		if !Safe(c.Kind) {
+		if !c.Kind.Safe() {
 			p.Unsafe = append(p.Unsafe, c)
 		}
 		if c.Kind != abi.ChangeRemoveColumn {
@@ -196,7 +184,7 @@ func Diff(current, wanted []abi.Column) []abi.Change {
 }
 
 // change builds a Change holding copies of the columns.
-func change(kind string, cur, want *abi.Column) abi.Change {
+func change(kind abi.ChangeKind, cur, want *abi.Column) abi.Change {
 	ch := abi.Change{Kind: kind}
 	if cur != nil {
 		c := *cur
@@ -290,7 +278,7 @@ func Describe(c abi.Change) string {
 	case abi.ChangeMovePKToCQID:
 		return fmt.Sprintf("primary key moves to column %q alone", abi.ColID)
 	}
-	return col + c.Kind
+	return col + string(c.Kind)
 }
 
 func colType(c *abi.Column) string {
@@ -347,7 +335,7 @@ func (e *UnsafeError) Error() string {
 //
 // In migrate_mode forced a plan is refused only if it was planned in safe
 // mode (unsafe changes but no recreate).
-func Check(plans []Plan, mode string) error {
+func Check(plans []Plan, mode abi.MigrateMode) error {
 	mode, err := normalizeMode(mode)
 	if err != nil {
 		return err
@@ -401,8 +389,8 @@ func Verify(wanted *arrow.Schema, st abi.TableState) error {
 	if st.Table != table {
 		add("guest reported the state of table %q", st.Table)
 	}
-	pk := setOf(schema.PrimaryKeys(wanted))
-	uniq := setOf(schema.UniqueColumns(wanted))
+	pk := setOf(arrowtypes.PrimaryKeys(wanted))
+	uniq := setOf(arrowtypes.UniqueColumns(wanted))
 	if len(st.Wanted) != wanted.NumFields() {
 		add("guest reported %d wanted columns for the %d fields of the schema", len(st.Wanted), wanted.NumFields())
 	}

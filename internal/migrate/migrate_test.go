@@ -50,7 +50,7 @@ func with(c abi.Column, f func(*abi.Column)) abi.Column { f(&c); return c }
 func kinds(cs []abi.Change) []string {
 	var out []string
 	for _, c := range cs {
-		out = append(out, c.Kind+":"+c.Column)
+		out = append(out, string(c.Kind)+":"+c.Column)
 	}
 	return out
 }
@@ -61,7 +61,7 @@ func TestPlanTable(t *testing.T) {
 		current, wanted  []abi.Column
 		changes          []string // kind:column, in order
 		unsafe           []string
-		safeAct, frcdAct string // action in safe and forced mode
+		safeAct, frcdAct abi.MigrateAction // action in safe and forced mode
 	}{
 		{name: "no change", current: []abi.Column{id, name}, wanted: []abi.Column{id, name}},
 		{name: "add_column", current: []abi.Column{id}, wanted: []abi.Column{id, name},
@@ -116,7 +116,7 @@ func TestPlanTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, mode := range []string{abi.MigrateModeSafe, abi.MigrateModeForced} {
+			for _, mode := range abi.MigrateModes() {
 				s := st("t", tt.current, tt.wanted)
 				p, err := PlanTable(schemaOf("t", tt.wanted), s, mode)
 				if err != nil {
@@ -143,8 +143,8 @@ func TestPlanTable(t *testing.T) {
 					t.Errorf("%s: Check = %v", mode, checkErr)
 				}
 				for _, c := range p.Changes {
-					if Safe(c.Kind) == contains(tt.unsafe, c.Kind+":"+c.Column) {
-						t.Errorf("Safe(%s) = %t", c.Kind, Safe(c.Kind))
+					if c.Kind.Safe() == contains(tt.unsafe, string(c.Kind)+":"+c.Column) {
+						t.Errorf("%s.Safe() = %t", c.Kind, c.Kind.Safe())
 					}
 				}
 				if r := p.Request(); r.Table != "t" || r.Action != p.Action || len(r.Changes) != len(p.Changes) {
@@ -166,7 +166,7 @@ func contains(ss []string, s string) bool {
 
 func TestPlanTableCreate(t *testing.T) {
 	wanted := []abi.Column{id, name}
-	for _, mode := range []string{"", abi.MigrateModeSafe, abi.MigrateModeForced} {
+	for _, mode := range []abi.MigrateMode{"", abi.MigrateModeSafe, abi.MigrateModeForced} {
 		p, err := PlanTable(schemaOf("t", wanted), abi.TableState{Table: "t", Wanted: wanted}, mode)
 		if err != nil {
 			t.Fatal(err)
@@ -179,7 +179,7 @@ func TestPlanTableCreate(t *testing.T) {
 
 func TestPlanTableErrors(t *testing.T) {
 	wanted := []abi.Column{id, name}
-	if _, err := PlanTable(schemaOf("t", wanted), st("t", nil, wanted), "yolo"); err == nil || !strings.Contains(err.Error(), `unknown migrate_mode "yolo"`) {
+	if _, err := PlanTable(schemaOf("t", wanted), st("t", nil, wanted), "yolo"); err == nil || !strings.Contains(err.Error(), `migrate_mode "yolo" is not one of`) {
 		t.Errorf("bad mode: %v", err)
 	}
 	if err := Check(nil, "yolo"); err == nil {
@@ -228,7 +228,7 @@ func TestRoundTrip(t *testing.T) {
 		cols = dedupe(cols)
 		r.Shuffle(len(cols), func(i, j int) { cols[i], cols[j] = cols[j], cols[i] })
 		current := append([]abi.Column(nil), cols...)
-		for _, mode := range []string{abi.MigrateModeSafe, abi.MigrateModeForced} {
+		for _, mode := range abi.MigrateModes() {
 			p, err := PlanTable(schemaOf("t", cols), st("t", current, cols), mode)
 			if err != nil {
 				t.Fatal(err)
@@ -258,7 +258,7 @@ func TestApplyThenPlan(t *testing.T) {
 	}
 	for n := range 2000 {
 		current, wanted := gen(), gen()
-		for _, mode := range []string{abi.MigrateModeSafe, abi.MigrateModeForced} {
+		for _, mode := range abi.MigrateModes() {
 			p, err := PlanTable(schemaOf("t", wanted), st("t", current, wanted), mode)
 			if err != nil {
 				t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/internal/schema"
 )
 
@@ -33,7 +34,7 @@ func Example() {
 	for _, f := range out.Fields() {
 		fmt.Println(f.Name, f.Type)
 	}
-	fmt.Println("primary key:", schema.PrimaryKeys(out))
+	fmt.Println("primary key:", arrowtypes.PrimaryKeys(out))
 
 	// Turn a source record into a record of the stored schema.
 	app, err := schema.NewAppender(out, o, memory.DefaultAllocator)

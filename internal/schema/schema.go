@@ -20,20 +20,22 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 )
 
 // Options are the sync settings that shape a table's stored schema.
 type Options struct {
-	// WriteMode is one of abi.WriteMode*; "" means abi.WriteModeOverwriteDeleteStale.
-	WriteMode string
-	// PKMode is one of abi.PKMode*; "" means abi.PKModeDefault.
-	PKMode string
+	// WriteMode is the write mode; "" means abi.DefaultWriteMode.
+	WriteMode abi.WriteMode
+	// PKMode is the pk mode; "" means abi.DefaultPKMode.
+	PKMode abi.PKMode
 	// SyncGroupID is the expanded sync_group_id, "" when unset.
 	SyncGroupID string
 	// SourceName is the value of _cq_source_name.
@@ -48,20 +50,14 @@ var SyncTimeType arrow.DataType = &arrow.TimestampType{Unit: arrow.Microsecond, 
 
 // normalize fills defaults and checks the option values.
 func (o Options) normalize() (Options, error) {
-	switch o.WriteMode {
-	case "":
-		o.WriteMode = abi.WriteModeOverwriteDeleteStale
-	case abi.WriteModeOverwriteDeleteStale, abi.WriteModeOverwrite, abi.WriteModeAppend:
-	default:
-		return o, fmt.Errorf("unknown write_mode %q (want %q, %q or %q)", o.WriteMode,
-			abi.WriteModeOverwriteDeleteStale, abi.WriteModeOverwrite, abi.WriteModeAppend)
+	if o.WriteMode == "" {
+		o.WriteMode = abi.DefaultWriteMode
 	}
-	switch o.PKMode {
-	case "":
-		o.PKMode = abi.PKModeDefault
-	case abi.PKModeDefault, abi.PKModeCQIDOnly:
-	default:
-		return o, fmt.Errorf("unknown pk_mode %q (want %q or %q)", o.PKMode, abi.PKModeDefault, abi.PKModeCQIDOnly)
+	if o.PKMode == "" {
+		o.PKMode = abi.DefaultPKMode
+	}
+	if err := errors.Join(o.WriteMode.Valid(), o.PKMode.Valid()); err != nil {
+		return o, err
 	}
 	if o.SyncGroupID != "" && o.WriteMode == abi.WriteModeOverwriteDeleteStale {
 		return o, fmt.Errorf("sync_group_id is not supported with write_mode %q; use %q or %q",
@@ -173,7 +169,7 @@ func Transform(in *arrow.Schema, o Options) (*arrow.Schema, error) {
 		if o.SyncGroupID != "" && o.WriteMode == abi.WriteModeOverwrite {
 			hasPK := false
 			for _, f := range fields {
-				if f.Name != abi.ColSyncGroupID && isTrue(f.Metadata, abi.MetaPrimaryKey) {
+				if f.Name != abi.ColSyncGroupID && arrowtypes.IsPrimaryKey(f) {
 					hasPK = true
 					break
 				}
@@ -193,36 +189,6 @@ func Transform(in *arrow.Schema, o Options) (*arrow.Schema, error) {
 
 	md := in.Metadata()
 	return arrow.NewSchema(fields, &md), nil
-}
-
-// PrimaryKeys returns the names of the fields marked as primary key
-// (cq:extension:primary_key = "true"), in schema order.
-func PrimaryKeys(s *arrow.Schema) []string {
-	return marked(s, abi.MetaPrimaryKey)
-}
-
-// UniqueColumns returns the names of the fields marked unique
-// (cq:extension:unique = "true"), in schema order.
-func UniqueColumns(s *arrow.Schema) []string {
-	return marked(s, abi.MetaUnique)
-}
-
-func marked(s *arrow.Schema, key string) []string {
-	if s == nil {
-		return nil
-	}
-	var out []string
-	for _, f := range s.Fields() {
-		if isTrue(f.Metadata, key) {
-			out = append(out, f.Name)
-		}
-	}
-	return out
-}
-
-func isTrue(md arrow.Metadata, key string) bool {
-	v, ok := md.GetValue(key)
-	return ok && v == abi.MetaTrue
 }
 
 // withoutKeys returns md without keys, keeping the order of the others. md is

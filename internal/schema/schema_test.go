@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 )
 
 var (
@@ -43,7 +44,7 @@ type col struct {
 func describe(s *arrow.Schema) []col {
 	var out []col
 	for _, f := range s.Fields() {
-		out = append(out, col{f.Name, f.Type.String(), f.Nullable, isTrue(f.Metadata, abi.MetaPrimaryKey), isTrue(f.Metadata, abi.MetaUnique)})
+		out = append(out, col{f.Name, f.Type.String(), f.Nullable, arrowtypes.IsPrimaryKey(f), arrowtypes.IsUnique(f)})
 	}
 	return out
 }
@@ -124,7 +125,7 @@ func TestTransformKeepsOtherFieldMetadata(t *testing.T) {
 		}
 	}
 	// The input schema is not modified.
-	if got := PrimaryKeys(in); !reflect.DeepEqual(got, []string{"id"}) {
+	if got := arrowtypes.PrimaryKeys(in); !reflect.DeepEqual(got, []string{"id"}) {
 		t.Errorf("input changed: pk %v", got)
 	}
 }
@@ -148,8 +149,8 @@ func TestTransformErrors(t *testing.T) {
 		{"duplicate column", arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.PrimitiveTypes.Int64}, {Name: "a", Type: arrow.PrimitiveTypes.Int64}}, tableMeta("t")), Options{},
 			`column "a" appears more than once`},
 		{"group id with delete stale", source(), Options{SyncGroupID: "x"}, "sync_group_id is not supported with write_mode \"overwrite-delete-stale\""},
-		{"bad write mode", source(), Options{WriteMode: "upsert"}, `unknown write_mode "upsert"`},
-		{"bad pk mode", source(), Options{PKMode: "none"}, `unknown pk_mode "none"`},
+		{"bad write mode", source(), Options{WriteMode: "upsert"}, `write_mode "upsert" is not one of`},
+		{"bad pk mode", source(), Options{PKMode: "none"}, `pk_mode "none" is not one of`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,24 +163,6 @@ func TestTransformErrors(t *testing.T) {
 	// cq-id-only without _cq_id is fine in append mode, which has no primary key.
 	if _, err := Transform(noID, Options{WriteMode: abi.WriteModeAppend, PKMode: abi.PKModeCQIDOnly}); err != nil {
 		t.Error(err)
-	}
-}
-
-func TestPrimaryKeysUnique(t *testing.T) {
-	s := arrow.NewSchema([]arrow.Field{
-		{Name: "a", Type: arrow.PrimitiveTypes.Int64, Metadata: pk},
-		{Name: "b", Type: arrow.PrimitiveTypes.Int64, Metadata: unique},
-		{Name: "c", Type: arrow.PrimitiveTypes.Int64, Metadata: pkUniq},
-		{Name: "d", Type: arrow.PrimitiveTypes.Int64, Metadata: arrow.NewMetadata([]string{abi.MetaPrimaryKey}, []string{"false"})},
-	}, nil)
-	if got := PrimaryKeys(s); !reflect.DeepEqual(got, []string{"a", "c"}) {
-		t.Errorf("PrimaryKeys = %v", got)
-	}
-	if got := UniqueColumns(s); !reflect.DeepEqual(got, []string{"b", "c"}) {
-		t.Errorf("UniqueColumns = %v", got)
-	}
-	if PrimaryKeys(nil) != nil || UniqueColumns(nil) != nil {
-		t.Error("nil schema")
 	}
 }
 

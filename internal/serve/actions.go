@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/internal/syncer"
 )
 
@@ -125,7 +126,7 @@ func (s *Server) begin(ctx context.Context, t *tenant, req BeginRequest) (*Begin
 	s.mu.Unlock()
 	s.metrics.syncs.WithLabelValues(t.cfg.Name).Inc()
 	s.log.Info("sync begun", "tenant", t.cfg.Name, "destination", req.Destination, "sync", sy.handle, "guest", d.Guest.Name(), "version", d.Guest.Manifest.Version)
-	return &BeginResult{Sync: sy.handle, SyncID: syncID, SyncTime: syncer.FormatTime(env.SyncTime), Guest: d.Guest.Name(), GuestVersion: d.Guest.Manifest.Version}, nil
+	return &BeginResult{Sync: sy.handle, SyncID: syncID, SyncTime: abi.FormatTime(env.SyncTime), Guest: d.Guest.Name(), GuestVersion: d.Guest.Manifest.Version}, nil
 }
 
 func (s *Server) unref(t *tenant) {

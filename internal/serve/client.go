@@ -28,7 +28,7 @@ type Client struct {
 // in opts.
 func Dial(addr, token string, opts ...grpc.DialOption) (*Client, error) {
 	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(16 << 20))}, opts...)
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(DefaultMaxMessageBytes))}, opts...)
 	fc, err := flight.NewClientWithMiddleware(addr, nil, nil, opts...)
 	if err != nil {
 		return nil, err

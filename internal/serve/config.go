@@ -197,8 +197,8 @@ func (t *TenantConfig) check(dir string) error {
 		return errors.New("limits must not be negative")
 	}
 	for _, c := range t.Grant {
-		if !slices.Contains(abi.Capabilities, c) {
-			return fmt.Errorf("grant %q is not a capability; capabilities: %v", c, abi.Capabilities)
+		if err := c.Valid(); err != nil {
+			return fmt.Errorf("grant: %w", err)
 		}
 	}
 	if t.Root != "" {

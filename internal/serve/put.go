@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/internal/arrowio"
 	"github.com/wasmdest/wasmdest/internal/batch"
@@ -33,7 +34,7 @@ func (s *Server) DoPut(stream flight.FlightService_DoPutServer) (err error) {
 			err = s.fail(t, err)
 		}
 	}()
-	rdr, err := flight.NewRecordReader(stream, ipc.WithMetadataSizeLimit(host.MaxMetadataBytes), ipc.WithBodySizeLimit(int64(s.opts.MaxMessageBytes)))
+	rdr, err := flight.NewRecordReader(stream, ipc.WithMetadataSizeLimit(abi.MaxMetadataBytes), ipc.WithBodySizeLimit(int64(s.opts.MaxMessageBytes)))
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "DoPut: %v", err)
 	}
@@ -103,14 +104,7 @@ func (s *Server) DoPut(stream flight.FlightService_DoPutServer) (err error) {
 	in := &flightInput{table: arrowio.Table{Name: table, Schema: sc}, rdr: rdr, gen: sy.gen,
 		rows: s.metrics.rows.WithLabelValues(name, guest), bytes: s.metrics.bytes.WithLabelValues(name, guest),
 		records: s.metrics.records.WithLabelValues(name, guest), done: make(chan struct{})}
-	for _, f := range sc.Fields() {
-		if v, _ := f.Metadata.GetValue(abi.MetaPrimaryKey); v == abi.MetaTrue {
-			in.table.PrimaryKeys = append(in.table.PrimaryKeys, f.Name)
-		}
-		if v, _ := f.Metadata.GetValue(abi.MetaUnique); v == abi.MetaTrue {
-			in.table.Unique = append(in.table.Unique, f.Name)
-		}
-	}
+	in.table.PrimaryKeys, in.table.Unique = arrowtypes.PrimaryKeys(sc), arrowtypes.UniqueColumns(sc)
 	handed = true
 	err = sy.sess.Stream(sctx, in)
 	if err != nil {

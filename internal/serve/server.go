@@ -33,6 +33,10 @@ import (
 	"github.com/wasmdest/wasmdest/internal/syncer"
 )
 
+// DefaultMaxMessageBytes is the largest gRPC message (one Flight record
+// batch) a server accepts and a Client sends unless told otherwise: 16 MiB.
+const DefaultMaxMessageBytes = 16 << 20
+
 // Options configure a Server.
 type Options struct {
 	// ConfigPath is the tenants file (see LoadConfig).
@@ -51,7 +55,8 @@ type Options struct {
 	MaxActiveStreams int
 	// SyncIdleTimeout aborts a sync with no stream for that long. 0 means 10 minutes.
 	SyncIdleTimeout time.Duration
-	// MaxMessageBytes bounds one gRPC message (one Flight record batch). 0 means 16 MiB.
+	// MaxMessageBytes bounds one gRPC message (one Flight record batch). 0
+	// means DefaultMaxMessageBytes.
 	MaxMessageBytes int
 	// GuestLogLinesPerSecond is each tenant's log rate limit. 0 means 100.
 	GuestLogLinesPerSecond int
@@ -112,7 +117,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		opts.SyncIdleTimeout = 10 * time.Minute
 	}
 	if opts.MaxMessageBytes <= 0 {
-		opts.MaxMessageBytes = 16 << 20
+		opts.MaxMessageBytes = DefaultMaxMessageBytes
 	}
 	s := &Server{opts: opts, log: opts.Log, sched: newScheduler(opts.MaxActiveStreams), penalty: newPenalties(),
 		tenants: map[string]*tenant{}, syncs: map[string]*syncState{}, groups: map[groupKey]*group{}, stopReap: make(chan struct{})}

@@ -5,6 +5,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/wasmdest/wasmdest/abi"
 )
 
 // Flight action types.
@@ -53,12 +55,12 @@ type Summary struct {
 type TableSummary struct {
 	Table string `json:"table"`
 	// Rows, Bytes and Batches were written whole by the guest.
-	Rows         int64  `json:"rows"`
-	Bytes        int64  `json:"bytes"`
-	Batches      int64  `json:"batches"`
-	Migration    string `json:"migration,omitempty"`
-	DeletedStale bool   `json:"deleted_stale,omitempty"`
-	Error        string `json:"error,omitempty"`
+	Rows         int64             `json:"rows"`
+	Bytes        int64             `json:"bytes"`
+	Batches      int64             `json:"batches"`
+	Migration    abi.MigrateAction `json:"migration,omitempty"`
+	DeletedStale bool              `json:"deleted_stale,omitempty"`
+	Error        string            `json:"error,omitempty"`
 }
 
 // PutResult is the app_metadata of the PutResult that ends a successful DoPut.

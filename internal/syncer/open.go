@@ -21,7 +21,6 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
-	"github.com/wasmdest/wasmdest/internal/batch"
 	"github.com/wasmdest/wasmdest/internal/config"
 	"github.com/wasmdest/wasmdest/internal/placeholder"
 )
@@ -81,7 +80,7 @@ type Destination struct {
 	Guest           *host.Guest
 	Pool            *host.Pool
 	SyncGroupID     string // expanded
-	Batch           batch.Limits
+	Batch           abi.BatchLimits
 	close           []func()
 	guestSourcePath string
 	// writeSlots holds one token per batch being written (Env.Writers);
@@ -143,11 +142,11 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	m := g.Manifest
-	if d.Version != "" && strings.TrimPrefix(d.Version, "v") != strings.TrimPrefix(m.Version, "v") {
+	if d.Version != "" && !abi.SameSemver(d.Version, m.Version) {
 		return fail(fmt.Errorf("version %s asked for, but guest %s is version %s", d.Version, wasm, m.Version))
 	}
 	if len(m.WriteModes) > 0 && !slices.Contains(m.WriteModes, d.WriteMode) {
-		return fail(fmt.Errorf("write_mode %q is not supported by guest %s, which supports %s", d.WriteMode, m.Name, strings.Join(m.WriteModes, ", ")))
+		return fail(fmt.Errorf("write_mode %q is not supported by guest %s, which supports %s", d.WriteMode, m.Name, abi.List(m.WriteModes)))
 	}
 	if d.MigrateMode == abi.MigrateModeForced && !g.HasFeature(abi.FeatureMigrateForced) {
 		env.Log.Warn("guest cannot drop and recreate tables: migrate_mode forced has no effect on it", "destination", d.Name, "guest", m.Name)
@@ -157,15 +156,11 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 			return fail(err)
 		}
 	}
-	defaults := config.Batch{Rows: m.BatchDefaults.Rows, Bytes: m.BatchDefaults.Bytes}
-	if m.BatchDefaults.Timeout != "" {
-		defaults.Timeout, _ = time.ParseDuration(m.BatchDefaults.Timeout)
-	}
-	b, err := d.Batch(defaults)
+	b, err := d.Batch(m.BatchDefaults)
 	if err != nil {
 		return fail(err)
 	}
-	dest.Batch = batch.Limits{Rows: b.Rows, Bytes: b.Bytes, Timeout: b.Timeout}
+	dest.Batch = b
 	if d.SyncGroupID != "" {
 		if dest.SyncGroupID, err = env.Expander()(abi.ExpandRequest{Template: d.SyncGroupID}); err != nil {
 			return fail(fmt.Errorf("sync_group_id: %w", err))
@@ -193,7 +188,7 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 		Init: &abi.InitRequest{
 			Destination: d.Name, Spec: specJSON,
 			WriteMode: d.WriteMode, MigrateMode: d.MigrateMode, PKMode: d.PKMode,
-			SyncID: env.SyncID, SyncTime: FormatTime(env.SyncTime), SourceName: env.SourceName,
+			SyncID: env.SyncID, SyncTime: abi.FormatTime(env.SyncTime), SourceName: env.SourceName,
 			SyncGroupID: dest.SyncGroupID, MaxMessageBytes: MaxMessageBytes,
 		},
 	}
@@ -238,6 +233,3 @@ func (d *Destination) Close() {
 	}
 	d.close = nil
 }
-
-// FormatTime formats t as the ABI's timestamps: RFC 3339, UTC, microseconds.
-func FormatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/internal/arrowio"
 	"github.com/wasmdest/wasmdest/internal/batch"
@@ -52,7 +53,7 @@ type TableStats struct {
 	// Pending rows were read but not yet written.
 	Pending int64
 	// Migration is what was done to the table before writing ("" for nothing).
-	Migration string
+	Migration abi.MigrateAction
 	// DeletedStale is true when delete-stale ran for the table.
 	DeletedStale bool
 	Err          error
@@ -232,7 +233,7 @@ func (s *Sync) newTarget(d *Destination, t arrowio.Table) (*target, error) {
 	if d.writeSlots != nil {
 		// Upserts stay in order: one batch of the table at a time.
 		n := 1
-		if len(schema.PrimaryKeys(wanted)) == 0 {
+		if len(arrowtypes.PrimaryKeys(wanted)) == 0 {
 			n = cap(d.writeSlots)
 		}
 		tg.inflight = make(chan struct{}, n)
@@ -441,7 +442,7 @@ func (s *Sync) finishInput(ctx context.Context, table string, targets []*target)
 		if !tg.d.Guest.HasFeature(abi.FeatureDeleteStale) {
 			continue // Open refused such a write mode unless the manifest allows it
 		}
-		req := abi.DeleteStaleRequest{Table: table, SourceName: s.env.SourceName, SyncTime: FormatTime(s.env.SyncTime)}
+		req := abi.DeleteStaleRequest{Table: table, SourceName: s.env.SourceName, SyncTime: abi.FormatTime(s.env.SyncTime)}
 		if err := tg.d.Pool.Call(ctx, abi.OpDeleteStale, req, nil, nil); err != nil {
 			return s.fail(tg, fmt.Errorf("destination %q: table %q: delete stale: %w", tg.d.Name, table, err))
 		}

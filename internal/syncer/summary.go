@@ -14,13 +14,11 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/internal/arrowio"
+	"github.com/wasmdest/wasmdest/internal/version"
 )
 
 // SummaryTable is the table send_sync_summary writes to.
 const SummaryTable = "cloudquery_sync_summaries"
-
-// Version is wasmdest's version, written as cli_version in sync summaries.
-var Version = "v0.1.0"
 
 func summarySchema() *arrow.Schema {
 	js := arrowtypes.NewJSONType()
@@ -112,7 +110,7 @@ func (s *Sync) summaryRecord(d *Destination, tables []string) *summaryInput {
 		raw, _ := json.Marshal(v)
 		b.Field(i).(*arrowtypes.JSONBuilder).AppendRaw(raw)
 	}
-	str(0, Version)
+	str(0, version.String())
 	num(1, errs)
 	str(2, d.Name)
 	str(3, d.guestSourcePath)

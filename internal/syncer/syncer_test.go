@@ -217,7 +217,7 @@ func TestBatchingAndDeleteStaleOrder(t *testing.T) {
 	if _, err := run(t, env, d, in1, in2); err != nil {
 		t.Fatal(err)
 	}
-	ts := syncer.FormatTime(syncTime)
+	ts := abi.FormatTime(syncTime)
 	want := []string{
 		"migrate users create", "migrate groups create",
 		"write users 10", "write users 10", "write users 5", "delete_stale users src " + ts,

@@ -41,7 +41,7 @@ type syncOpts struct {
 	t0, t1 time.Time // the previous sync (preloaded rows) and this one
 }
 
-func (o syncOpts) schema(mode string, t time.Time) schema.Options {
+func (o syncOpts) schema(mode abi.WriteMode, t time.Time) schema.Options {
 	return schema.Options{WriteMode: mode, SourceName: o.source, SyncTime: t}
 }
 
@@ -271,7 +271,7 @@ func (b *bench) guestStart() error {
 
 // pgJob is a wasmdest sync of the dataset (or of gen rows made on the fly,
 // when gen > 0; an empty table when gen < 0) into PostgreSQL.
-func (b *bench) pgJob(mode string, writers int, spec map[string]any, gen int) job {
+func (b *bench) pgJob(mode abi.WriteMode, writers int, spec map[string]any, gen int) job {
 	s := map[string]any{"connection_string": b.pg.url}
 	for k, v := range spec {
 		s[k] = v
@@ -290,7 +290,7 @@ func (b *bench) pgJob(mode string, writers int, spec map[string]any, gen int) jo
 // prepare drops the table and lets the guest create it for a write mode
 // (a sync of no rows), so that both sides write into the table as wasmdest
 // makes it.
-func (b *bench) prepare(mode string, spec map[string]any) error {
+func (b *bench) prepare(mode abi.WriteMode, spec map[string]any) error {
 	if err := b.pg.exec(b.ctx, "DROP TABLE IF EXISTS "+table); err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ import (
 type job struct {
 	Guest       string         `json:"guest"`
 	CacheDir    string         `json:"cache_dir"`
-	WriteMode   string         `json:"write_mode"`
+	WriteMode   abi.WriteMode  `json:"write_mode"`
 	Spec        map[string]any `json:"spec"`
 	Directory   string         `json:"directory,omitempty"`
 	Writers     int            `json:"writers"`
@@ -98,7 +98,7 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 	}
 	d := config.Destination{
 		Name: "bench", Registry: config.RegistryLocal, Path: j.Guest,
-		WriteMode: j.WriteMode, MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
+		WriteMode: j.WriteMode, MigrateMode: abi.DefaultMigrateMode, PKMode: abi.DefaultPKMode,
 		Spec: j.Spec, Directory: j.Directory, File: "wasmbench", Line: 1,
 	}
 	dest, err := syncer.Open(ctx, env, d)

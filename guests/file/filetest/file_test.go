@@ -226,12 +226,12 @@ func TestRotation(t *testing.T) {
 	one := batch.RecordSize(recs[0])
 	for _, c := range []struct {
 		name  string
-		lim   batch.Limits
+		lim   abi.BatchLimits
 		spec  string
 		files int
 	}{
-		{"rows", batch.Limits{Rows: 50}, `,"batch_size":50`, 4}, // 185 rows: 50+50+50+35
-		{"bytes", batch.Limits{Bytes: one}, `,"batch_size_bytes":` + fmt.Sprint(one) + `,"batch_size":0`, 0},
+		{"rows", abi.BatchLimits{Rows: 50}, `,"batch_size":50`, 4}, // 185 rows: 50+50+50+35
+		{"bytes", abi.BatchLimits{Bytes: one}, `,"batch_size_bytes":` + fmt.Sprint(one) + `,"batch_size":0`, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -496,8 +496,9 @@ func TestRefusals(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
 	for _, c := range []struct {
-		name, spec, mode string
-		want             []string
+		name, spec string
+		mode       abi.WriteMode
+		want       []string
 	}{
 		{"overwrite", `{"path":"{{UUID}}"}`, abi.WriteModeOverwrite, []string{`write_mode "overwrite"`, "append-only", `set write_mode to "append"`}},
 		{"delete stale", `{"path":"{{UUID}}"}`, abi.WriteModeOverwriteDeleteStale, []string{"overwrite-delete-stale", "append-only"}},

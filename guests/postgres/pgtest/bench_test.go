@@ -107,8 +107,8 @@ func makeBenchData(b *testing.B, n int, o schema.Options) benchData {
 //	go test ./guests/postgres/pgtest -run '^$' -bench BenchmarkWrite -benchtime 1x
 func BenchmarkWrite(b *testing.B) {
 	n := benchRows()
-	for _, mode := range []string{abi.WriteModeAppend, abi.WriteModeOverwrite} {
-		b.Run(mode, func(b *testing.B) {
+	for _, mode := range []abi.WriteMode{abi.WriteModeAppend, abi.WriteModeOverwrite} {
+		b.Run(string(mode), func(b *testing.B) {
 			e := newEnv(b, envConfig{opts: optsFor(mode)})
 			d := makeBenchData(b, n, e.opts)
 			e.mustMigrate(d.recs[0].Schema(), abi.MigrateModeSafe)

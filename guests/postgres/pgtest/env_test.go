@@ -166,7 +166,7 @@ func (e *env) describe(wanted *arrow.Schema) abi.TableState {
 
 // migrateTo plans the table's migration as the host does and applies it,
 // then checks the result as the host does. It returns the plan.
-func (e *env) migrateTo(wanted *arrow.Schema, mode string) (migrate.Plan, error) {
+func (e *env) migrateTo(wanted *arrow.Schema, mode abi.MigrateMode) (migrate.Plan, error) {
 	e.t.Helper()
 	st := e.describe(wanted)
 	plan, err := migrate.PlanTable(wanted, st, mode)
@@ -188,7 +188,7 @@ func (e *env) migrateTo(wanted *arrow.Schema, mode string) (migrate.Plan, error)
 	return plan, nil
 }
 
-func (e *env) mustMigrate(wanted *arrow.Schema, mode string) migrate.Plan {
+func (e *env) mustMigrate(wanted *arrow.Schema, mode abi.MigrateMode) migrate.Plan {
 	e.t.Helper()
 	p, err := e.migrateTo(wanted, mode)
 	if err != nil {
@@ -271,7 +271,7 @@ func (e *env) query(sql string, args ...any) [][]any {
 	return out
 }
 
-func optsFor(writeMode string) schema.Options {
+func optsFor(writeMode abi.WriteMode) schema.Options {
 	return schema.Options{WriteMode: writeMode, SourceName: "test-source", SyncTime: time.Date(2026, 11, 21, 6, 25, 49, 123456000, time.UTC)}
 }
 

@@ -80,8 +80,8 @@ func waitForCopy(ctx context.Context, url string) (int, error) {
 // nothing of the batch is stored, and writing it again succeeds.
 func TestServerGoesAwayMidBatch(t *testing.T) {
 	for _, how := range []string{"terminate", "stop"} {
-		for _, mode := range []string{abi.WriteModeAppend, abi.WriteModeOverwrite} {
-			t.Run(how+"/"+mode, func(t *testing.T) {
+		for _, mode := range []abi.WriteMode{abi.WriteModeAppend, abi.WriteModeOverwrite} {
+			t.Run(how+"/"+string(mode), func(t *testing.T) {
 				if how == "stop" {
 					// Stopping needs the harness's own server (it skips,
 					// saying so, under WASMDEST_TEST_PG_URL).
@@ -171,8 +171,8 @@ func (e *env) reconnect() {
 // middle of a batch whose first rows already reached the server; the host
 // aborts the COPY and rolls back the transaction, so nothing is stored.
 func TestGuestTrapMidBatchLeavesNothing(t *testing.T) {
-	for _, mode := range []string{abi.WriteModeAppend, abi.WriteModeOverwrite} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mode := range []abi.WriteMode{abi.WriteModeAppend, abi.WriteModeOverwrite} {
+		t.Run(string(mode), func(t *testing.T) {
 			e := newEnv(t, envConfig{opts: optsFor(mode), memLimit: 64 << 20})
 			small := bulkRecords(t, "trap", mode != abi.WriteModeAppend, 20000, e.opts)
 			// Then a record with one 40 MiB value: decoding it and
@@ -207,8 +207,8 @@ func TestGuestTrapMidBatchLeavesNothing(t *testing.T) {
 // TestCancelMidBatch: the caller's context ends during a COPY; the write
 // stops, nothing is stored, and the next write works.
 func TestCancelMidBatch(t *testing.T) {
-	for _, mode := range []string{abi.WriteModeAppend, abi.WriteModeOverwrite} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mode := range []abi.WriteMode{abi.WriteModeAppend, abi.WriteModeOverwrite} {
+		t.Run(string(mode), func(t *testing.T) {
 			e := newEnv(t, envConfig{opts: optsFor(mode)})
 			recs := bulkRecords(t, "cancel", mode != abi.WriteModeAppend, 300000, e.opts)
 			e.mustMigrate(recs[0].Schema(), abi.MigrateModeSafe)

@@ -63,7 +63,7 @@ type migration struct {
 	name   string
 	v1, v2 []arrow.Field
 	// kinds are the change kinds planned.
-	kinds []string
+	kinds []abi.ChangeKind
 	safe  bool
 }
 
@@ -78,31 +78,31 @@ var (
 func migrations() []migration {
 	return []migration{
 		{name: "add_column", v1: []arrow.Field{idPK}, v2: []arrow.Field{idPK, optional},
-			kinds: []string{abi.ChangeAddColumn}, safe: true},
+			kinds: []abi.ChangeKind{abi.ChangeAddColumn}, safe: true},
 		{name: "add_column_not_null", v1: []arrow.Field{idPK}, v2: []arrow.Field{idPK, required},
-			kinds: []string{abi.ChangeAddColumnNotNull}},
+			kinds: []abi.ChangeKind{abi.ChangeAddColumnNotNull}},
 		{name: "remove_column", v1: []arrow.Field{idPK, optional}, v2: []arrow.Field{idPK},
-			kinds: []string{abi.ChangeRemoveColumn}, safe: true},
+			kinds: []abi.ChangeKind{abi.ChangeRemoveColumn}, safe: true},
 		{name: "remove_column_not_null", v1: []arrow.Field{idPK, required}, v2: []arrow.Field{idPK},
-			kinds: []string{abi.ChangeRemoveColumnNotNull}},
+			kinds: []abi.ChangeKind{abi.ChangeRemoveColumnNotNull}},
 		{name: "change_column", v1: []arrow.Field{idPK, field("flag", arrow.FixedWidthTypes.Boolean, true)},
 			v2:    []arrow.Field{idPK, field("flag", arrow.BinaryTypes.String, true)},
-			kinds: []string{abi.ChangeColumnType}},
+			kinds: []abi.ChangeKind{abi.ChangeColumnType}},
 		{name: "change_column_not_null", v1: []arrow.Field{idPK, optional}, v2: []arrow.Field{idPK, field("optional", arrow.BinaryTypes.String, false)},
-			kinds: []string{abi.ChangeColumnType}},
+			kinds: []abi.ChangeKind{abi.ChangeColumnType}},
 		{name: "remove_unique_constraint_only", v1: []arrow.Field{idPK, field("u", arrow.BinaryTypes.String, true, abi.MetaUnique, abi.MetaTrue)},
 			v2:    []arrow.Field{idPK, field("u", arrow.BinaryTypes.String, true)},
-			kinds: []string{abi.ChangeRemoveUnique}, safe: true},
+			kinds: []abi.ChangeKind{abi.ChangeRemoveUnique}, safe: true},
 		{name: "move_to_cq_id_only", v1: []arrow.Field{idPK, cqID, optional},
 			v2:    []arrow.Field{field("id", arrow.PrimitiveTypes.Int64, true, abi.MetaPKComponent, abi.MetaTrue), cqIDPK, optional},
-			kinds: []string{abi.ChangeMovePKToCQID}, safe: true},
+			kinds: []abi.ChangeKind{abi.ChangeMovePKToCQID}, safe: true},
 	}
 }
 
 func TestMigrations(t *testing.T) {
 	for _, m := range migrations() {
-		for _, mode := range []string{abi.MigrateModeSafe, abi.MigrateModeForced} {
-			t.Run(m.name+"/"+mode, func(t *testing.T) {
+		for _, mode := range []abi.MigrateMode{abi.MigrateModeSafe, abi.MigrateModeForced} {
+			t.Run(m.name+"/"+string(mode), func(t *testing.T) {
 				e := newEnv(t, envConfig{opts: optsFor(abi.WriteModeOverwriteDeleteStale)})
 				table := "mig_" + m.name
 				r1 := withInternal(t, rows(t, sourceSchema(table, m.v1...), 0, 10), e.opts)
@@ -112,7 +112,7 @@ func TestMigrations(t *testing.T) {
 				e.mustWrite(r1)
 				r2 := withInternal(t, rows(t, sourceSchema(table, m.v2...), 100, 10), e.opts)
 				plan, err := e.migrateTo(r2.Schema(), mode)
-				var kinds []string
+				var kinds []abi.ChangeKind
 				for _, c := range plan.Changes {
 					kinds = append(kinds, c.Kind)
 				}
@@ -201,8 +201,8 @@ func checkKeptRows(t *testing.T, e *env, m migration, table string) {
 // TestDoubleMigrationAllTypes: right after a table of every type is
 // created, Describe reports it exactly as wanted, so no migration follows.
 func TestDoubleMigrationAllTypes(t *testing.T) {
-	for _, mode := range []string{abi.WriteModeOverwriteDeleteStale, abi.WriteModeAppend} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mode := range []abi.WriteMode{abi.WriteModeOverwriteDeleteStale, abi.WriteModeAppend} {
+		t.Run(string(mode), func(t *testing.T) {
 			e := newEnv(t, envConfig{opts: optsFor(mode)})
 			src := tableSchema("double_migration", true, allTypes()...)
 			src = arrow.NewSchema(append(src.Fields(), field("uniq", arrow.BinaryTypes.String, true, abi.MetaUnique, abi.MetaTrue)), ptr(src.Metadata()))

@@ -13,8 +13,8 @@ import (
 // TestRoundTripAllTypes writes every type through the guest and reads it
 // back: same Arrow types, same values.
 func TestRoundTripAllTypes(t *testing.T) {
-	for _, mode := range []string{abi.WriteModeAppend, abi.WriteModeOverwrite} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mode := range []abi.WriteMode{abi.WriteModeAppend, abi.WriteModeOverwrite} {
+		t.Run(string(mode), func(t *testing.T) {
 			e := newEnv(t, envConfig{opts: optsFor(mode)})
 			src := tableSchema("all_types", true, allTypes()...)
 			recs := []arrow.RecordBatch{

@@ -37,8 +37,8 @@ func TestHostileIdentifiers(t *testing.T) {
 		field(long+"_column", arrow.BinaryTypes.String, true),
 		field("select", arrow.BinaryTypes.String, true),
 	}
-	for _, mode := range []string{abi.WriteModeOverwriteDeleteStale, abi.WriteModeAppend} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mode := range []abi.WriteMode{abi.WriteModeOverwriteDeleteStale, abi.WriteModeAppend} {
+		t.Run(string(mode), func(t *testing.T) {
 			e := newEnv(t, envConfig{opts: optsFor(mode), spec: `{"schema": "schema \" ☃", "create_performance_indexes": true}`})
 			for _, table := range tables {
 				r := withInternal(t, rows(t, sourceSchema(table, cols...), 0, 7), e.opts)
@@ -142,9 +142,9 @@ func TestInvalidUTF8IsAClearError(t *testing.T) {
 		{"invalid json", "json", "2", []string{"ok", "ok", "ok"}, []string{"1", "{\"a\":", "3"}},
 		{"lone surrogate", "json", "1", []string{"ok", "ok", "ok"}, []string{`"\ud800"`, "2", "3"}},
 	}
-	for _, mode := range []string{abi.WriteModeAppend, abi.WriteModeOverwrite} {
+	for _, mode := range []abi.WriteMode{abi.WriteModeAppend, abi.WriteModeOverwrite} {
 		for _, c := range cases {
-			t.Run(mode+"/"+c.name, func(t *testing.T) {
+			t.Run(string(mode)+"/"+c.name, func(t *testing.T) {
 				e := newEnv(t, envConfig{opts: optsFor(mode)})
 				r := withInternal(t, textRecord(t, "utf8", c.texts, c.jsons), e.opts)
 				e.mustMigrate(r.Schema(), abi.MigrateModeSafe)

@@ -20,7 +20,7 @@ import (
 const (
 	DefaultBatchRows    = 10000
 	DefaultBatchBytes   = 50 << 20
-	DefaultBatchTimeout = "30s"
+	DefaultBatchTimeout = 30 * time.Second
 )
 
 // Format names a file format, as in the spec.

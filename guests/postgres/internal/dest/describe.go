@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
 )
 
@@ -31,8 +32,8 @@ func columns(table string, schema *arrow.Schema) ([]pgwire.Column, error) {
 			errs = append(errs, fmt.Errorf("table %q: %w", table, err))
 			continue
 		}
-		pk := isTrue(f.Metadata, abi.MetaPrimaryKey)
-		cols[i] = pgwire.Column{Name: f.Name, Stored: stored[i], Type: t, NotNull: !f.Nullable || pk, PK: pk, Unique: isTrue(f.Metadata, abi.MetaUnique)}
+		pk := arrowtypes.IsPrimaryKey(f)
+		cols[i] = pgwire.Column{Name: f.Name, Stored: stored[i], Type: t, NotNull: !f.Nullable || pk, PK: pk, Unique: arrowtypes.IsUnique(f)}
 	}
 	return cols, errors.Join(errs...)
 }

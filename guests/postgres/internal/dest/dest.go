@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/apache/arrow-go/v18/arrow"
-
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
 )
@@ -94,11 +92,6 @@ func (d *Destination) Schema() (string, error) {
 	}
 	d.schema = *res.Rows[0][0]
 	return d.schema, nil
-}
-
-func isTrue(md arrow.Metadata, key string) bool {
-	v, ok := md.GetValue(key)
-	return ok && v == abi.MetaTrue
 }
 
 // inTx runs fn in a transaction, committed when fn succeeds and rolled back

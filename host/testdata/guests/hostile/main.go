@@ -46,7 +46,7 @@ func init() {
 		Name: "hostile", Version: "v0.0.1",
 		Capabilities: []abi.Capability{abi.CapFilesystem},
 		SpecSchema:   json.RawMessage(`{"type":"object"}`),
-		WriteModes:   []string{abi.WriteModeAppend},
+		WriteModes:   []abi.WriteMode{abi.WriteModeAppend},
 	}, &dest{})
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	sdk "github.com/wasmdest/wasmdest/sdk-guest"
 )
 
@@ -47,8 +48,8 @@ func init() {
 	sdk.Register(abi.Manifest{
 		Name: "misbehave", Version: "v0.0.1",
 		SpecSchema:    json.RawMessage(`{"type":"object"}`),
-		Features:      []string{abi.FeatureMigrateForced},
-		BatchDefaults: abi.BatchDefaults{Rows: 1000},
+		Features:      []abi.Feature{abi.FeatureMigrateForced},
+		BatchDefaults: abi.BatchLimits{Rows: 1000},
 	}, &dest{calls: map[string]int{}, rows: map[string][]arrow.RecordBatch{}})
 }
 
@@ -151,18 +152,13 @@ func (d *dest) Describe(_ context.Context, table string, schema *arrow.Schema) (
 	st := abi.TableState{Table: table}
 	for _, f := range schema.Fields() {
 		st.Wanted = append(st.Wanted, abi.Column{Name: f.Name, Type: f.Type.String(), NotNull: !f.Nullable,
-			PrimaryKey: f.Metadata.FindKey(abi.MetaPrimaryKey) >= 0 && metaValue(f, abi.MetaPrimaryKey) == abi.MetaTrue})
+			PrimaryKey: arrowtypes.IsPrimaryKey(f)})
 	}
 	if _, ok := d.rows[table]; ok {
 		st.Exists = true
 		st.Current = st.Wanted
 	}
 	return st, nil
-}
-
-func metaValue(f arrow.Field, key string) string {
-	v, _ := f.Metadata.GetValue(key)
-	return v
 }
 
 func (d *dest) Migrate(_ context.Context, req abi.MigrateRequest, _ *arrow.Schema) error {
