@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -18,16 +17,10 @@ import (
 )
 
 func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("wasmdest conformance", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: wasmdest conformance --guest GUEST.wasm [--config FILE [--destination NAME]] [--spec JSON] [--dir DIR] [--run REGEXP] [--json]")
-		fmt.Fprintln(stderr, "\nRuns the destination behaviour suite on a guest through the host; exit 1 if a case fails.")
-		fmt.Fprintln(stderr, "It writes tables named conformance_<random>_*: point it at a scratch database or directory.")
-		fs.PrintDefaults()
-	}
+	fs := newCommand("conformance", "wasmdest conformance --guest GUEST.wasm [--config FILE [--destination NAME]] [--spec JSON] [--dir DIR] [--run REGEXP] [--json]",
+		"Runs the destination behaviour suite on a guest through the host; exit 1 if a case fails.\nIt writes tables named conformance_<random>_*: point it at a scratch database or directory.", stdout, stderr)
 	var c common
-	c.register(fs)
+	c.register(fs.FlagSet)
 	c.logLevel = "warn"
 	fs.Lookup("log-level").DefValue = "warn"
 	var guest, cfgPath, destName, spec, dir, sel, prefix string
@@ -41,8 +34,8 @@ func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&prefix, "table-prefix", "", "start of every table name (default conformance_<6 random hex digits>_)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&list, "list", false, "list the cases and exit")
-	if err := fs.Parse(args); err != nil {
-		return exitError{2}
+	if _, err := fs.parseN(args, 0, ""); err != nil {
+		return err
 	}
 	if list {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -50,9 +43,6 @@ func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 			fmt.Fprintf(tw, "%s\t%s\n", cs.Name, cs.Checks)
 		}
 		return tw.Flush()
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("conformance: unexpected arguments %v", fs.Args())
 	}
 	log, err := c.logger(stderr)
 	if err != nil {
@@ -96,8 +86,7 @@ func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 	}
 	if cfg.Guest == "" {
-		fs.Usage()
-		return exitError{2}
+		return fs.fail("give --guest GUEST.wasm, or --config FILE whose destination names the guest")
 	}
 	rt, err := host.NewRuntime(ctx, host.Config{CacheDir: c.cacheDir, Logger: log, MemoryLimit: c.memoryMiB << 20})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -31,14 +30,14 @@ func demoDestination(dir string) config.Destination {
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("wasmdest demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommand("demo", "wasmdest demo [--dir DIR] [flags]",
+		"Writes a bundled dataset (users and orders) through the file guest into DIR: no server needed.", stdout, stderr)
 	var c common
-	c.register(fs)
+	c.register(fs.FlagSet)
 	var dir string
 	fs.StringVar(&dir, "dir", "wasmdest-demo", "directory to write the files into")
-	if err := fs.Parse(args); err != nil {
-		return exitError{2}
+	if _, err := fs.parseN(args, 0, ""); err != nil {
+		return err
 	}
 	log, err := c.logger(stderr)
 	if err != nil {

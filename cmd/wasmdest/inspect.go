@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -76,32 +75,16 @@ var hostFunctionCapability = map[string]abi.Capability{
 var requiredExportNames = []string{abi.ExportInitialize, abi.ExportVersion, abi.ExportAlloc, abi.ExportFree, abi.ExportCall}
 
 func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("wasmdest inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: wasmdest inspect GUEST.wasm [--json]")
-		fmt.Fprintln(stderr, "\nShows a guest's manifest, exports and imports, and whether this host can run it (exit 1 if not).")
-		fs.PrintDefaults()
-	}
+	fs := newCommand("inspect", "wasmdest inspect GUEST.wasm [--json] [flags]",
+		"Shows a guest's manifest, exports and imports, and whether this host can run it (exit 1 if not).", stdout, stderr)
 	var c common
-	c.register(fs)
+	c.register(fs.FlagSet)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	c.logLevel = "warn"
 	fs.Lookup("log-level").DefValue = "warn"
-	var paths []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return exitError{2}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		paths = append(paths, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if len(paths) != 1 {
-		fs.Usage()
-		return exitError{2}
+	paths, err := fs.parseN(args, 1, "GUEST.wasm")
+	if err != nil {
+		return err
 	}
 	log, err := c.logger(stderr)
 	if err != nil {

@@ -36,7 +36,8 @@ Usage:
   wasmdest serve    --config TENANTS.toml [flags]        host tenants' guests over Arrow Flight (docs/serve.md)
   wasmdest version
 
-Run 'wasmdest COMMAND -h' for a command's flags.
+Flags may come before or after a command's arguments.
+Run 'wasmdest COMMAND -h' for a command's synopsis and flags.
 `
 
 func main() {
@@ -84,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var ee exitError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelp):
 		return 0
 	case errors.As(err, &ee):
 		return ee.code

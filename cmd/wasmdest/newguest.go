@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"embed"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -28,32 +27,15 @@ const wasmdestModule = "github.com/wasmdest/wasmdest"
 var guestNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
 func cmdNewGuest(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("wasmdest new-guest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: wasmdest new-guest NAME [--dir DIR] [--module PATH] [--wasmdest DIR]")
-		fmt.Fprintln(stderr, "\nWrites a Go guest module that builds and passes the conformance suite as generated.")
-		fs.PrintDefaults()
-	}
+	fs := newCommand("new-guest", "wasmdest new-guest NAME [--dir DIR] [--module PATH] [--wasmdest DIR]",
+		"Writes a Go guest module that builds and passes the conformance suite as generated.", stdout, stderr)
 	var dir, module, checkout string
 	fs.StringVar(&dir, "dir", "", "directory to create (default ./NAME); must not exist or be empty")
 	fs.StringVar(&module, "module", "", "Go module path of the guest (default example.com/NAME)")
 	fs.StringVar(&checkout, "wasmdest", "", "wasmdest checkout to point the module at with a replace directive (default: the checkout around the current directory or this executable, if any)")
-	// The name comes first; flags may follow it.
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if err := fs.Parse(args); err != nil {
-			return exitError{2}
-		}
-		args = fs.Args()
-	} else {
-		if err := fs.Parse(args[1:]); err != nil {
-			return exitError{2}
-		}
-		args = append(args[:1:1], fs.Args()...)
-	}
-	if len(args) != 1 {
-		fs.Usage()
-		return exitError{2}
+	args, err := fs.parseN(args, 1, "NAME")
+	if err != nil {
+		return err
 	}
 	name := args[0]
 	if !guestNameRE.MatchString(name) {

@@ -94,10 +94,10 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("wasmdest run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommand("run", "wasmdest run --config FILE [flags] INPUT...\n       wasmdest run --guest GUEST.wasm [--spec JSON] [--dir DIR] [flags] INPUT...",
+		"Syncs Arrow IPC files or streams (\"-\" is stdin) into the destinations of a configuration file,\nor into one guest given with --guest.", stdout, stderr)
 	var c common
-	c.register(fs)
+	c.register(fs.FlagSet)
 	var inputs multiFlag
 	var cfgPath, guest, spec, dir, writeMode, sourceName, syncID string
 	var writers int
@@ -110,15 +110,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&sourceName, "source-name", "wasmdest", "value of _cq_source_name")
 	fs.StringVar(&syncID, "sync-id", "", "this sync's id, the {{SYNC_ID}} placeholder (default: a new UUID)")
 	fs.IntVar(&writers, "writers", 1, "batches of tables without a primary key written at once per destination (guest instances); not with the file guest's no_rotate")
-	if err := fs.Parse(args); err != nil {
-		return exitError{2}
+	rest, err := fs.parse(args)
+	if err != nil {
+		return err
 	}
-	inputs = append(inputs, fs.Args()...)
-	if len(inputs) == 0 {
-		return errors.New("run: no input: give Arrow IPC files as arguments or with --input (\"-\" reads stdin)")
-	}
+	inputs = append(inputs, rest...)
 	if (cfgPath == "") == (guest == "") {
-		return errors.New("run: give either --config FILE or --guest GUEST.wasm")
+		return fs.fail("give either --config FILE or --guest GUEST.wasm")
+	}
+	if len(inputs) == 0 {
+		return fs.fail("no input: give Arrow IPC files as arguments or with --input (\"-\" reads stdin)")
 	}
 	log, err := c.logger(stderr)
 	if err != nil {
@@ -228,17 +229,17 @@ func syncAll(ctx context.Context, env *syncer.Env, cfg []config.Destination, pat
 }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("wasmdest validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommand("validate", "wasmdest validate --config FILE [flags]",
+		"Checks a configuration file and loads its guests (manifest, spec, batching) without writing anything.", stdout, stderr)
 	var c common
-	c.register(fs)
+	c.register(fs.FlagSet)
 	var cfgPath string
 	fs.StringVar(&cfgPath, "config", "", "configuration file to check")
-	if err := fs.Parse(args); err != nil {
-		return exitError{2}
+	if _, err := fs.parseN(args, 0, ""); err != nil {
+		return err
 	}
 	if cfgPath == "" {
-		return errors.New("validate: --config FILE is required")
+		return fs.fail("--config FILE is required")
 	}
 	log, err := c.logger(stderr)
 	if err != nil {

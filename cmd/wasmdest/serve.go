@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -14,32 +13,31 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
-	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/internal/serve"
-	"github.com/wasmdest/wasmdest/internal/syncer"
 )
 
 // cmdServe runs `wasmdest serve`: multi-tenant hosting over Arrow Flight
 // (internal/serve, docs/serve.md).
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommand("serve", "wasmdest serve --config TENANTS.toml [flags]\n       wasmdest serve --new-token",
+		"Hosts tenants' guests over Arrow Flight: each tenant's token, destinations and limits come from\nthe tenants file (docs/serve.md). SIGHUP (or --watch) reloads it.", stdout, stderr)
+	var c common
+	c.register(fs.FlagSet)
+	c.memoryMiB = serve.DefaultMemoryLimitMiB
+	mem := fs.Lookup("memory-limit")
+	mem.DefValue = fmt.Sprint(serve.DefaultMemoryLimitMiB)
+	mem.Usage = "memory limit of each guest instance of a tenant that sets no memory_limit_mib, in MiB"
 	cfgPath := fs.String("config", "", "tenants file (TOML, see docs/serve.md)")
 	listen := fs.String("listen", "127.0.0.1:8815", "Arrow Flight (gRPC) address")
 	httpAddr := fs.String("http", "127.0.0.1:8816", "address of /healthz and /metrics; \"\" for none")
-	cacheDir := fs.String("cache-dir", "", "compilation cache directory (default $"+host.CacheDirEnv+" or the user cache directory; \"off\" disables it)")
-	guestDir := fs.String("guest-dir", "", "directory of builtin guests (default $"+syncer.GuestDirEnv+", then guests/ beside the executable)")
-	logLevel := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
 	maxStreams := fs.Int("max-active-streams", 0, "DoPut streams running at once over all tenants, admitted fairly (0: 2 x GOMAXPROCS)")
 	idle := fs.Duration("sync-idle-timeout", 10*time.Minute, "abort a sync with no stream for this long")
 	maxMsg := fs.Int("max-message-bytes", serve.DefaultMaxMessageBytes, "largest gRPC message (one Flight record batch) accepted")
 	guestLog := fs.Int("guest-log-rate", 100, "guest log lines per second per tenant; more are dropped and counted")
 	watch := fs.Duration("watch", 0, "also reload when the tenants file changes, checking this often (0: only on SIGHUP)")
 	newToken := fs.Bool("new-token", false, "print a new bearer token and the token_sha256 line for the tenants file, and exit")
-	if err := fs.Parse(args); err != nil {
-		return exitError{2}
+	if _, err := fs.parseN(args, 0, ""); err != nil {
+		return err
 	}
 	if *newToken {
 		tok, sha := serve.NewToken()
@@ -47,14 +45,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	if *cfgPath == "" {
-		fmt.Fprintln(stderr, "wasmdest serve: --config FILE is required")
-		return exitError{2}
+		return fs.fail("--config TENANTS.toml is required")
 	}
-	level := hclog.LevelFromString(*logLevel)
-	if level == hclog.NoLevel {
-		return fmt.Errorf("--log-level %q is not one of trace, debug, info, warn, error", *logLevel)
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "wasmdest", Level: level, Output: stderr})
 	if os.Getenv("GOMAXPROCS") == "" {
 		// Guest code holds its thread until the call returns or, for an
 		// untrusted tenant, its deadline stops it: more Ps than cores let the
@@ -64,11 +60,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		runtime.GOMAXPROCS(max(2*runtime.NumCPU(), 4))
 	}
 	opts := serve.Options{
-		ConfigPath: *cfgPath, CacheDir: *cacheDir, Log: log, LogOutput: stderr, LogLevel: level,
-		MaxActiveStreams: *maxStreams, SyncIdleTimeout: *idle, MaxMessageBytes: *maxMsg, GuestLogLinesPerSecond: *guestLog,
+		ConfigPath: *cfgPath, CacheDir: c.cacheDir, Log: log, LogOutput: stderr, LogLevel: log.GetLevel(), LogJSON: c.logFormat == "json",
+		MemoryLimitMiB: int(c.memoryMiB), MaxActiveStreams: *maxStreams, SyncIdleTimeout: *idle, MaxMessageBytes: *maxMsg, GuestLogLinesPerSecond: *guestLog,
 	}
-	if *guestDir != "" {
-		opts.GuestDirs = []string{*guestDir}
+	if c.guestDir != "" {
+		opts.GuestDirs = []string{c.guestDir}
 	}
 	srv, err := serve.New(ctx, opts)
 	if err != nil {

@@ -25,6 +25,14 @@ const (
 	DefaultMaxSyncs            = 8
 )
 
+// checkMemoryLimit checks a memory limit in MiB.
+func checkMemoryLimit(mib int) error {
+	if mib < 16 || mib > 4096 {
+		return fmt.Errorf("memory_limit_mib %d is not between 16 and 4096", mib)
+	}
+	return nil
+}
+
 // Config is a parsed tenants file.
 type Config struct {
 	Path    string
@@ -39,7 +47,8 @@ type TenantConfig struct {
 	// Trusted tenants' guests run uninterruptible (fast); untrusted ones'
 	// run on an Interruptible runtime, stopped at CallTimeout.
 	Trusted bool `toml:"trusted"`
-	// MemoryLimitMiB caps each guest instance's memory.
+	// MemoryLimitMiB caps each guest instance's memory; 0 means the
+	// server's default (Options.MemoryLimitMiB).
 	MemoryLimitMiB int `toml:"memory_limit_mib"`
 	// CallTimeout bounds each guest call ("30s").
 	CallTimeout duration `toml:"call_timeout"`
@@ -178,11 +187,10 @@ func (t *TenantConfig) check(dir string) error {
 		return errors.New("token_sha256 must be the 64 hex digits of the token's SHA-256 (wasmdest serve --new-token makes a token and its hash)")
 	}
 	copy(t.hash[:], h)
-	if t.MemoryLimitMiB == 0 {
-		t.MemoryLimitMiB = DefaultMemoryLimitMiB
-	}
-	if t.MemoryLimitMiB < 16 || t.MemoryLimitMiB > 4096 {
-		return fmt.Errorf("memory_limit_mib %d is not between 16 and 4096", t.MemoryLimitMiB)
+	if t.MemoryLimitMiB != 0 {
+		if err := checkMemoryLimit(t.MemoryLimitMiB); err != nil {
+			return err
+		}
 	}
 	if t.CallTimeout.Duration == 0 {
 		t.CallTimeout.Duration = DefaultCallTimeout

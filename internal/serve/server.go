@@ -50,6 +50,11 @@ type Options struct {
 	Log       hclog.Logger
 	LogOutput io.Writer
 	LogLevel  hclog.Level
+	// LogJSON makes the tenants' loggers write JSON lines.
+	LogJSON bool
+	// MemoryLimitMiB caps each guest instance's memory for tenants that
+	// set no memory_limit_mib. 0 means DefaultMemoryLimitMiB.
+	MemoryLimitMiB int
 	// MaxActiveStreams bounds the DoPut streams running at once over all
 	// tenants; more wait, admitted fairly. 0 means 2 x GOMAXPROCS.
 	MaxActiveStreams int
@@ -118,6 +123,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.MaxMessageBytes <= 0 {
 		opts.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if opts.MemoryLimitMiB == 0 {
+		opts.MemoryLimitMiB = DefaultMemoryLimitMiB
+	}
+	if err := checkMemoryLimit(opts.MemoryLimitMiB); err != nil {
+		return nil, err
 	}
 	s := &Server{opts: opts, log: opts.Log, sched: newScheduler(opts.MaxActiveStreams), penalty: newPenalties(),
 		tenants: map[string]*tenant{}, syncs: map[string]*syncState{}, groups: map[groupKey]*group{}, stopReap: make(chan struct{})}

@@ -85,11 +85,16 @@ func (s *Server) newTenant(ctx context.Context, c TenantConfig, fp string) (*ten
 		out = os.Stderr
 	}
 	t.log = hclog.New(&hclog.LoggerOptions{
-		Name:   "tenant." + c.Name,
-		Level:  s.opts.LogLevel,
-		Output: newLogLimiter(out, s.opts.GuestLogLinesPerSecond, func(n int) { s.metrics.logDropped.WithLabelValues(c.Name).Add(float64(n)) }),
+		Name:       "tenant." + c.Name,
+		Level:      s.opts.LogLevel,
+		JSONFormat: s.opts.LogJSON,
+		Output:     newLogLimiter(out, s.opts.GuestLogLinesPerSecond, func(n int) { s.metrics.logDropped.WithLabelValues(c.Name).Add(float64(n)) }),
 	})
-	grp, err := s.group(ctx, groupKey{memoryMiB: c.MemoryLimitMiB, interruptible: !c.Trusted})
+	memoryMiB := c.MemoryLimitMiB
+	if memoryMiB == 0 {
+		memoryMiB = s.opts.MemoryLimitMiB
+	}
+	grp, err := s.group(ctx, groupKey{memoryMiB: memoryMiB, interruptible: !c.Trusted})
 	if err != nil {
 		return nil, fmt.Errorf("tenant %q: %w", c.Name, err)
 	}
