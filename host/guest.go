@@ -82,13 +82,14 @@ func (g *Guest) checkShape() error {
 		case "wasi_snapshot_preview1":
 			continue
 		case abi.ImportModule:
-			hf, ok := lookupHostFunc(name)
+			imp, ok := abi.LookupImport(name)
 			if !ok {
 				return fmt.Errorf("imports %s.%s, which ABI %s does not have: is the guest built for a newer ABI?", mod, name, abi.CurrentVersion)
 			}
 			got := signature{f.ParamTypes(), f.ResultTypes()}
-			if !sameTypes(got.params, hf.sig.params) || !sameTypes(got.results, hf.sig.results) {
-				return fmt.Errorf("imports %s.%s with type %s, ABI %s has %s", mod, name, got, abi.CurrentVersion, hf.sig)
+			want := signature{apiTypes(imp.ParamTypes()), apiTypes(imp.Results)}
+			if !sameTypes(got.params, want.params) || !sameTypes(got.results, want.results) {
+				return fmt.Errorf("imports %s.%s with type %s, ABI %s has %s", mod, name, got, abi.CurrentVersion, want)
 			}
 		default:
 			return fmt.Errorf("imports %s.%s: a guest may import only from %q and WASI (wasi_snapshot_preview1)", mod, name, abi.ImportModule)
@@ -143,8 +144,8 @@ func (g *Guest) checkManifest() error {
 	}
 	for _, f := range g.compiled.ImportedFunctions() {
 		mod, name, _ := f.Import()
-		if hf, ok := lookupHostFunc(name); ok && mod == abi.ImportModule && hf.capability != "" && !slices.Contains(m.Capabilities, hf.capability) {
-			return fmt.Errorf("imports %s.%s of capability %q, which its manifest does not ask for", mod, name, hf.capability)
+		if imp, ok := abi.LookupImport(name); ok && mod == abi.ImportModule && imp.Capability != "" && !slices.Contains(m.Capabilities, imp.Capability) {
+			return fmt.Errorf("imports %s.%s of capability %q, which its manifest does not ask for", mod, name, imp.Capability)
 		}
 	}
 	if len(m.SpecSchema) > 0 && !json.Valid(m.SpecSchema) {

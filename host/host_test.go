@@ -19,6 +19,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/filesystem"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 
@@ -37,6 +38,16 @@ func newRuntime(t *testing.T, c host.Config) *host.Runtime {
 	}
 	t.Cleanup(func() { rt.Close(ctx) })
 	return rt
+}
+
+// fsGrant grants the filesystem capability on root.
+func fsGrant(t *testing.T, root string) host.Grant {
+	t.Helper()
+	g, err := filesystem.Dir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 type testWriter struct{ t *testing.T }
@@ -210,7 +221,7 @@ func TestBadArrowBodyFailsCleanly(t *testing.T) {
 func TestUngrantedCapabilityIsRefused(t *testing.T) {
 	rt := newRuntime(t, host.Config{})
 	g := load(t, rt, "guests/file")
-	_, err := g.NewPool(host.PoolConfig{FSRoot: t.TempDir()})
+	_, err := g.NewPool(host.PoolConfig{})
 	if err == nil || !strings.Contains(err.Error(), `capability "filesystem"`) {
 		t.Fatalf("got %v, want a refusal naming the filesystem capability", err)
 	}
@@ -323,8 +334,7 @@ func TestFileGuestJSONLines(t *testing.T) {
 	g := load(t, rt, "guests/file")
 	root := t.TempDir()
 	p, err := g.NewPool(host.PoolConfig{
-		Grant:  []abi.Capability{abi.CapFilesystem},
-		FSRoot: root,
+		Grants: []host.Grant{fsGrant(t, root)},
 		Init:   &abi.InitRequest{Destination: "files", Spec: []byte(`{"path":"out/{{TABLE}}.{{FORMAT}}","no_rotate":true}`)},
 		Expand: func(r abi.ExpandRequest) (string, error) {
 			return strings.NewReplacer("{{TABLE}}", r.Table, "{{FORMAT}}", r.Format).Replace(r.Template), nil

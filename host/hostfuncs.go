@@ -13,134 +13,102 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 )
 
-// hostFunc is one host function of the ABI.
-type hostFunc struct {
-	name string
-	sig  signature
-	// capability is "" for functions every guest may call.
-	capability abi.Capability
-	fn         func(ctx context.Context, st *callState, mem api.Memory, stack []uint64)
+// coreFuncs implements the host functions every guest may call: the rows of
+// abi.Imports without a capability. Capabilities implement the others.
+var coreFuncs = map[string]func(ctx context.Context, c *Call, stack []uint64){
+	abi.ImportLog:        hostLog,
+	abi.ImportSetError:   hostSetError,
+	abi.ImportInputRead:  hostInputRead,
+	abi.ImportOutput:     hostOutput,
+	abi.ImportResultRead: hostResultRead,
+	abi.ImportExpand:     hostExpand,
 }
 
-// hostFuncs lists every host function of this ABI version. Functions of a
-// capability are looked up in capabilityFuncs too.
-var hostFuncs = []hostFunc{
-	{abi.ImportLog, signature{[]api.ValueType{i32, i32, i32}, nil}, "", hostLog},
-	{abi.ImportSetError, signature{[]api.ValueType{i32, i32}, nil}, "", hostSetError},
-	{abi.ImportInputRead, signature{[]api.ValueType{i32, i32}, []api.ValueType{i32}}, "", hostInputRead},
-	{abi.ImportOutput, signature{[]api.ValueType{i32, i32}, []api.ValueType{i32}}, "", hostOutput},
-	{abi.ImportResultRead, signature{[]api.ValueType{i32, i32}, []api.ValueType{i32}}, "", hostResultRead},
-	{abi.ImportExpand, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, "", hostExpand},
-	// The postgres capability (postgres.go).
-	{abi.ImportPgExec, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, abi.CapPostgres, hostPgExec},
-	{abi.ImportPgQuery, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, abi.CapPostgres, hostPgQuery},
-	{abi.ImportPgBegin, signature{nil, []api.ValueType{i64}}, abi.CapPostgres, hostPgBegin},
-	{abi.ImportPgCommit, signature{[]api.ValueType{i64}, []api.ValueType{i64}}, abi.CapPostgres, hostPgCommit},
-	{abi.ImportPgRollback, signature{[]api.ValueType{i64}, []api.ValueType{i64}}, abi.CapPostgres, hostPgRollback},
-	{abi.ImportPgCopyFrom, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, abi.CapPostgres, hostPgCopyFrom},
-	{abi.ImportPgCopyData, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, abi.CapPostgres, hostPgCopyData},
-	{abi.ImportPgCopyEnd, signature{nil, []api.ValueType{i64}}, abi.CapPostgres, hostPgCopyEnd},
-	{abi.ImportPgCopyTo, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, abi.CapPostgres, hostPgCopyTo},
-}
-
-func lookupHostFunc(name string) (hostFunc, bool) {
-	for _, f := range hostFuncs {
-		if f.name == name {
-			return f, true
-		}
-	}
-	return hostFunc{}, false
-}
-
-// stateKey is the context key of the *callState of a running call.
+// stateKey is the context key of the *Call of a running operation.
 type stateKey struct{}
 
-// callState is what host functions know about the operation running in an
-// instance. It lives in the context passed to the guest's export.
-type callState struct {
-	inst *Instance
-	body io.Reader
-	out  io.Writer
-	// errMsg is what the guest passed to set_error.
-	errMsg string
-	// result is the result slot read with result_read.
-	result []byte
-	// outErr is the first error the output writer returned.
-	outErr error
-	// hostErr is the last error a host function returned to the guest; it
-	// is wrapped into the call's error so callers see, e.g., a *pgconn.PgError.
-	hostErr error
-	// pg holds the transactions and COPY of the postgres host functions.
-	pg *pgState
-}
-
-// guestMemory returns the bytes at ptr..ptr+n of the guest's memory as a
-// view valid until the host function returns. Out-of-range arguments are a
-// guest bug: the panic becomes a trap and the instance is discarded.
-func guestMemory(mem api.Memory, ptr, n uint32, fn string) []byte {
-	b, ok := mem.Read(ptr, n)
-	if !ok {
-		panic(fmt.Errorf("host function %s: guest passed memory %d..%d outside its %d bytes", fn, ptr, uint64(ptr)+uint64(n), mem.Size()))
+func apiTypes(ts []abi.ValueType) []api.ValueType {
+	out := make([]api.ValueType, len(ts))
+	for i, t := range ts {
+		out[i] = api.ValueType(t)
 	}
-	return b
+	return out
 }
 
+// instantiateHostModule exports every host function of abi.Imports. A
+// function of a capability runs the implementation of the capability
+// granted to the instance's pool, or fails.
 func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(abi.ImportModule)
-	for _, f := range hostFuncs {
-		f := f
+	for _, imp := range abi.Imports() {
+		core := coreFuncs[imp.Name]
+		if imp.Capability == "" && core == nil {
+			return fmt.Errorf("host function %s of the ABI has no implementation", imp.Name)
+		}
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
-				st, _ := ctx.Value(stateKey{}).(*callState)
-				if st == nil {
+				c, _ := ctx.Value(stateKey{}).(*Call)
+				if c == nil {
 					// Called outside an operation, e.g. from the guest's
 					// initialisers: only logging makes sense there.
-					if f.name == abi.ImportLog {
-						hostLog(ctx, nil, m.Memory(), stack)
+					if imp.Name == abi.ImportLog {
+						logOutside(ctx, m.Memory(), stack)
 						return
 					}
-					panic(fmt.Errorf("host function %s called outside an operation", f.name))
+					panic(fmt.Errorf("host function %s called outside an operation", imp.Name))
 				}
-				if f.capability != "" && !st.inst.granted(f.capability) {
-					setResultError(st, fmt.Errorf("host function %s needs capability %q, which this guest was not granted", f.name, f.capability))
-					stack[0] = api.EncodeI64(-int64(len(st.result)))
+				c.mem, c.fn, c.grant = m.Memory(), imp.Name, nil
+				if core != nil {
+					core(ctx, c, stack)
 					return
 				}
-				f.fn(ctx, st, m.Memory(), stack)
-			}), f.sig.params, f.sig.results).
-			Export(f.name)
+				g, fn := c.inst.capabilityFunc(imp)
+				if fn == nil {
+					msg := fmt.Errorf("host function %s needs capability %q, which this guest was not granted", imp.Name, imp.Capability)
+					if g != nil {
+						msg = fmt.Errorf("host function %s: capability %q of this host does not implement it", imp.Name, imp.Capability)
+					}
+					c.ReturnError(stack, msg)
+					return
+				}
+				c.grant = g
+				fn(ctx, c, stack)
+			}), apiTypes(imp.ParamTypes()), apiTypes(imp.Results)).
+			Export(imp.Name)
 	}
 	_, err := b.Instantiate(ctx)
 	return err
 }
 
-func hostLog(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
+func logOutside(ctx context.Context, mem api.Memory, stack []uint64) {
+	c := &Call{mem: mem, fn: abi.ImportLog}
 	level, ptr, n := abi.Level(int32(stack[0])), uint32(stack[1]), uint32(stack[2])
-	msg := string(guestMemory(mem, ptr, n, abi.ImportLog))
-	if st == nil {
-		if in, ok := ctx.Value(instanceKey{}).(*Instance); ok {
-			in.logLine(level, msg)
-		}
-		return
+	msg := string(c.Memory(ptr, n))
+	if in, ok := ctx.Value(instanceKey{}).(*Instance); ok {
+		in.logLine(level, msg)
 	}
-	st.inst.logLine(level, msg)
 }
 
-func hostSetError(_ context.Context, st *callState, mem api.Memory, stack []uint64) {
-	st.errMsg = string(guestMemory(mem, uint32(stack[0]), uint32(stack[1]), abi.ImportSetError))
+func hostLog(_ context.Context, c *Call, stack []uint64) {
+	level, ptr, n := abi.Level(int32(stack[0])), uint32(stack[1]), uint32(stack[2])
+	c.inst.logLine(level, string(c.Memory(ptr, n)))
 }
 
-func hostInputRead(_ context.Context, st *callState, mem api.Memory, stack []uint64) {
+func hostSetError(_ context.Context, c *Call, stack []uint64) {
+	c.errMsg = string(c.Memory(uint32(stack[0]), uint32(stack[1])))
+}
+
+func hostInputRead(_ context.Context, c *Call, stack []uint64) {
 	ptr, capacity := uint32(stack[0]), uint32(stack[1])
-	if st.body == nil || capacity == 0 {
+	if c.body == nil || capacity == 0 {
 		stack[0] = 0
 		return
 	}
 	// Read straight into guest memory: the view stays valid because the
 	// guest cannot grow its memory while the host function runs.
-	buf := guestMemory(mem, ptr, capacity, abi.ImportInputRead)
+	buf := c.Memory(ptr, capacity)
 	for {
-		n, err := st.body.Read(buf)
+		n, err := c.body.Read(buf)
 		if n > 0 {
 			stack[0] = uint64(uint32(n))
 			return
@@ -150,80 +118,60 @@ func hostInputRead(_ context.Context, st *callState, mem api.Memory, stack []uin
 			return
 		}
 		if err != nil {
-			setResultError(st, fmt.Errorf("read request body: %w", err))
+			c.setResultError(fmt.Errorf("read request body: %w", err))
 			stack[0] = api.EncodeI32(-1)
 			return
 		}
 	}
 }
 
-func hostOutput(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
-	b := guestMemory(mem, uint32(stack[0]), uint32(stack[1]), abi.ImportOutput)
-	if st.outErr == nil && ctx.Err() != nil {
-		st.outErr = ctx.Err()
+func hostOutput(ctx context.Context, c *Call, stack []uint64) {
+	b := c.Memory(uint32(stack[0]), uint32(stack[1]))
+	if c.outErr == nil && ctx.Err() != nil {
+		c.outErr = ctx.Err()
 	}
-	if st.outErr == nil {
-		if st.out == nil {
-			st.outErr = errors.New("guest wrote output to an operation that has none")
-		} else if _, err := st.out.Write(b); err != nil {
-			st.outErr = err
+	if c.outErr == nil {
+		if c.out == nil {
+			c.outErr = errors.New("guest wrote output to an operation that has none")
+		} else if _, err := c.out.Write(b); err != nil {
+			c.outErr = err
 		}
 	}
-	if st.outErr != nil {
+	if c.outErr != nil {
 		stack[0] = 1 // ask the guest to stop
 		return
 	}
 	stack[0] = 0
 }
 
-func hostResultRead(_ context.Context, st *callState, mem api.Memory, stack []uint64) {
-	buf := guestMemory(mem, uint32(stack[0]), uint32(stack[1]), abi.ImportResultRead)
-	n := copy(buf, st.result)
-	st.result = st.result[n:]
+func hostResultRead(_ context.Context, c *Call, stack []uint64) {
+	buf := c.Memory(uint32(stack[0]), uint32(stack[1]))
+	n := copy(buf, c.result)
+	c.result = c.result[n:]
 	stack[0] = uint64(uint32(n))
 }
 
-func hostExpand(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
+func hostExpand(_ context.Context, c *Call, stack []uint64) {
 	var req abi.ExpandRequest
-	if err := json.Unmarshal(guestMemory(mem, uint32(stack[0]), uint32(stack[1]), abi.ImportExpand), &req); err != nil {
-		returnError(st, stack, fmt.Errorf("expand: bad request: %w", err))
+	if err := json.Unmarshal(c.Memory(uint32(stack[0]), uint32(stack[1])), &req); err != nil {
+		c.ReturnError(stack, fmt.Errorf("expand: bad request: %w", err))
 		return
 	}
-	expand := st.inst.pool.cfg.Expand
+	expand := c.inst.pool.cfg.Expand
 	if expand == nil {
-		returnError(st, stack, errors.New("expand: this host has no placeholder values for the guest"))
+		c.ReturnError(stack, errors.New("expand: this host has no placeholder values for the guest"))
 		return
 	}
 	s, err := expand(req)
 	if err != nil {
-		returnError(st, stack, err)
+		c.ReturnError(stack, err)
 		return
 	}
-	returnResult(st, stack, []byte(s))
-}
-
-// returnResult puts data in the result slot and its length on the stack.
-func returnResult(st *callState, stack []uint64, data []byte) {
-	st.result = data
-	stack[0] = api.EncodeI64(int64(len(data)))
-}
-
-// returnError puts err as a HostError in the result slot and minus its length
-// on the stack, and remembers err for the call's error.
-func returnError(st *callState, stack []uint64, err error) {
-	setResultError(st, err)
-	stack[0] = api.EncodeI64(-int64(len(st.result)))
-}
-
-func setResultError(st *callState, err error) {
-	st.hostErr = err
-	he := hostErrorOf(err)
-	b, _ := json.Marshal(he)
-	st.result = b
+	c.ReturnResult(stack, []byte(s))
 }
 
 // hostErrorOf converts err to its ABI form. Errors that know their ABI form
-// (database errors) implement abiError.
+// (database errors) have a method HostError.
 func hostErrorOf(err error) *abi.HostError {
 	var ae interface{ HostError() *abi.HostError }
 	if errors.As(err, &ae) {

@@ -18,7 +18,6 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/internal/fsroot"
 )
 
 // Instance is one instantiated guest. It must be used by one goroutine at a
@@ -57,8 +56,10 @@ func (g *Guest) instantiate(ctx context.Context, p *Pool, cfg PoolConfig) (*Inst
 		// The Go runtime in a guest collects harder as it nears this, well
 		// before the hard cap at which it would die.
 		WithEnv("GOMEMLIMIT", fmt.Sprintf("%dMiB", limit*3/4>>20))
-	if cfg.FSRoot != "" {
-		mc = mc.WithFSConfig(fsroot.FSConfig(cfg.FSRoot, "/", in.log)) // not WithDirMount: its symlinks escape (package fsroot)
+	if p != nil {
+		for _, gr := range p.grants {
+			mc = gr.ConfigureInstance(mc, in.log)
+		}
 	}
 	mod, err := g.rt.rt.InstantiateModule(context.WithValue(ctx, instanceKey{}, in), g.compiled, mc)
 	if err != nil {
@@ -75,8 +76,22 @@ func (g *Guest) instantiate(ctx context.Context, p *Pool, cfg PoolConfig) (*Inst
 	return in, nil
 }
 
-func (in *Instance) granted(c abi.Capability) bool {
-	return in.pool != nil && in.pool.granted(c)
+// capabilityFunc returns the implementation of a capability's host
+// function imp and the grant it runs on: both nil when the capability is not
+// granted to the instance's pool, fn nil when its implementation lacks imp.
+func (in *Instance) capabilityFunc(imp abi.Import) (Grant, func(context.Context, *Call, []uint64)) {
+	if in.pool == nil {
+		return nil, nil
+	}
+	if f, ok := in.pool.funcs[imp.Name]; ok {
+		return f.grant, f.fn
+	}
+	for _, gr := range in.pool.grants {
+		if gr.Capability().Name() == imp.Capability {
+			return gr, nil
+		}
+	}
+	return nil, nil
 }
 
 func (in *Instance) logLine(level abi.Level, msg string) {
@@ -162,9 +177,10 @@ func (in *Instance) Call(ctx context.Context, op abi.Op, header any, body io.Rea
 			return fmt.Errorf("guest %s: %s: encode request: %w", in.g.name, op, err)
 		}
 	}
-	st := &callState{inst: in, body: body, out: out}
-	// However the call ends: roll back what the guest left open.
-	defer st.endPostgres(ctx)
+	st := &Call{inst: in, body: body, out: out}
+	// However the call ends: the capabilities roll back and release what
+	// the guest left open.
+	defer st.end(ctx)
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	stack := make([]uint64, 3)
 	var ptr uint32

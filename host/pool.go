@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/abi"
 )
@@ -22,19 +20,14 @@ type PoolConfig struct {
 	Size int
 	// Init is sent with OpInit to every new instance. nil sends no OpInit.
 	Init *abi.InitRequest
-	// Grant lists the capabilities granted. A capability the manifest asks
-	// for but that is not granted makes NewPool fail; one granted but not
-	// asked for is ignored.
-	Grant []abi.Capability
-	// FSRoot is the host directory mounted at "/" for the filesystem
-	// capability. It must exist.
-	FSRoot string
+	// Grants are the capabilities granted, opened (Capability.Open, or a
+	// capability package's constructor). A capability the manifest asks for
+	// but that is not granted makes NewPool fail; one granted but not asked
+	// for is ignored. They belong to the caller, who closes them after the
+	// Pool.
+	Grants []Grant
 	// Expand fills placeholders for the expand host function.
 	Expand func(abi.ExpandRequest) (string, error)
-	// Postgres is the connection pool of the postgres capability's host
-	// functions (see OpenPostgres). It belongs to the caller, who closes it
-	// after the Pool.
-	Postgres *pgxpool.Pool
 	// CallTimeout bounds each operation, counted once the instance is
 	// acquired, and a new instance's instantiation and init (at least 10s
 	// for those). 0 means none. Only an Interruptible runtime can stop guest
@@ -54,6 +47,10 @@ type PoolConfig struct {
 type Pool struct {
 	g   *Guest
 	cfg PoolConfig
+	// grants are the grants of the capabilities the manifest asks for;
+	// funcs their host functions by name.
+	grants []Grant
+	funcs  map[string]capabilityFunc
 	// slots holds one token per instance that may run.
 	slots chan struct{}
 	mu    sync.Mutex
@@ -106,37 +103,33 @@ func (g *Guest) NewPool(cfg PoolConfig) (*Pool, error) {
 	if cfg.Size <= 0 {
 		cfg.Size = 1
 	}
+	p := &Pool{g: g, cfg: cfg, slots: make(chan struct{}, cfg.Size), memory: map[*Instance]uint32{}, funcs: map[string]capabilityFunc{}}
 	for _, c := range g.Manifest.Capabilities {
-		if !slices.Contains(cfg.Grant, c) {
+		i := slices.IndexFunc(cfg.Grants, func(gr Grant) bool { return gr.Capability().Name() == c })
+		if i < 0 {
 			return nil, fmt.Errorf("guest %s asks for capability %q, which is not granted", g.name, c)
 		}
-	}
-	if g.HasCapability(abi.CapFilesystem) {
-		if cfg.FSRoot == "" {
-			return nil, fmt.Errorf("guest %s asks for the filesystem capability: give it a directory", g.name)
+		gr := cfg.Grants[i]
+		p.grants = append(p.grants, gr)
+		for _, f := range gr.Capability().Functions() {
+			imp, ok := abi.LookupImport(f.Name)
+			if !ok || imp.Capability != c {
+				return nil, fmt.Errorf("capability %q implements host function %s, which ABI %s does not give it", c, f.Name, abi.CurrentVersion)
+			}
+			p.funcs[f.Name] = capabilityFunc{gr, f.Fn}
 		}
-		fi, err := os.Stat(cfg.FSRoot)
-		if err != nil {
-			return nil, fmt.Errorf("guest %s: filesystem root: %w", g.name, err)
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("guest %s: filesystem root %s is not a directory", g.name, cfg.FSRoot)
-		}
-	} else {
-		cfg.FSRoot = ""
 	}
-	if g.HasCapability(abi.CapPostgres) && cfg.Postgres == nil {
-		return nil, fmt.Errorf("guest %s asks for the postgres capability: give it a connection pool", g.name)
-	}
-	return &Pool{g: g, cfg: cfg, slots: make(chan struct{}, cfg.Size), memory: map[*Instance]uint32{}}, nil
+	return p, nil
+}
+
+// capabilityFunc is a host function of a granted capability.
+type capabilityFunc struct {
+	grant Grant
+	fn    func(ctx context.Context, c *Call, stack []uint64)
 }
 
 // Guest returns the pool's guest.
 func (p *Pool) Guest() *Guest { return p.g }
-
-func (p *Pool) granted(c abi.Capability) bool {
-	return slices.Contains(p.cfg.Grant, c) && p.g.HasCapability(c)
-}
 
 // Acquire returns an instance for the caller's use alone, making one if none
 // is idle, and waits while Size instances are in use. Give it back with Release.

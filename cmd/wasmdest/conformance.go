@@ -8,7 +8,6 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/conformance"
@@ -94,14 +93,6 @@ func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	defer rt.Close(context.WithoutCancel(ctx))
 	cfg.Runtime = rt
-	cfg.OpenPostgres = func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error) {
-		cs, _ := spec["connection_string"].(string)
-		if cs == "" {
-			return nil, errors.New("the guest has the postgres capability: give its connection_string with --config or --spec")
-		}
-		level, _ := spec["pgx_log_level"].(string)
-		return host.OpenPostgres(ctx, cs, level, log.Named("pgx"))
-	}
 	rep, err := conformance.Run(ctx, cfg)
 	if err != nil {
 		return err

@@ -14,10 +14,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability"
 	"github.com/wasmdest/wasmdest/internal/arrowio"
 	"github.com/wasmdest/wasmdest/internal/config"
 	"github.com/wasmdest/wasmdest/internal/syncer"
@@ -59,12 +59,7 @@ func (c *common) env(ctx context.Context, log hclog.Logger, syncID, sourceName s
 	}
 	env := &syncer.Env{
 		Runtime: rt, SyncID: syncID, SyncTime: time.Now().UTC().Truncate(time.Microsecond),
-		SourceName: sourceName, Log: log,
-		OpenPostgres: func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error) {
-			cs, _ := spec["connection_string"].(string)
-			level, _ := spec["pgx_log_level"].(string)
-			return host.OpenPostgres(ctx, cs, level, log.Named("pgx"))
-		},
+		SourceName: sourceName, Log: log, Capabilities: capability.Builtin(),
 	}
 	if c.guestDir != "" {
 		env.GuestDirs = []string{c.guestDir}

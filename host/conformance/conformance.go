@@ -34,11 +34,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability"
 )
 
 func init() { arrowtypes.Register() }
@@ -62,10 +62,9 @@ type Config struct {
 	CacheDir string
 	// Logger receives the host's and the guest's logs. nil discards them.
 	Logger hclog.Logger
-	// OpenPostgres opens the connection pool of a guest with the postgres
-	// capability from the spec. nil uses host.OpenPostgres with the spec's
-	// connection_string.
-	OpenPostgres func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error)
+	// Capabilities are those the guest may be granted, opened from Spec
+	// and Directory. nil means capability.Builtin().
+	Capabilities []host.Capability
 	// Run, when not empty, is a regular expression: only cases whose name
 	// matches run (load always runs).
 	Run string
@@ -184,16 +183,8 @@ func run(ctx context.Context, cfg Config, each func(name string, fn func() Resul
 		rand.Read(b[:])
 		cfg.TablePrefix = "conformance_" + hex.EncodeToString(b[:]) + "_"
 	}
-	if cfg.OpenPostgres == nil {
-		log := cfg.Logger
-		cfg.OpenPostgres = func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error) {
-			cs, _ := spec["connection_string"].(string)
-			if cs == "" {
-				return nil, fmt.Errorf("the guest has the postgres capability: give a spec with a connection_string (--config or --spec)")
-			}
-			level, _ := spec["pgx_log_level"].(string)
-			return host.OpenPostgres(ctx, cs, level, log.Named("pgx"))
-		}
+	if cfg.Capabilities == nil {
+		cfg.Capabilities = capability.Builtin()
 	}
 	s := &suite{cfg: cfg, rt: cfg.Runtime, log: cfg.Logger}
 	if s.rt == nil {

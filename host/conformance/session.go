@@ -40,7 +40,7 @@ type suite struct {
 func (s *suite) env(o schema.Options) *syncer.Env {
 	env := &syncer.Env{
 		Runtime: s.rt, SyncID: uuid.NewString(), SyncTime: o.SyncTime, SourceName: o.SourceName,
-		Log: s.log, OpenPostgres: s.cfg.OpenPostgres,
+		Log: s.log, Capabilities: s.cfg.Capabilities,
 	}
 	if g := s.guest; g != nil {
 		env.LoadGuest = func(context.Context, string) (*host.Guest, error) { return g, nil }

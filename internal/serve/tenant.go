@@ -9,15 +9,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability"
 	"github.com/wasmdest/wasmdest/internal/config"
 	"github.com/wasmdest/wasmdest/internal/syncer"
 )
@@ -139,14 +140,8 @@ func (t *tenant) env(s *Server, syncID, source string) *syncer.Env {
 			}
 			return nil, fmt.Errorf("guest %s is not loaded for tenant %q", path, name)
 		},
-		OpenPostgres: func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error) {
-			if !t.cfg.granted(abi.CapPostgres) {
-				return nil, fmt.Errorf("tenant %q is not granted the postgres capability", name)
-			}
-			cs, _ := spec["connection_string"].(string)
-			level, _ := spec["pgx_log_level"].(string)
-			return host.OpenPostgres(ctx, cs, level, t.log.Named("pgx"))
-		},
+		// Only the capabilities the tenant is granted.
+		Capabilities: slices.DeleteFunc(capability.Builtin(), func(c host.Capability) bool { return !t.cfg.granted(c.Name()) }),
 		ObserveCall: func(dest string, op abi.Op, took time.Duration, err error) {
 			guest := dest
 			if td := t.dests[dest]; td != nil && td.guest != nil {

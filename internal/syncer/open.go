@@ -8,7 +8,6 @@ package syncer
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
@@ -43,9 +41,11 @@ type Env struct {
 	// and the "guests" directory beside the executable.
 	GuestDirs []string
 	Log       hclog.Logger
-	// OpenPostgres opens the database pool of a guest with the postgres
-	// capability. nil refuses such guests.
-	OpenPostgres func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error)
+	// Capabilities are the capabilities this host can grant a destination's
+	// guest (package host/capability: capability.Builtin()), opened from
+	// the destination's configuration. A guest asking for another is
+	// refused.
+	Capabilities []host.Capability
 	// LoadGuest, if set, returns the loaded guest of a .wasm path instead of
 	// Runtime.LoadFile compiling it for every Open (a server keeps its
 	// guests loaded). The guest must belong to Runtime.
@@ -166,10 +166,21 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 			return fail(fmt.Errorf("sync_group_id: %w", err))
 		}
 	}
-	// The guest gets the spec without its secrets.
+	// The guest gets the spec without its secrets: those its manifest
+	// lists and those of the capabilities it asks for.
+	var caps []host.Capability
+	secrets := slices.Clone(m.Secrets)
+	for _, c := range m.Capabilities {
+		i := slices.IndexFunc(env.Capabilities, func(hc host.Capability) bool { return hc.Name() == c })
+		if i < 0 {
+			return fail(fmt.Errorf("this host cannot give guests the %s capability", c))
+		}
+		caps = append(caps, env.Capabilities[i])
+		secrets = append(secrets, env.Capabilities[i].SecretKeys()...)
+	}
 	spec := map[string]any{}
 	for k, v := range d.Spec {
-		if !slices.Contains(m.Secrets, k) {
+		if !slices.Contains(secrets, k) {
 			spec[k] = v
 		}
 	}
@@ -195,29 +206,17 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 	if env.ObserveCall != nil {
 		pc.Observe = func(op abi.Op, took time.Duration, err error) { env.ObserveCall(d.Name, op, took, err) }
 	}
-	for _, c := range m.Capabilities {
-		switch c {
-		case abi.CapFilesystem:
-			dir := d.Directory
-			if dir == "" {
-				dir = "."
-			}
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fail(fmt.Errorf("directory: %w", err))
-			}
-			pc.FSRoot = dir
-		case abi.CapPostgres:
-			if env.OpenPostgres == nil {
-				return fail(errors.New("this host cannot give guests the postgres capability"))
-			}
-			pool, err := env.OpenPostgres(ctx, d.Spec)
-			if err != nil {
-				return fail(err)
-			}
-			dest.close = append(dest.close, pool.Close)
-			pc.Postgres = pool
+	for _, c := range caps {
+		gr, err := c.Open(ctx, host.OpenRequest{Destination: d.Name, Spec: d.Spec, Directory: d.Directory, Logger: env.Log})
+		if err != nil {
+			return fail(err)
 		}
-		pc.Grant = append(pc.Grant, c)
+		dest.close = append(dest.close, func() {
+			if err := gr.Close(); err != nil {
+				env.Log.Warn("close capability", "destination", d.Name, "capability", c.Name(), "error", err)
+			}
+		})
+		pc.Grants = append(pc.Grants, gr)
 	}
 	if dest.Pool, err = g.NewPool(pc); err != nil {
 		return fail(err)

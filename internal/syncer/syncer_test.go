@@ -17,6 +17,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability"
 	"github.com/wasmdest/wasmdest/internal/arrowio"
 	"github.com/wasmdest/wasmdest/internal/config"
 	"github.com/wasmdest/wasmdest/internal/schema"
@@ -35,7 +36,7 @@ func newEnv(t *testing.T) *syncer.Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(ctx) })
-	return &syncer.Env{Runtime: rt, SyncID: "sync-1", SyncTime: syncTime, SourceName: "src", Log: log}
+	return &syncer.Env{Runtime: rt, SyncID: "sync-1", SyncTime: syncTime, SourceName: "src", Log: log, Capabilities: capability.Builtin()}
 }
 
 // misbehave is a destination of the misbehave test guest with spec.

@@ -12,10 +12,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability"
 	"github.com/wasmdest/wasmdest/internal/config"
 	"github.com/wasmdest/wasmdest/internal/syncer"
 	"github.com/wasmdest/wasmdest/internal/testenv"
@@ -135,9 +135,7 @@ func TestWritersCopyOverSeveralConnectionsAtOnce(t *testing.T) {
 	ctx := context.Background()
 	url := testenv.PostgresURL(t)
 	env := newEnv(t)
-	env.OpenPostgres = func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error) {
-		return host.OpenPostgres(ctx, spec["connection_string"].(string), "error", env.Log)
-	}
+	env.Capabilities = capability.Builtin()
 	open := func(writers int) *syncer.Destination {
 		env.Writers = writers
 		d, err := syncer.Open(ctx, env, config.Destination{

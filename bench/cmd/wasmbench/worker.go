@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime"
@@ -15,11 +16,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/filesystem"
+	"github.com/wasmdest/wasmdest/host/capability/postgres"
 	"github.com/wasmdest/wasmdest/internal/arrowio"
 	"github.com/wasmdest/wasmdest/internal/config"
 	"github.com/wasmdest/wasmdest/internal/syncer"
@@ -89,12 +91,9 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 	env := &syncer.Env{
 		Runtime: rt, SyncID: "bench", SyncTime: j.SyncTime, SourceName: j.SourceName, Log: log,
 		Writers: j.Writers,
-		OpenPostgres: func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error) {
-			cs, _ := spec["connection_string"].(string)
-			// The pgx tracer's errors stay quiet: the postgres guest expects
-			// some (it tries a plain INSERT before ON CONFLICT).
-			return host.OpenPostgres(ctx, cs, "error", hclog.NewNullLogger())
-		},
+		// The pgx tracer's errors stay quiet: the postgres guest expects
+		// some (it tries a plain INSERT before ON CONFLICT).
+		Capabilities: []host.Capability{filesystem.Capability(), quietPostgres{postgres.Capability()}},
 	}
 	d := config.Destination{
 		Name: "bench", Registry: config.RegistryLocal, Path: j.Guest,
@@ -235,4 +234,15 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		}
 	}
 	return len(b), nil
+}
+
+// quietPostgres is the postgres capability with pgx's logs discarded.
+type quietPostgres struct{ host.Capability }
+
+// Open opens the pool at pgx_log_level error, logging nowhere.
+func (q quietPostgres) Open(ctx context.Context, req host.OpenRequest) (host.Grant, error) {
+	req.Logger = hclog.NewNullLogger()
+	req.Spec = maps.Clone(req.Spec)
+	req.Spec["pgx_log_level"] = "error"
+	return q.Capability.Open(ctx, req)
 }

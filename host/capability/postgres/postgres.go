@@ -1,4 +1,8 @@
-package host
+// Package postgres is the postgres capability of the host (abi.CapPostgres):
+// the pg_* host functions on a connection pool the host opens from the
+// destination spec's connection_string, a secret the guest never sees.
+// Transactions and COPYs never outlive the operation that began them.
+package postgres
 
 import (
 	"bytes"
@@ -19,54 +23,75 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/tracelog"
-	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/host"
 )
 
-// PgResultLimit caps what one pg_query or pg_copy_to call may return through
+// ResultLimit caps what one pg_query or pg_copy_to call may return through
 // the result slot (abi/ABI.md): 256 MiB. Those functions are meant for catalog
 // queries and reading back, and the result must fit in guest memory (512 MiB
 // by default) next to the guest's own data. Beyond it the call fails and, for
 // pg_copy_to, the connection is closed.
-const PgResultLimit = 256 << 20
+const ResultLimit = 256 << 20
 
 // pgCleanupTimeout bounds how long the end of an operation may spend rolling
 // back what the guest left open.
 const pgCleanupTimeout = 30 * time.Second
 
-// PgxLogLevels are the values of the postgres spec's pgx_log_level, from the
+// LogLevels are the values of the postgres spec's pgx_log_level, from the
 // least to the most verbose.
-var PgxLogLevels = []string{"error", "warn", "info", "debug", "trace"}
+var LogLevels = []string{"error", "warn", "info", "debug", "trace"}
 
-// OpenPostgres opens the connection pool of the postgres capability.
-// connString is a DSN ("host=... dbname=...") or a URL
-// ("postgres://user:pass@host:5432/db?sslmode=..."), in every form pgx
-// accepts, including unix sockets ("postgres:///db?host=/tmp", "dbname=db").
-// Every session runs in time zone UTC, whatever the connection string says.
-// pgx call events at pgxLogLevel (one of PgxLogLevels; "" means "error") and
-// above are logged to log, pgx's levels mapped to hclog's: at info and more
-// verbose they include SQL and arguments, i.e. data.
+// PoolOptions configure OpenPool.
+type PoolOptions struct {
+	// ConnString is a DSN ("host=... dbname=...") or a URL
+	// ("postgres://user:pass@host:5432/db?sslmode=..."), in every form pgx
+	// accepts, including unix sockets ("postgres:///db?host=/tmp", "dbname=db").
+	ConnString string
+	// LogLevel is the spec's pgx_log_level: pgx call events at it (one of
+	// LogLevels; "" means "error") and above are logged to Logger, pgx's
+	// levels mapped to hclog's. At info and more verbose they include SQL
+	// and arguments, i.e. data.
+	LogLevel string
+	// Logger receives pgx's events. nil means hclog.Default().
+	Logger hclog.Logger
+	// ApplicationName is the sessions' application_name (pg_stat_activity)
+	// unless the connection string (or PGAPPNAME) sets one. "" means "wasmdest".
+	ApplicationName string
+}
+
+// OpenPool opens the connection pool of the postgres capability. Every
+// session runs in time zone UTC, whatever the connection string says.
 //
 // It connects once to fail early. Errors never contain the connection string
 // (it holds credentials). The caller closes the pool, after the host Pools
 // that use it.
-func OpenPostgres(ctx context.Context, connString, pgxLogLevel string, log hclog.Logger) (*pgxpool.Pool, error) {
+func OpenPool(ctx context.Context, o PoolOptions) (*pgxpool.Pool, error) {
+	pgxLogLevel := o.LogLevel
 	if pgxLogLevel == "" {
 		pgxLogLevel = "error"
 	}
-	if !slices.Contains(PgxLogLevels, pgxLogLevel) {
-		return nil, fmt.Errorf("postgres: pgx_log_level %q is not one of %s", pgxLogLevel, strings.Join(PgxLogLevels, ", "))
+	if !slices.Contains(LogLevels, pgxLogLevel) {
+		return nil, fmt.Errorf("postgres: pgx_log_level %q is not one of %s", pgxLogLevel, strings.Join(LogLevels, ", "))
 	}
-	level, _ := tracelog.LogLevelFromString(pgxLogLevel) // one of PgxLogLevels
-	cfg, err := pgxpool.ParseConfig(connString)
+	level, _ := tracelog.LogLevelFromString(pgxLogLevel) // one of LogLevels
+	cfg, err := pgxpool.ParseConfig(o.ConnString)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connection_string is not valid (not shown: it may hold a password): %s", parseErrorReason(err))
 	}
+	log := o.Logger
 	if log == nil {
 		log = hclog.Default()
 	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		name := o.ApplicationName
+		if name == "" {
+			name = "wasmdest"
+		}
+		cfg.ConnConfig.RuntimeParams["application_name"] = name
+	}
 	cfg.ConnConfig.Tracer = &tracelog.TraceLog{Logger: hclogAdapter{log}, LogLevel: level}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -124,11 +149,16 @@ func (a hclogAdapter) Log(_ context.Context, level tracelog.LogLevel, msg string
 // by mistake past its operation never names another transaction.
 var pgHandles atomic.Int64
 
-// pgState is what the postgres host functions hold for one operation.
-type pgState struct {
+// session is what the postgres host functions hold for one operation.
+type session struct {
+	pool *pgxpool.Pool
+	log  hclog.Logger
 	txs  map[int64]pgx.Tx
 	copy *pgCopy
 }
+
+// sessionOf returns the operation's session of the running host function.
+func sessionOf(c *host.Call) *session { return c.Session().(*session) }
 
 // pgCopy is a COPY ... FROM STDIN in progress: pgconn's CopyFrom runs in a
 // goroutine and reads what pg_copy_data writes into the pipe.
@@ -197,7 +227,8 @@ func (e *pgError) HostError() *abi.HostError {
 	return he
 }
 
-func pgFail(ctx context.Context, st *callState, stack []uint64, fn string, err error) {
+// fail returns err of host function fn to the guest.
+func fail(ctx context.Context, c *host.Call, stack []uint64, fn string, err error) {
 	var pe *pgconn.PgError
 	switch cerr := ctx.Err(); {
 	case cerr != nil && !errors.Is(err, cerr):
@@ -209,7 +240,7 @@ func pgFail(ctx context.Context, st *callState, stack []uint64, fn string, err e
 		// administrator) can be lost in the race with the closing socket.
 		err = fmt.Errorf("the connection to the database was lost: %w", err)
 	}
-	returnError(st, stack, &pgError{fn: fn, err: err})
+	c.ReturnError(stack, &pgError{fn: fn, err: err})
 }
 
 // connectionLost reports whether err is a broken connection rather than an
@@ -219,30 +250,13 @@ func connectionLost(err error) bool {
 	return errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-// postgres returns the operation's postgres state, or an error when the
-// pool has no database.
-func (st *callState) postgres() (*pgState, *pgxpool.Pool, error) {
-	pool := st.inst.pool.cfg.Postgres
-	if pool == nil {
-		return nil, nil, errors.New("this host has no PostgreSQL connection pool for the guest")
-	}
-	if st.pg == nil {
-		st.pg = &pgState{txs: map[int64]pgx.Tx{}}
-	}
-	return st.pg, pool, nil
-}
-
 func errNoTx(h int64) error {
 	return fmt.Errorf("no open transaction with handle %d (transactions end with the operation that began them)", h)
 }
 
 // pgConn returns the connection to run a statement on: the transaction's
 // connection for tx > 0, else one acquired from the pool (release it).
-func (st *callState) pgConn(ctx context.Context, tx int64) (conn *pgx.Conn, release func(), err error) {
-	ps, pool, err := st.postgres()
-	if err != nil {
-		return nil, nil, err
-	}
+func (ps *session) conn(ctx context.Context, tx int64) (conn *pgx.Conn, release func(), err error) {
 	if tx != 0 {
 		t, ok := ps.txs[tx]
 		if !ok {
@@ -253,40 +267,35 @@ func (st *callState) pgConn(ctx context.Context, tx int64) (conn *pgx.Conn, rele
 		}
 		return t.Conn(), func() {}, nil
 	}
-	c, err := pool.Acquire(ctx)
+	c, err := ps.pool.Acquire(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	return c.Conn(), c.Release, nil
 }
 
-// endPostgres runs when an operation ends however it ends: it aborts an
-// unfinished COPY and rolls back every transaction the guest left open.
-func (st *callState) endPostgres(ctx context.Context) {
-	ps := st.pg
-	if ps == nil {
-		return
-	}
-	st.pg = nil
+// End runs when an operation ends however it ends: it aborts an unfinished
+// COPY and rolls back every transaction the guest left open.
+func (ps *session) End(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pgCleanupTimeout)
 	defer cancel()
 	if ps.copy != nil {
 		ps.copy.abort(ctx)
-		st.inst.log.Debug("aborted a COPY the guest left unfinished")
+		ps.log.Debug("aborted a COPY the guest left unfinished")
 	}
 	for h, tx := range ps.txs {
 		if err := tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
-			st.inst.log.Debug("roll back a transaction the guest left open", "tx", h, "error", err)
+			ps.log.Debug("roll back a transaction the guest left open", "tx", h, "error", err)
 		} else {
-			st.inst.log.Debug("rolled back a transaction the guest left open", "tx", h)
+			ps.log.Debug("rolled back a transaction the guest left open", "tx", h)
 		}
 	}
 }
 
-// readPgRequest decodes the PgRequest at the first two stack slots.
-func readPgRequest(mem api.Memory, stack []uint64, fn string) (abi.PgRequest, error) {
+// readRequest decodes the PgRequest at the first two stack slots.
+func readRequest(c *host.Call, stack []uint64) (abi.PgRequest, error) {
 	var req abi.PgRequest
-	d := json.NewDecoder(bytes.NewReader(guestMemory(mem, uint32(stack[0]), uint32(stack[1]), fn)))
+	d := json.NewDecoder(bytes.NewReader(c.Memory(uint32(stack[0]), uint32(stack[1]))))
 	d.UseNumber()
 	if err := d.Decode(&req); err != nil {
 		return req, fmt.Errorf("bad request: %w", err)
@@ -349,10 +358,10 @@ func traceStart(ctx context.Context, conn *pgx.Conn, sql string, args [][]byte) 
 	}
 }
 
-// pgStatement reads the PgRequest of a pg_exec or pg_query call, encodes its
+// statement reads the PgRequest of a pg_exec or pg_query call, encodes its
 // arguments and gets the connection of its transaction (or the pool's).
-func (st *callState) pgStatement(ctx context.Context, mem api.Memory, stack []uint64, fn string) (abi.PgRequest, [][]byte, *pgx.Conn, func(), error) {
-	req, err := readPgRequest(mem, stack, fn)
+func (ps *session) statement(ctx context.Context, c *host.Call, stack []uint64) (abi.PgRequest, [][]byte, *pgx.Conn, func(), error) {
+	req, err := readRequest(c, stack)
 	if err != nil {
 		return req, nil, nil, nil, err
 	}
@@ -360,15 +369,15 @@ func (st *callState) pgStatement(ctx context.Context, mem api.Memory, stack []ui
 	if err != nil {
 		return req, nil, nil, nil, err
 	}
-	conn, release, err := st.pgConn(ctx, req.Tx)
+	conn, release, err := ps.conn(ctx, req.Tx)
 	return req, args, conn, release, err
 }
 
-func hostPgExec(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
+func pgExec(ctx context.Context, c *host.Call, stack []uint64) {
 	const fn = abi.ImportPgExec
-	req, args, conn, release, err := st.pgStatement(ctx, mem, stack, fn)
+	req, args, conn, release, err := sessionOf(c).statement(ctx, c, stack)
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
 	defer release()
@@ -389,20 +398,20 @@ func hostPgExec(ctx context.Context, st *callState, mem api.Memory, stack []uint
 		return tag, err
 	})
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
 	b, _ := json.Marshal(abi.PgExecResult{RowsAffected: rows})
-	returnResult(st, stack, b)
+	c.ReturnResult(stack, b)
 }
 
-var errResultTooLarge = fmt.Errorf("result is larger than the %d MiB the host returns", PgResultLimit>>20)
+var errResultTooLarge = fmt.Errorf("result is larger than the %d MiB the host returns", ResultLimit>>20)
 
-func hostPgQuery(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
+func pgQuery(ctx context.Context, c *host.Call, stack []uint64) {
 	const fn = abi.ImportPgQuery
-	req, args, conn, release, err := st.pgStatement(ctx, mem, stack, fn)
+	req, args, conn, release, err := sessionOf(c).statement(ctx, c, stack)
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
 	defer release()
@@ -425,7 +434,7 @@ func hostPgQuery(ctx context.Context, st *callState, mem api.Memory, stack []uin
 				}
 			}
 			res.Rows = append(res.Rows, row)
-			if size > PgResultLimit {
+			if size > ResultLimit {
 				rr.Close()
 				return pgconn.CommandTag{}, errResultTooLarge
 			}
@@ -433,28 +442,25 @@ func hostPgQuery(ctx context.Context, st *callState, mem api.Memory, stack []uin
 		return rr.Close()
 	})
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
 	b, err := json.Marshal(res)
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
-	if len(b) > PgResultLimit {
-		pgFail(ctx, st, stack, fn, errResultTooLarge)
+	if len(b) > ResultLimit {
+		fail(ctx, c, stack, fn, errResultTooLarge)
 		return
 	}
-	returnResult(st, stack, b)
+	c.ReturnResult(stack, b)
 }
 
-func hostPgBegin(ctx context.Context, st *callState, _ api.Memory, stack []uint64) {
+func pgBegin(ctx context.Context, c *host.Call, stack []uint64) {
 	const fn = abi.ImportPgBegin
-	ps, pool, err := st.postgres()
-	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
-		return
-	}
+	ps := sessionOf(c)
+	pool := ps.pool
 	// Each transaction holds a connection until the operation ends: one
 	// operation holding them all would wait forever for another.
 	held := len(ps.txs)
@@ -462,43 +468,39 @@ func hostPgBegin(ctx context.Context, st *callState, _ api.Memory, stack []uint6
 		held++
 	}
 	if max := int(pool.Config().MaxConns); held >= max {
-		pgFail(ctx, st, stack, fn, fmt.Errorf("the operation already holds %d of the pool's %d connections: end a transaction first", held, max))
+		fail(ctx, c, stack, fn, fmt.Errorf("the operation already holds %d of the pool's %d connections: end a transaction first", held, max))
 		return
 	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
 	h := pgHandles.Add(1)
 	ps.txs[h] = tx
-	st.result = nil
-	stack[0] = api.EncodeI64(h)
+	c.ReturnValue(stack, h)
 }
 
-// pgTx returns the open transaction with handle h.
-func (st *callState) pgTx(h int64) (*pgState, pgx.Tx, error) {
-	ps, _, err := st.postgres()
-	if err != nil {
-		return nil, nil, err
-	}
+// tx returns the open transaction with handle h.
+func (ps *session) tx(h int64) (pgx.Tx, error) {
 	tx, ok := ps.txs[h]
 	if !ok {
-		return nil, nil, errNoTx(h)
+		return nil, errNoTx(h)
 	}
-	return ps, tx, nil
+	return tx, nil
 }
 
-func hostPgCommit(ctx context.Context, st *callState, _ api.Memory, stack []uint64) {
+func pgCommit(ctx context.Context, c *host.Call, stack []uint64) {
 	const fn = abi.ImportPgCommit
 	h := int64(stack[0])
-	ps, tx, err := st.pgTx(h)
+	ps := sessionOf(c)
+	tx, err := ps.tx(h)
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
 	if ps.copy != nil && ps.copy.tx == h {
-		pgFail(ctx, st, stack, fn, fmt.Errorf("transaction %d is busy with a COPY: end it with pg_copy_end first", h))
+		fail(ctx, c, stack, fn, fmt.Errorf("transaction %d is busy with a COPY: end it with pg_copy_end first", h))
 		return
 	}
 	delete(ps.txs, h)
@@ -506,19 +508,19 @@ func hostPgCommit(ctx context.Context, st *callState, _ api.Memory, stack []uint
 		if errors.Is(err, pgx.ErrTxCommitRollback) {
 			err = errors.New("the transaction had failed, so COMMIT rolled it back")
 		}
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
-	st.result = nil
-	stack[0] = 0
+	c.ReturnValue(stack, 0)
 }
 
-func hostPgRollback(ctx context.Context, st *callState, _ api.Memory, stack []uint64) {
+func pgRollback(ctx context.Context, c *host.Call, stack []uint64) {
 	const fn = abi.ImportPgRollback
 	h := int64(stack[0])
-	ps, tx, err := st.pgTx(h)
+	ps := sessionOf(c)
+	tx, err := ps.tx(h)
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
 	if ps.copy != nil && ps.copy.tx == h {
@@ -529,11 +531,10 @@ func hostPgRollback(ctx context.Context, st *callState, _ api.Memory, stack []ui
 	// A transaction whose connection broke is rolled back by the server:
 	// that is success here.
 	if err := tx.Rollback(ctx); err != nil && !tx.Conn().IsClosed() {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
-	st.result = nil
-	stack[0] = 0
+	c.ReturnValue(stack, 0)
 }
 
 var (
@@ -541,119 +542,105 @@ var (
 	copyToRE   = regexp.MustCompile(`(?is)^\s*copy\b.*\bto\s+stdout\b`)
 )
 
-func hostPgCopyFrom(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
+func pgCopyFrom(ctx context.Context, c *host.Call, stack []uint64) {
 	const fn = abi.ImportPgCopyFrom
-	req, err := readPgRequest(mem, stack, fn)
+	req, err := readRequest(c, stack)
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
 	if len(req.Args) > 0 {
-		pgFail(ctx, st, stack, fn, errors.New("bad request: COPY takes no arguments"))
+		fail(ctx, c, stack, fn, errors.New("bad request: COPY takes no arguments"))
 		return
 	}
 	if !copyFromRE.MatchString(req.SQL) {
-		pgFail(ctx, st, stack, fn, errors.New("bad request: sql is not a COPY ... FROM STDIN"))
+		fail(ctx, c, stack, fn, errors.New("bad request: sql is not a COPY ... FROM STDIN"))
 		return
 	}
-	ps, pool, err := st.postgres()
-	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
-		return
-	}
+	ps := sessionOf(c)
+	pool := ps.pool
 	if ps.copy != nil {
-		pgFail(ctx, st, stack, fn, errors.New("a COPY is already in progress: one at a time per instance"))
+		fail(ctx, c, stack, fn, errors.New("a COPY is already in progress: one at a time per instance"))
 		return
 	}
-	c := &pgCopy{tx: req.Tx, done: make(chan struct{})}
+	cp := &pgCopy{tx: req.Tx, done: make(chan struct{})}
 	var conn *pgx.Conn
 	if req.Tx != 0 {
 		tx, ok := ps.txs[req.Tx]
 		if !ok {
-			pgFail(ctx, st, stack, fn, errNoTx(req.Tx))
+			fail(ctx, c, stack, fn, errNoTx(req.Tx))
 			return
 		}
 		conn = tx.Conn()
 	} else {
-		if c.conn, err = pool.Acquire(ctx); err != nil {
-			pgFail(ctx, st, stack, fn, err)
+		if cp.conn, err = pool.Acquire(ctx); err != nil {
+			fail(ctx, c, stack, fn, err)
 			return
 		}
-		conn = c.conn.Conn()
+		conn = cp.conn.Conn()
 	}
-	c.pg = conn.PgConn()
+	cp.pg = conn.PgConn()
 	pr, pw := io.Pipe()
-	c.pw = pw
+	cp.pw = pw
 	go func() {
-		defer close(c.done)
+		defer close(cp.done)
 		ctx, end := traceStart(ctx, conn, req.SQL, nil)
-		c.tag, c.err = c.pg.CopyFrom(ctx, pr, req.SQL)
-		if !c.aborted.Load() {
-			end(c.tag, c.err) // an abort is the host's doing, not a failure to log
+		cp.tag, cp.err = cp.pg.CopyFrom(ctx, pr, req.SQL)
+		if !cp.aborted.Load() {
+			end(cp.tag, cp.err) // an abort is the host's doing, not a failure to log
 		}
 		// Unblock a pg_copy_data still writing, with the reason.
-		if c.err != nil {
-			pr.CloseWithError(c.err)
+		if cp.err != nil {
+			pr.CloseWithError(cp.err)
 		} else {
 			pr.CloseWithError(errors.New("the COPY has ended"))
 		}
 	}()
-	ps.copy = c
-	st.result = nil
-	stack[0] = 0
+	ps.copy = cp
+	c.ReturnValue(stack, 0)
 }
 
-func hostPgCopyData(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
+func pgCopyData(ctx context.Context, c *host.Call, stack []uint64) {
 	const fn = abi.ImportPgCopyData
-	data := guestMemory(mem, uint32(stack[0]), uint32(stack[1]), fn)
-	ps, _, err := st.postgres()
-	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
-		return
-	}
-	c := ps.copy
-	if c == nil {
-		pgFail(ctx, st, stack, fn, errors.New("no COPY in progress: start one with pg_copy_from"))
+	data := c.Memory(uint32(stack[0]), uint32(stack[1]))
+	ps := sessionOf(c)
+	cp := ps.copy
+	if cp == nil {
+		fail(ctx, c, stack, fn, errors.New("no COPY in progress: start one with pg_copy_from"))
 		return
 	}
 	// Write returns when CopyFrom has read all of data and sent it on to
 	// the server, so the view of guest memory is not kept.
-	if _, err := c.pw.Write(data); err != nil {
+	if _, err := cp.pw.Write(data); err != nil {
 		// The COPY failed (the server refused the data, the connection
 		// broke, the call was stopped): report why.
 		ps.copy = nil
-		_, cerr := c.finish()
+		_, cerr := cp.finish()
 		if cerr == nil {
 			cerr = err
 		}
-		pgFail(ctx, st, stack, fn, cerr)
+		fail(ctx, c, stack, fn, cerr)
 		return
 	}
-	st.result = nil
-	stack[0] = 0
+	c.ReturnValue(stack, 0)
 }
 
-func hostPgCopyEnd(ctx context.Context, st *callState, _ api.Memory, stack []uint64) {
+func pgCopyEnd(ctx context.Context, c *host.Call, stack []uint64) {
 	const fn = abi.ImportPgCopyEnd
-	ps, _, err := st.postgres()
-	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
-		return
-	}
-	c := ps.copy
-	if c == nil {
-		pgFail(ctx, st, stack, fn, errors.New("no COPY in progress: start one with pg_copy_from"))
+	ps := sessionOf(c)
+	cp := ps.copy
+	if cp == nil {
+		fail(ctx, c, stack, fn, errors.New("no COPY in progress: start one with pg_copy_from"))
 		return
 	}
 	ps.copy = nil
-	c.pw.Close()
-	tag, err := c.finish()
+	cp.pw.Close()
+	tag, err := cp.finish()
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
-	st.result = nil
-	stack[0] = api.EncodeI64(tag.RowsAffected())
+	c.ReturnValue(stack, tag.RowsAffected())
 }
 
 // cappedBuffer is a bytes.Buffer that refuses to grow past limit.
@@ -669,34 +656,34 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 	return b.Buffer.Write(p)
 }
 
-func hostPgCopyTo(ctx context.Context, st *callState, mem api.Memory, stack []uint64) {
+func pgCopyTo(ctx context.Context, c *host.Call, stack []uint64) {
 	const fn = abi.ImportPgCopyTo
-	req, err := readPgRequest(mem, stack, fn)
+	req, err := readRequest(c, stack)
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
 	if len(req.Args) > 0 {
-		pgFail(ctx, st, stack, fn, errors.New("bad request: COPY takes no arguments"))
+		fail(ctx, c, stack, fn, errors.New("bad request: COPY takes no arguments"))
 		return
 	}
 	if !copyToRE.MatchString(req.SQL) {
-		pgFail(ctx, st, stack, fn, errors.New("bad request: sql is not a COPY ... TO STDOUT"))
+		fail(ctx, c, stack, fn, errors.New("bad request: sql is not a COPY ... TO STDOUT"))
 		return
 	}
-	conn, release, err := st.pgConn(ctx, req.Tx)
+	conn, release, err := sessionOf(c).conn(ctx, req.Tx)
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
 	defer release()
-	buf := &cappedBuffer{limit: PgResultLimit}
+	buf := &cappedBuffer{limit: ResultLimit}
 	_, err = traced(ctx, conn, req.SQL, nil, func(ctx context.Context) (pgconn.CommandTag, error) {
 		return conn.PgConn().CopyTo(ctx, buf, req.SQL)
 	})
 	if err != nil {
-		pgFail(ctx, st, stack, fn, err)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
-	returnResult(st, stack, buf.Bytes())
+	c.ReturnResult(stack, buf.Bytes())
 }

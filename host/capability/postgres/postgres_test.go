@@ -1,4 +1,4 @@
-package host_test
+package postgres_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/postgres"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 
@@ -26,7 +27,7 @@ func openPostgres(t *testing.T, connString, level string, log hclog.Logger) *pgx
 	if log == nil {
 		log = hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})
 	}
-	db, err := host.OpenPostgres(context.Background(), connString, level, log)
+	db, err := postgres.OpenPool(context.Background(), postgres.PoolOptions{ConnString: connString, LogLevel: level, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func probePool(t *testing.T) (*host.Pool, *pgxpool.Pool) {
 	rt := newRuntime(t, host.Config{})
 	g := load(t, rt, "host/testdata/guests/pgprobe")
 	db := openPostgres(t, testenv.PostgresURL(t), "", nil)
-	p, err := g.NewPool(host.PoolConfig{Grant: []abi.Capability{abi.CapPostgres}, Postgres: db, Init: &abi.InitRequest{Spec: []byte(`{}`)}})
+	p, err := g.NewPool(host.PoolConfig{Grants: []host.Grant{postgres.Grant(db)}, Init: &abi.InitRequest{Spec: []byte(`{}`)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestPostgresCapabilityNeedsAPool(t *testing.T) {
 	if _, err := g.NewPool(host.PoolConfig{}); err == nil || !strings.Contains(err.Error(), `capability "postgres"`) {
 		t.Fatalf("ungranted: got %v", err)
 	}
-	if _, err := g.NewPool(host.PoolConfig{Grant: []abi.Capability{abi.CapPostgres}}); err == nil || !strings.Contains(err.Error(), "connection pool") {
+	if _, err := postgres.Capability().Open(context.Background(), host.OpenRequest{Spec: map[string]any{}}); err == nil || !strings.Contains(err.Error(), "connection pool") {
 		t.Fatalf("no pool: got %v", err)
 	}
 }
@@ -205,17 +206,17 @@ func TestOpenPostgres(t *testing.T) {
 		}
 	}
 
-	_, err = host.OpenPostgres(ctx, u.String(), "verbose", hclog.NewNullLogger())
+	_, err = postgres.OpenPool(ctx, postgres.PoolOptions{ConnString: u.String(), LogLevel: "verbose", Logger: hclog.NewNullLogger()})
 	if err == nil || !strings.Contains(err.Error(), "error, warn, info, debug, trace") {
 		t.Errorf("bad level: got %v, want the levels listed", err)
 	}
 	for _, bad := range []string{"postgres://user:s3cr3t@[::1/db", "host=h password=s3cr3t port=notaport"} {
-		_, err := host.OpenPostgres(ctx, bad, "", hclog.NewNullLogger())
+		_, err := postgres.OpenPool(ctx, postgres.PoolOptions{ConnString: bad, Logger: hclog.NewNullLogger()})
 		if err == nil || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "host=h") {
 			t.Errorf("bad connection string: got %v, want an error without the string", err)
 		}
 	}
-	_, err = host.OpenPostgres(ctx, "postgres://nobody:s3cr3t@127.0.0.1:1/x?connect_timeout=2", "", hclog.NewNullLogger())
+	_, err = postgres.OpenPool(ctx, postgres.PoolOptions{ConnString: "postgres://nobody:s3cr3t@127.0.0.1:1/x?connect_timeout=2", Logger: hclog.NewNullLogger()})
 	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("unreachable server: got %v", err)
 	}
@@ -228,5 +229,30 @@ func TestOpenPostgres(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "SELECT 42") || !strings.Contains(logged.String(), "Query") {
 		t.Errorf("pgx_log_level info logged %q, want the query", logged.String())
+	}
+}
+
+// TestApplicationName: the sessions of a destination's pool show
+// "wasmdest/<destination>" in pg_stat_activity, unless the connection string
+// names its own application.
+func TestApplicationName(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.PostgresURL(t)
+	for _, c := range []struct{ connString, want string }{
+		{url, "wasmdest/orders"},
+		{url + "&application_name=mine", "mine"},
+	} {
+		g, err := postgres.Capability().Open(ctx, host.OpenRequest{
+			Destination: "orders", Spec: map[string]any{"connection_string": c.connString}, Logger: hclog.NewNullLogger(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var name string
+		err = postgres.GrantPool(g).QueryRow(ctx, "SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()").Scan(&name)
+		g.Close()
+		if err != nil || name != c.want {
+			t.Errorf("application_name %q, %v; want %q", name, err, c.want)
+		}
 	}
 }
