@@ -8,7 +8,6 @@ import (
 	"io"
 	"text/tabwriter"
 
-
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/conformance"
 	"github.com/wasmdest/wasmdest/internal/config"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability"
 )
 
 // inspection is what `wasmdest inspect` reports of a guest.
@@ -30,6 +32,8 @@ type inspection struct {
 	HostABI    string        `json:"host_abi_version"`
 	ABIVersion string        `json:"abi_version,omitempty"`
 	Manifest   *abi.Manifest `json:"manifest,omitempty"`
+	// Capabilities describes the capabilities the manifest asks for.
+	Capabilities []capabilityInfo `json:"capabilities,omitempty"`
 	// SpecKeys are the top-level keys of the manifest's spec schema.
 	SpecKeys []specKey  `json:"spec_keys,omitempty"`
 	Exports  []wasmFunc `json:"exports"`
@@ -62,14 +66,14 @@ type specKey struct {
 	Description string `json:"description,omitempty"`
 }
 
-// hostFunctionCapability maps every host function of this ABI version to
-// its capability ("" for every guest).
-var hostFunctionCapability = map[string]abi.Capability{
-	abi.ImportLog: "", abi.ImportSetError: "", abi.ImportInputRead: "", abi.ImportOutput: "",
-	abi.ImportResultRead: "", abi.ImportExpand: "",
-	abi.ImportPgExec: abi.CapPostgres, abi.ImportPgQuery: abi.CapPostgres, abi.ImportPgBegin: abi.CapPostgres,
-	abi.ImportPgCommit: abi.CapPostgres, abi.ImportPgRollback: abi.CapPostgres, abi.ImportPgCopyFrom: abi.CapPostgres,
-	abi.ImportPgCopyData: abi.CapPostgres, abi.ImportPgCopyEnd: abi.CapPostgres, abi.ImportPgCopyTo: abi.CapPostgres,
+// capabilityInfo is what inspect says of a capability the guest asks for.
+type capabilityInfo struct {
+	Name abi.Capability `json:"name"`
+	// Description is the capability's own (host.Capability.Describe), or
+	// why this host cannot grant it.
+	Description string `json:"description"`
+	// SecretKeys are the spec keys the host keeps from the guest for it.
+	SecretKeys []string `json:"secret_keys,omitempty"`
 }
 
 var requiredExportNames = []string{abi.ExportInitialize, abi.ExportVersion, abi.ExportAlloc, abi.ExportFree, abi.ExportCall}
@@ -163,7 +167,16 @@ func inspect(ctx context.Context, path string, c common, log hclog.Logger) (*ins
 	rep.ABIVersion = g.Version.String()
 	m := g.Manifest
 	rep.Manifest = &m
-	rep.SpecKeys = specKeys(m.SpecSchema, m.Secrets)
+	secrets := slices.Clone(m.Secrets)
+	for _, name := range m.Capabilities {
+		info := capabilityInfo{Name: name, Description: "not provided by this host"}
+		if c := capability.Find(capability.Builtin(), name); c != nil {
+			info.Description, info.SecretKeys = c.Describe(), c.SecretKeys()
+			secrets = append(secrets, c.SecretKeys()...)
+		}
+		rep.Capabilities = append(rep.Capabilities, info)
+	}
+	rep.SpecKeys = specKeys(m.SpecSchema, secrets)
 	return rep, nil
 }
 
@@ -195,12 +208,12 @@ func importRole(module, name string) string {
 	case "wasi_snapshot_preview1":
 		return "WASI"
 	case abi.ImportModule:
-		cp, ok := hostFunctionCapability[name]
+		imp, ok := abi.LookupImport(name)
 		switch {
 		case !ok:
 			return fmt.Sprintf("unknown to ABI %s: the guest may need a newer host", abi.CurrentVersion)
-		case cp != "":
-			return "capability " + string(cp)
+		case imp.Capability != "":
+			return "capability " + string(imp.Capability)
 		}
 		return "host function"
 	}
@@ -269,6 +282,18 @@ func printInspection(w io.Writer, r *inspection) {
 		fmt.Fprintf(tw, "batch defaults:\t%s rows, %s bytes, timeout %s\n", limit(b.Rows), limit(b.Bytes), timeout)
 	}
 	tw.Flush()
+	if len(r.Capabilities) > 0 {
+		fmt.Fprintln(w, "\ncapabilities (what the host grants):")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, c := range r.Capabilities {
+			desc := c.Description
+			if len(c.SecretKeys) > 0 {
+				desc += "; secret spec keys: " + strings.Join(c.SecretKeys, ", ")
+			}
+			fmt.Fprintf(tw, "  %s\t%s\n", c.Name, desc)
+		}
+		tw.Flush()
+	}
 	if r.Manifest != nil {
 		if len(r.SpecKeys) == 0 {
 			fmt.Fprintln(w, "\nspec: no keys declared (spec_schema empty or without properties)")

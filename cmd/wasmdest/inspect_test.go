@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,5 +63,27 @@ func TestInspectRefusedGuest(t *testing.T) {
 	code, stdout, _ = wasmdest(t, "inspect", filepath.Join("..", "..", "go.mod"))
 	if code != 1 || !strings.Contains(stdout, "not a valid WebAssembly module") {
 		t.Errorf("exit %d for a file that is not wasm:\n%s", code, stdout)
+	}
+}
+
+// TestInspectDescribesCapabilities: inspect says what each capability the
+// guest asks for gives it, from the capability itself.
+func TestInspectDescribesCapabilities(t *testing.T) {
+	code, stdout, stderr := wasmdest(t, "inspect", filepath.Join(builtinGuests(t), "postgres.wasm"), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var rep inspection
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if len(rep.Capabilities) != 1 || rep.Capabilities[0].Name != "postgres" ||
+		!strings.Contains(rep.Capabilities[0].Description, "pg_* host functions") ||
+		!slices.Equal(rep.Capabilities[0].SecretKeys, []string{"connection_string"}) {
+		t.Errorf("capabilities: %+v", rep.Capabilities)
+	}
+	code, stdout, _ = wasmdest(t, "inspect", filepath.Join(builtinGuests(t), "file.wasm"))
+	if code != 0 || !strings.Contains(stdout, "capabilities (what the host grants):") || !strings.Contains(stdout, "mounted at /") {
+		t.Errorf("exit %d, text report lacks the filesystem capability's description:\n%s", code, stdout)
 	}
 }

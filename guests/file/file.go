@@ -24,7 +24,7 @@ import (
 )
 
 // destination writes each table's rows as files below "/", the one
-// directory the host grants (PoolConfig.FSRoot).
+// directory the host grants (the filesystem capability, host/capability/filesystem).
 //
 // Without no_rotate every Write call is one file. With no_rotate a table's
 // file stays open across Write calls and is finished by Close. Either way a

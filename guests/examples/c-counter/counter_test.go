@@ -21,6 +21,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/filesystem"
 	"github.com/wasmdest/wasmdest/host/conformance"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
@@ -105,7 +106,11 @@ func TestMalformedBodies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := g.NewPool(host.PoolConfig{Grant: []abi.Capability{abi.CapFilesystem}, FSRoot: t.TempDir(),
+	fs, err := filesystem.Dir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := g.NewPool(host.PoolConfig{Grants: []host.Grant{fs},
 		Init: &abi.InitRequest{Spec: []byte("{}"), WriteMode: abi.WriteModeAppend, MaxMessageBytes: 1 << 20}})
 	if err != nil {
 		t.Fatal(err)

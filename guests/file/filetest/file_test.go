@@ -21,6 +21,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/guests/file/internal/testtable"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/filesystem"
 	"github.com/wasmdest/wasmdest/internal/batch"
 )
 
@@ -506,7 +507,11 @@ func TestRefusals(t *testing.T) {
 		{"unknown format_spec key", `{"path":"{{UUID}}","format":"csv","format_spec":{"separator":";"}}`, abi.WriteModeAppend, []string{`unknown field "separator"`, "delimiter"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := g.NewPool(host.PoolConfig{Grant: []abi.Capability{abi.CapFilesystem}, FSRoot: root, Expand: expand,
+			fs, err := filesystem.Dir(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := g.NewPool(host.PoolConfig{Grants: []host.Grant{fs}, Expand: expand,
 				Init: &abi.InitRequest{Destination: "files", Spec: []byte(c.spec), WriteMode: c.mode}})
 			if err != nil {
 				t.Fatal(err)

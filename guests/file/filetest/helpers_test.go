@@ -29,6 +29,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/filesystem"
 	"github.com/wasmdest/wasmdest/internal/placeholder"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
@@ -119,9 +120,12 @@ func (p *testPool) Close(ctx context.Context) error {
 // newPool makes a pool of g writing below root with spec.
 func newPool(t testing.TB, g *host.Guest, root, spec string) *testPool {
 	t.Helper()
+	fs, err := filesystem.Dir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := g.NewPool(host.PoolConfig{
-		Grant:  []abi.Capability{abi.CapFilesystem},
-		FSRoot: root,
+		Grants: []host.Grant{fs},
 		Init: &abi.InitRequest{Destination: "files", Spec: json.RawMessage(spec), WriteMode: abi.WriteModeAppend,
 			SyncID: syncID, SyncTime: syncTime.Format(time.RFC3339Nano)},
 		Expand: expand,

@@ -24,6 +24,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/postgres"
 	"github.com/wasmdest/wasmdest/internal/migrate"
 	"github.com/wasmdest/wasmdest/internal/schema"
 	"github.com/wasmdest/wasmdest/internal/testenv"
@@ -74,7 +75,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	e := &env{t: t, ctx: ctx, url: testenv.PostgresURL(t)}
 	var err error
 	log := testLogger(t, hclog.Warn)
-	if e.db, err = host.OpenPostgres(ctx, e.url, "error", log); err != nil {
+	if e.db, err = postgres.OpenPool(ctx, postgres.PoolOptions{ConnString: e.url, LogLevel: "error", Logger: log}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.db.Close)
@@ -107,8 +108,7 @@ func (e *env) newPool(spec string, size int) *host.Pool {
 	e.t.Helper()
 	p, err := e.g.NewPool(host.PoolConfig{
 		Size:     size,
-		Grant:    []abi.Capability{abi.CapPostgres},
-		Postgres: e.db,
+		Grants: []host.Grant{postgres.Grant(e.db)},
 		Init: &abi.InitRequest{Destination: "pg", Spec: json.RawMessage(spec), WriteMode: e.opts.WriteMode,
 			SourceName: e.opts.SourceName, SyncTime: e.opts.SyncTime.Format(time.RFC3339Nano)},
 	})
@@ -278,7 +278,7 @@ func optsFor(writeMode abi.WriteMode) schema.Options {
 // openWithSearchPath opens a host pool on the env's database whose sessions
 // have search_path schema.
 func openWithSearchPath(e *env, schema string) (*pgxpool.Pool, error) {
-	db, err := host.OpenPostgres(e.ctx, e.url+"&search_path="+schema, "error", testLogger(e.t, hclog.Warn))
+	db, err := postgres.OpenPool(e.ctx, postgres.PoolOptions{ConnString: e.url + "&search_path=" + schema, LogLevel: "error", Logger: testLogger(e.t, hclog.Warn)})
 	if err == nil {
 		e.t.Cleanup(db.Close)
 	}
