@@ -6,6 +6,10 @@
 // guest configured for one destination, and gives each to one goroutine at a
 // time. An instance that traps, panics or runs out of memory is discarded and
 // replaced, never reused.
+//
+// Capabilities (a database, a directory) plug into the host through the
+// Capability interface; the packages under host/capability implement them,
+// and PoolConfig.Grants gives a pool's guests what was opened.
 package host
 
 import (

@@ -107,7 +107,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 func (e *env) newPool(spec string, size int) *host.Pool {
 	e.t.Helper()
 	p, err := e.g.NewPool(host.PoolConfig{
-		Size:     size,
+		Size:   size,
 		Grants: []host.Grant{postgres.Grant(e.db)},
 		Init: &abi.InitRequest{Destination: "pg", Spec: json.RawMessage(spec), WriteMode: e.opts.WriteMode,
 			SourceName: e.opts.SourceName, SyncTime: e.opts.SyncTime.Format(time.RFC3339Nano)},
