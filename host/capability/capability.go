@@ -13,7 +13,7 @@ import (
 )
 
 // Builtin returns every capability of this build, in the order of
-// abi.Capabilities.
+// abi.Capabilities().
 func Builtin() []host.Capability {
 	return []host.Capability{filesystem.Capability(), postgres.Capability()}
 }
