@@ -91,9 +91,9 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 		Writers: j.Writers,
 		OpenPostgres: func(ctx context.Context, spec map[string]any) (*pgxpool.Pool, error) {
 			cs, _ := spec["connection_string"].(string)
-			// The pgx tracer's errors stay quiet: the postgres guest expects
-			// some (it tries a plain INSERT before ON CONFLICT).
-			return host.OpenPostgres(ctx, cs, "error", hclog.NewNullLogger())
+			// The default pgx_log_level: no statement is expected to fail,
+			// so an error logged here is worth seeing.
+			return host.OpenPostgres(ctx, cs, "error", log)
 		},
 	}
 	d := config.Destination{
