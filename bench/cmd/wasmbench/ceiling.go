@@ -97,6 +97,9 @@ func splitRows(rows []byte, n int) ([][]byte, error) {
 				at += int(l)
 			}
 		}
+		if at > len(rows) {
+			return nil, fmt.Errorf("binary COPY: value cut short at the end")
+		}
 		if count++; count == n || at >= len(rows) {
 			out = append(out, rows[start:at])
 			start, count = at, 0
