@@ -425,3 +425,19 @@ func PostgresSocketDir(t testing.TB) string {
 	t.Helper()
 	return ownCluster(t).run
 }
+
+// PostgresLog returns what the harness's own PostgreSQL server has logged so
+// far (errors and warnings, each error with its STATEMENT), and false when
+// the tests run against $WASMDEST_TEST_PG_URL, whose log they cannot read.
+func PostgresLog(t testing.TB) (string, bool) {
+	t.Helper()
+	adminURL(t)
+	if pg.c == nil {
+		return "", false
+	}
+	b, err := os.ReadFile(pg.c.logPath + ".stderr")
+	if err != nil {
+		t.Fatalf("testenv: read the PostgreSQL log: %v", err)
+	}
+	return string(b), true
+}

@@ -178,7 +178,7 @@ func run() error {
 		case "append":
 			err = b.appendScenarios()
 		case "upsert":
-			err = b.upsertScenario()
+			err = b.upsertScenarios()
 		case "stale":
 			err = b.staleScenarios()
 		case "file":
@@ -369,13 +369,17 @@ func (b *bench) truncate() error {
 
 // appendScenarios: write_mode append (no keys) into an index-free table and
 // into one with the same two indexes on both sides, over one connection and
-// over b.writers.
+// over b.writers. Index-free, wasmdest is also measured against the ceiling:
+// the same rows pre-encoded as binary COPY data (by the server), sent in the
+// same batches over as many connections, in one COPY, and read by the
+// server from a file.
 func (b *bench) appendScenarios() error {
 	for _, indexed := range []bool{false, true} {
 		if err := b.prepare(abi.WriteModeAppend, nil); err != nil {
 			return err
 		}
 		what := "no indexes"
+		var enc *encoded
 		if indexed {
 			// Append strips the keys, and a unique index would be
 			// reported as a unique constraint to remove: plain indexes.
@@ -385,35 +389,66 @@ func (b *bench) appendScenarios() error {
 					return err
 				}
 			}
+		} else {
+			dir, err := os.MkdirTemp("", "wasmbench-copy-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			if enc, err = b.encodeDataset(dir); err != nil {
+				return fmt.Errorf("pre-encode the dataset: %w", err)
+			}
 		}
 		for _, conns := range []int{1, b.writers} {
 			name := fmt.Sprintf("append, %s, %d conn", what, conns)
 			step(name)
 			sc := &scenario{Name: name, Group: "append"}
-			rs, err := b.rounds(
-				method{func() (result, error) {
+			timed := func(name string, fn func() error) method {
+				return method{func() (result, error) {
+					if err := b.truncate(); err != nil {
+						return result{}, err
+					}
+					return b.runPgx(name, int64(b.rows), fn)
+				}}
+			}
+			methods := []method{
+				{func() (result, error) {
 					if err := b.truncate(); err != nil {
 						return result{}, err
 					}
 					return b.runWasmdest(b.pgJob(abi.WriteModeAppend, conns, nil, 0), int64(b.rows), fmt.Sprintf("wasmdest (%d writer)", conns))
 				}},
-				method{func() (result, error) {
-					if err := b.truncate(); err != nil {
-						return result{}, err
+				timed(fmt.Sprintf("pgx CopyFrom (%d conn)", conns), func() error {
+					return parallel(b.ctx, b.pg.url, conns, chunks(b.ds.values), copyFrom(b.ds.cols))
+				}),
+			}
+			rawName := fmt.Sprintf("pre-encoded COPY, same batches (%d conn)", conns)
+			const oneName, fileName = "pre-encoded, one COPY of all rows", "server-side COPY FROM a file"
+			if enc != nil {
+				methods = append(methods, timed(rawName, func() error { return b.rawCopy(enc, conns) }))
+				if conns == 1 {
+					methods = append(methods, timed(oneName, func() error { return b.oneCopy(enc) }))
+					if enc.file != "" {
+						methods = append(methods, timed(fileName, func() error { return b.serverCopy(enc) }))
 					}
-					return b.runPgx(fmt.Sprintf("pgx CopyFrom (%d conn)", conns), int64(b.rows), func() error {
-						return parallel(b.ctx, b.pg.url, conns, chunks(b.ds.values), copyFrom(b.ds.cols))
-					})
-				}})
+				}
+			}
+			rs, err := b.rounds(methods...)
 			if err != nil {
 				return err
 			}
-			w, p := rs[0], rs[1]
-			sc.add(w, p)
-			if !indexed {
-				sc.target(p.Method, 0.9, "append >= 0.9x pgx CopyFrom, index-free")
-			} else {
-				sc.target(p.Method, 0, "")
+			sc.add(rs...)
+			sc.target(rs[1].Method, 0, "")
+			if enc != nil {
+				goal := 0.9
+				if conns > 1 {
+					goal = 0.95
+				}
+				sc.target(rawName, goal, fmt.Sprintf("append >= %.2fx the pre-encoded COPY of the same batches", goal))
+				if conns == 1 {
+					sc.target(oneName, 0.6, "append >= 0.6x one pre-encoded COPY of all rows")
+					sc.target(fileName, 0, "")
+				}
 			}
 			b.rep.add(sc)
 		}
@@ -421,61 +456,70 @@ func (b *bench) appendScenarios() error {
 	return b.pg.exec(b.ctx, "TRUNCATE "+table)
 }
 
-// upsertScenario: write_mode overwrite with half of the keys already in
-// the table, against a hand-written staging upsert and against one INSERT
-// per row in a pgx batch.
-func (b *bench) upsertScenario() error {
-	name := "upsert (overwrite), 50% of keys existing"
-	step(name)
+// upsertScenarios: write_mode overwrite with none, half and all of the keys
+// already in the table (from an earlier sync: other _cq_ids and values),
+// against a hand-written staging upsert and against one INSERT per row in
+// a pgx batch.
+func (b *bench) upsertScenarios() error {
 	if err := b.prepare(abi.WriteModeOverwrite, nil); err != nil {
 		return err
 	}
-	sc := &scenario{Name: name, Group: "upsert"}
-	// Every other key of the dataset, from an earlier sync.
-	setup := func() error {
-		if err := b.pg.exec(b.ctx, "TRUNCATE "+table); err != nil {
-			return err
+	for _, existing := range []string{"none", "half", "all"} {
+		name := map[string]string{"none": "upsert (overwrite), no key exists (empty table)",
+			"half": "upsert (overwrite), 50% of keys existing", "all": "upsert (overwrite), all keys exist (a re-sync)"}[existing]
+		step(name)
+		sc := &scenario{Name: name, Group: "upsert"}
+		setup := func() error {
+			if err := b.pg.exec(b.ctx, "TRUNCATE "+table); err != nil {
+				return err
+			}
+			src, err := newRowSource(gen{seed: 2}, b.opts.schema(abi.WriteModeAppend, b.opts.t0), 0, b.rows)
+			if err != nil {
+				return err
+			}
+			switch existing {
+			case "half": // every other key
+				_, err = b.pg.conn.CopyFrom(b.ctx, pgx.Identifier{table}, b.ds.cols, &everyOther{src: src})
+			case "all":
+				_, err = b.pg.conn.CopyFrom(b.ctx, pgx.Identifier{table}, b.ds.cols, src)
+			}
+			if err != nil {
+				return err
+			}
+			return b.pg.settle(b.ctx)
 		}
-		src, err := newRowSource(gen{seed: 2}, b.opts.schema(abi.WriteModeAppend, b.opts.t0), 0, b.rows)
+		rs, err := b.rounds(
+			method{func() (result, error) {
+				if err := setup(); err != nil {
+					return result{}, err
+				}
+				return b.runWasmdest(b.pgJob(abi.WriteModeOverwrite, 1, nil, 0), int64(b.rows), "wasmdest")
+			}},
+			method{func() (result, error) {
+				if err := setup(); err != nil {
+					return result{}, err
+				}
+				return b.runPgx("staging COPY + INSERT ON CONFLICT", int64(b.rows), func() error {
+					return parallel(b.ctx, b.pg.url, 1, chunks(b.ds.values), stagingUpsert(b.ds.cols))
+				})
+			}},
+			method{func() (result, error) {
+				if err := setup(); err != nil {
+					return result{}, err
+				}
+				return b.runPgx("INSERT ON CONFLICT per row, pgx batch", int64(b.rows), func() error {
+					return parallel(b.ctx, b.pg.url, 1, chunks(b.ds.values), rowUpserts(b.ds.cols))
+				})
+			}})
 		if err != nil {
 			return err
 		}
-		if _, err := b.pg.conn.CopyFrom(b.ctx, pgx.Identifier{table}, b.ds.cols, &everyOther{src: src}); err != nil {
-			return err
-		}
-		return b.pg.settle(b.ctx)
+		w, st, pr := rs[0], rs[1], rs[2]
+		sc.add(w, st, pr)
+		sc.target(st.Method, 1.0, "upsert >= 1.0x the hand-written staging upsert")
+		sc.target(pr.Method, 2.0, "upsert >= 2x one INSERT ON CONFLICT per row")
+		b.rep.add(sc)
 	}
-	rs, err := b.rounds(
-		method{func() (result, error) {
-			if err := setup(); err != nil {
-				return result{}, err
-			}
-			return b.runWasmdest(b.pgJob(abi.WriteModeOverwrite, 1, nil, 0), int64(b.rows), "wasmdest")
-		}},
-		method{func() (result, error) {
-			if err := setup(); err != nil {
-				return result{}, err
-			}
-			return b.runPgx("staging COPY + INSERT ON CONFLICT", int64(b.rows), func() error {
-				return parallel(b.ctx, b.pg.url, 1, chunks(b.ds.values), stagingUpsert(b.ds.cols))
-			})
-		}},
-		method{func() (result, error) {
-			if err := setup(); err != nil {
-				return result{}, err
-			}
-			return b.runPgx("INSERT ON CONFLICT per row, pgx batch", int64(b.rows), func() error {
-				return parallel(b.ctx, b.pg.url, 1, chunks(b.ds.values), rowUpserts(b.ds.cols))
-			})
-		}})
-	if err != nil {
-		return err
-	}
-	w, st, pr := rs[0], rs[1], rs[2]
-	sc.add(w, st, pr)
-	sc.target(st.Method, 0.9, "upsert >= 0.9x the hand-written staging upsert")
-	sc.target(pr.Method, 1.8, "upsert >= 1.8x one INSERT per row")
-	b.rep.add(sc)
 	return b.pg.exec(b.ctx, "TRUNCATE "+table)
 }
 
@@ -588,8 +632,74 @@ func (b *bench) staleScenarios() error {
 		sc.add(w, st)
 		sc.target(st.Method, 0, "")
 		b.rep.add(sc)
+		if err := b.deleteAlone(name, spec); err != nil {
+			return err
+		}
 	}
 	return b.pg.exec(b.ctx, "TRUNCATE "+table)
+}
+
+// deleteAlone times the DELETE of delete-stale alone: a wasmdest sync that
+// brings no rows (planning, the guest's delete-stale) against the same
+// DELETE typed by hand (pgx: prepared, typed parameters) on an open
+// connection, over N rows of this sync and 0.3N stale rows of an earlier
+// one. Rows/s counts the deleted rows.
+func (b *bench) deleteAlone(staleName string, spec map[string]any) error {
+	n, stale := b.rows, b.rows*3/10
+	name := strings.Replace(staleName, "overwrite-delete-stale", "delete-stale alone (a sync of no rows)", 1)
+	step(name)
+	empty := filepath.Join(b.tmp, "empty.arrow")
+	if err := emptyInput(empty); err != nil {
+		return err
+	}
+	setup := func() error {
+		if err := b.pg.exec(b.ctx, "TRUNCATE "+table); err != nil {
+			return err
+		}
+		if err := b.pg.preloadAt(b.ctx, b.ds.cols, 0, n, b.opts, b.opts.t1); err != nil {
+			return err
+		}
+		if err := b.pg.preloadAt(b.ctx, b.ds.cols, n, n+stale, b.opts, b.opts.t0); err != nil {
+			return err
+		}
+		return b.pg.settle(b.ctx)
+	}
+	deleted := func(r result) result {
+		r.Rows = stale
+		r.fill(0)
+		r.MBPerSec = 0
+		return r
+	}
+	sc := &scenario{Name: name, Group: "stale"}
+	rs, err := b.rounds(
+		method{func() (result, error) {
+			if err := setup(); err != nil {
+				return result{}, err
+			}
+			j := b.pgJob(abi.WriteModeOverwriteDeleteStale, 1, spec, 0)
+			j.InputFile = empty
+			r, err := b.runWasmdest(j, int64(n), "wasmdest")
+			return deleted(r), err
+		}},
+		method{func() (result, error) {
+			if err := setup(); err != nil {
+				return result{}, err
+			}
+			c, err := pgx.Connect(b.ctx, b.pg.url)
+			if err != nil {
+				return result{}, err
+			}
+			defer c.Close(b.ctx)
+			r, err := b.runPgx("the same DELETE by hand (prepared)", int64(n), func() error { return deleteStale(b.ctx, c, b.opts) })
+			return deleted(r), err
+		}})
+	if err != nil {
+		return err
+	}
+	sc.add(rs...)
+	sc.target(rs[1].Method, 0, "")
+	b.rep.add(sc)
+	return nil
 }
 
 // scaleScenarios: append (index-free, b.writers writers) of rows made on

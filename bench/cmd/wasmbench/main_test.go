@@ -147,3 +147,26 @@ func TestReportAndChart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// splitRows cuts binary COPY rows at row boundaries, NULLs (length -1)
+// included, and refuses a stream cut short.
+func TestSplitRows(t *testing.T) {
+	var rows []byte
+	for i := range 5 {
+		rows = append(rows, 0, 2)                   // two fields
+		rows = append(rows, 0, 0, 0, 1, byte(i))    // one byte
+		rows = append(rows, 0xff, 0xff, 0xff, 0xff) // NULL
+	}
+	got, err := splitRows(rows, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || len(got[0]) != 22 || len(got[2]) != 11 || got[1][6] != 2 {
+		t.Fatalf("split into %d batches: %v", len(got), got)
+	}
+	for _, cut := range []int{3, 5} { // in a length, in a value
+		if _, err := splitRows(rows[:len(rows)-cut], 2); err == nil {
+			t.Errorf("a stream cut %d bytes short was split without an error", cut)
+		}
+	}
+}

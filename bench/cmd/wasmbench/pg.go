@@ -53,7 +53,13 @@ func (p *pgdb) noAutovacuum(ctx context.Context) error {
 // preload copies generated rows [from, to) of an earlier sync (seed 2,
 // sync time t0) into the table.
 func (p *pgdb) preload(ctx context.Context, cols []string, from, to int, o syncOpts) error {
-	src, err := newRowSource(gen{seed: 2}, o.schema(abi.WriteModeAppend, o.t0), from, to)
+	return p.preloadAt(ctx, cols, from, to, o, o.t0)
+}
+
+// preloadAt copies generated rows [from, to) (seed 2) of a sync at time at
+// into the table.
+func (p *pgdb) preloadAt(ctx context.Context, cols []string, from, to int, o syncOpts, at time.Time) error {
+	src, err := newRowSource(gen{seed: 2}, o.schema(abi.WriteModeAppend, at), from, to)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"os/exec"
 	"runtime"
@@ -91,9 +90,9 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 	env := &syncer.Env{
 		Runtime: rt, SyncID: "bench", SyncTime: j.SyncTime, SourceName: j.SourceName, Log: log,
 		Writers: j.Writers,
-		// The pgx tracer's errors stay quiet: the postgres guest expects
-		// some (it tries a plain INSERT before ON CONFLICT).
-		Capabilities: []host.Capability{filesystem.Capability(), quietPostgres{postgres.Capability()}},
+		// pgx logs at the default pgx_log_level: no statement is expected
+		// to fail, so an error logged here is worth seeing.
+		Capabilities: []host.Capability{filesystem.Capability(), postgres.Capability()},
 	}
 	d := config.Destination{
 		Name: "bench", Registry: config.RegistryLocal, Path: j.Guest,
@@ -234,15 +233,4 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		}
 	}
 	return len(b), nil
-}
-
-// quietPostgres is the postgres capability with pgx's logs discarded.
-type quietPostgres struct{ host.Capability }
-
-// Open opens the pool at pgx_log_level error, logging nowhere.
-func (q quietPostgres) Open(ctx context.Context, req host.OpenRequest) (host.Grant, error) {
-	req.Logger = hclog.NewNullLogger()
-	req.Spec = maps.Clone(req.Spec)
-	req.Spec["pgx_log_level"] = "error"
-	return q.Capability.Open(ctx, req)
 }

@@ -17,8 +17,8 @@ import (
 
 // Write writes one batch: a binary COPY into the table (inserts), or, when
 // the schema has a primary key, in one transaction a COPY into a staging
-// table and an INSERT ... SELECT of its rows, ON CONFLICT DO UPDATE when some
-// keys exist (upserts, the last of duplicate keys winning; see pgwire.Upsert).
+// table and one INSERT ... SELECT of its rows ON CONFLICT DO UPDATE (upserts,
+// the last of duplicate keys winning; see pgwire.Upsert).
 func (d *Destination) Write(table string, records array.RecordReader) error {
 	schema := records.Schema()
 	cols, err := columns(table, schema)
@@ -31,7 +31,7 @@ func (d *Destination) Write(table string, records array.RecordReader) error {
 	}
 	qt := pgwire.Qualified(sch, table)
 	if !hasPK(cols) {
-		_, err := d.copy(0, table, qt, cols, records, "")
+		_, _, err := d.copy(0, table, qt, cols, records, "")
 		return err
 	}
 	stage, ordinal := pgwire.StageTable(sch, table, cols)
@@ -39,17 +39,11 @@ func (d *Destination) Write(table string, records array.RecordReader) error {
 		if _, err := d.db.Exec(tx, pgwire.CreateStage(stage, ordinal, cols)); err != nil {
 			return fmt.Errorf("table %s: staging table: %w", qt, err)
 		}
-		n, err := d.copy(tx, table, pgwire.Ident(stage), cols, records, ordinal)
+		n, dups, err := d.copy(tx, table, pgwire.Ident(stage), cols, records, ordinal)
 		if err != nil || n == 0 {
 			return err
 		}
-		insert, upsert := pgwire.Upsert(qt, stage, ordinal, cols)
-		_, err = d.db.Exec(tx, insert)
-		var he *abi.HostError
-		if errors.As(err, &he) && he.SQLState == pgwire.UniqueViolation {
-			_, err = d.db.Exec(tx, upsert) // some keys exist
-		}
-		if err != nil {
+		if _, err := d.db.Exec(tx, pgwire.Upsert(qt, stage, ordinal, cols, dups)); err != nil {
 			return fmt.Errorf("table %s: upsert: %w", qt, err)
 		}
 		return nil
@@ -57,8 +51,9 @@ func (d *Destination) Write(table string, records array.RecordReader) error {
 }
 
 // copy streams records into target with a binary COPY and returns the rows
-// copied. With ordinal, every row also gets its index in that column.
-func (d *Destination) copy(tx int64, table, target string, cols []pgwire.Column, records array.RecordReader, ordinal string) (int64, error) {
+// copied. With ordinal, every row also gets its index in that column, and
+// dups says whether two rows may have the same primary key.
+func (d *Destination) copy(tx int64, table, target string, cols []pgwire.Column, records array.RecordReader, ordinal string) (n int64, dups bool, err error) {
 	var fields []arrow.Field
 	var types []*pgwire.Type
 	var pk []int
@@ -74,7 +69,7 @@ func (d *Destination) copy(tx int64, table, target string, cols []pgwire.Column,
 		extra = append(extra, ordinal)
 	}
 	if err := d.db.CopyFrom(tx, pgwire.CopyFrom(target, cols, extra...)); err != nil {
-		return 0, copyError(table, cols, err)
+		return 0, false, copyError(table, cols, err)
 	}
 	enc := pgwire.NewEncoder(table, fields, types, pk, ordinal != "")
 	flush := func(b []byte) ([]byte, error) {
@@ -84,27 +79,25 @@ func (d *Destination) copy(tx int64, table, target string, cols []pgwire.Column,
 		return b[:0], nil
 	}
 	buf := enc.Header(d.buf[:0])
-	var err error
 	for records.Next() {
 		if buf, err = enc.Encode(records.RecordBatch(), buf, CopyChunk, flush); err != nil {
 			// The COPY stays unfinished: the host aborts it when the
 			// operation returns, so nothing of the batch is written.
-			return 0, err
+			return 0, false, err
 		}
 	}
 	if err := records.Err(); err != nil {
-		return 0, fmt.Errorf("table %q: read the batch: %w", table, err)
+		return 0, false, fmt.Errorf("table %q: read the batch: %w", table, err)
 	}
 	buf = enc.Trailer(buf)
 	if _, err := flush(buf); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	d.buf = buf[:0]
-	n, err := d.db.CopyEnd()
-	if err != nil {
-		return 0, copyError(table, cols, err)
+	if n, err = d.db.CopyEnd(); err != nil {
+		return 0, false, copyError(table, cols, err)
 	}
-	return n, nil
+	return n, enc.Duplicates(), nil
 }
 
 // copyWhere is the context PostgreSQL gives a value a COPY refused: the row
@@ -158,8 +151,10 @@ func (d *Destination) DeleteStale(req abi.DeleteStaleRequest) error {
 			return err
 		}
 	}
-	// _cq_sync_time holds UTC wall time (timestamp without time zone).
-	_, err = d.db.Exec(0, fmt.Sprintf("DELETE FROM %s WHERE %s = $1 AND %s < $2", pgwire.Qualified(sch, req.Table),
+	// _cq_sync_time holds UTC wall time (timestamp without time zone). The
+	// parameters are typed in the statement, as a prepared statement's
+	// would be: the plan does not depend on what the server infers.
+	_, err = d.db.Exec(0, fmt.Sprintf("DELETE FROM %s WHERE %s = $1::text AND %s < $2::timestamp", pgwire.Qualified(sch, req.Table),
 		pgwire.Ident(abi.ColSourceName), pgwire.Ident(abi.ColSyncTime)),
 		req.SourceName, t.UTC().Format("2006-01-02 15:04:05.999999"))
 	if err != nil {

@@ -3,6 +3,7 @@ package pgwire
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"strings"
@@ -59,22 +60,88 @@ type Encoder struct {
 	ordinal bool
 	rows    int64
 	encs    []valueEncoder
+	// keys holds a hash of every row's encoded primary key, when the
+	// encoder looks for duplicate keys (ordinal and a key); dup is set
+	// when a hash comes twice.
+	keys map[uint64]struct{}
+	seed maphash.Seed
+	dup  bool
+	// pkAt[c] is column c's position in pk, or -1.
+	pkAt  []int
+	spans []int
 }
 
 // NewEncoder returns an encoder of records whose columns are fields, stored
 // as types. pk lists the primary key columns' indexes, for error messages.
 // With ordinal, every row gets one more column, a bigint counting the rows
-// from 0 (the staging table's order, so the last of duplicate keys wins).
+// from 0 (the staging table's order, so the last of duplicate keys wins),
+// and, when pk is not empty, the encoder notes whether two rows have the same
+// key (Duplicates).
 func NewEncoder(table string, fields []arrow.Field, types []*Type, pk []int, ordinal bool) *Encoder {
 	e := &Encoder{table: table, types: types, pk: pk, ordinal: ordinal}
 	for _, f := range fields {
 		e.names = append(e.names, f.Name)
 	}
+	if ordinal && len(pk) > 0 {
+		e.keys, e.seed = map[uint64]struct{}{}, maphash.MakeSeed()
+		e.pkAt = make([]int, len(types))
+		for c := range e.pkAt {
+			e.pkAt[c] = -1
+		}
+		for i, c := range pk {
+			e.pkAt[c] = i
+		}
+		e.spans = make([]int, 2*len(pk))
+		for _, c := range pk {
+			if !byteEqual(types[c]) {
+				e.dup = true // equal keys may be encoded differently: assume some are
+			}
+		}
+	}
 	return e
+}
+
+// byteEqual reports whether two values of t that PostgreSQL finds equal
+// always have the same binary COPY encoding, so that equal encoded keys are
+// exactly equal keys. Not so for floats (0 and -0, NaNs), intervals (1 month
+// and 30 days), jsonb (key order, spaces), inet, structs and maps (jsonb).
+func byteEqual(t *Type) bool {
+	switch t.Kind {
+	case KindBool, KindInt8, KindInt16, KindInt32, KindInt64, KindUint8, KindUint16, KindUint32, KindUint64,
+		KindDecimal, KindString, KindBinary, KindFixedBinary, KindDate32, KindDate64, KindTime32, KindTime64,
+		KindTimestamp, KindDuration, KindUUID, KindMAC:
+		return true
+	case KindList:
+		return byteEqual(t.Elem)
+	}
+	return false
 }
 
 // Rows returns how many rows were encoded.
 func (e *Encoder) Rows() int64 { return e.rows }
+
+// Duplicates reports whether two of the rows encoded so far may have the
+// same primary key: always true when they do, and, with odds of about
+// rows²/2⁶⁵ (one in 3·10¹¹ for 10,000 rows), when two different keys' hashes
+// collide. Only an encoder made with ordinal and a key looks.
+func (e *Encoder) Duplicates() bool { return e.dup }
+
+// noteKey hashes the primary key fields of the row just encoded into dst,
+// whose spans (start and end of each key field, length prefix included, so
+// that the concatenation is unambiguous) are in e.spans.
+func (e *Encoder) noteKey(dst []byte) {
+	var h maphash.Hash
+	h.SetSeed(e.seed)
+	for i := 0; i < len(e.spans); i += 2 {
+		h.Write(dst[e.spans[i]:e.spans[i+1]])
+	}
+	k := h.Sum64()
+	if _, ok := e.keys[k]; ok {
+		e.dup = true
+		return
+	}
+	e.keys[k] = struct{}{}
+}
 
 // Header appends the COPY stream's header.
 func (e *Encoder) Header(dst []byte) []byte { return append(dst, copyHeader...) }
@@ -107,24 +174,30 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, dst []byte, chunk int, flush fun
 	}
 	n := int(rec.NumRows())
 	var err error
+	var ok bool
 	for i := 0; i < n; i++ {
 		dst = binary.BigEndian.AppendUint16(dst, uint16(nfields))
 		for c := range plans {
 			p := &plans[c]
+			at := len(dst)
+			if e.keys != nil && e.pkAt[c] >= 0 {
+				e.spans[2*e.pkAt[c]] = at
+			}
 			if p.nulls && cols[c].IsNull(i) {
 				dst = binary.BigEndian.AppendUint32(dst, 0xffffffff)
-				continue
+			} else if dst, ok = p.appendFast(dst, i); !ok {
+				dst = append(dst, 0, 0, 0, 0)
+				if dst, err = e.encs[c](dst, i); err != nil {
+					return dst[:at], &RowError{Table: e.table, Column: e.names[c], Row: e.rows, Key: e.key(cols, i), Err: err}
+				}
+				binary.BigEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
 			}
-			var ok bool
-			if dst, ok = p.appendFast(dst, i); ok {
-				continue
+			if e.keys != nil && e.pkAt[c] >= 0 {
+				e.spans[2*e.pkAt[c]+1] = len(dst)
 			}
-			at := len(dst)
-			dst = append(dst, 0, 0, 0, 0)
-			if dst, err = e.encs[c](dst, i); err != nil {
-				return dst[:at], &RowError{Table: e.table, Column: e.names[c], Row: e.rows, Key: e.key(cols, i), Err: err}
-			}
-			binary.BigEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
+		}
+		if e.keys != nil {
+			e.noteKey(dst)
 		}
 		if e.ordinal {
 			dst = binary.BigEndian.AppendUint32(dst, 8)

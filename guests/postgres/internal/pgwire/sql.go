@@ -112,18 +112,18 @@ func CreateStage(stage, ordinal string, cols []Column) string {
 	return b.String()
 }
 
-// Upsert returns the statements moving the staged rows into the table: one
-// row per primary key, the last staged one (highest ordinal) winning, so
-// that duplicate keys in one batch cannot fail the statement (SQLSTATE
-// 21000).
+// Upsert returns the statement moving the staged rows into the table:
+// INSERT ... SELECT ... ON CONFLICT (pk) DO UPDATE SET every other column, so
+// that new keys are inserted and existing rows get every column replaced, in
+// one statement that fails only when something is wrong (no error is
+// expected and caught: see RATIONALE.md, "Upserts: one statement, no
+// expected error").
 //
-// insert is tried first, after a savepoint: a plain INSERT, which costs
-// about a third less than ON CONFLICT when every key is new (a first sync).
-// When it fails with a unique violation (SQLSTATE 23505, at the first key
-// that exists), fallback rolls back to the savepoint and runs the upsert:
-// INSERT ... ON CONFLICT (pk) DO UPDATE SET every other column, so existing
-// rows get every column replaced.
-func Upsert(qualifiedTable, stage, ordinal string, cols []Column) (insert, fallback string) {
+// With dedupe (the batch may hold a key twice), only the last staged row of
+// each key (highest ordinal) is taken, with DISTINCT ON, so that duplicate
+// keys cannot fail the statement (SQLSTATE 21000); the sort that costs is
+// left out when the guest saw every key once.
+func Upsert(qualifiedTable, stage, ordinal string, cols []Column, dedupe bool) string {
 	all := identList(cols, nil)
 	pk := identList(cols, func(c Column) bool { return c.PK })
 	var set []string
@@ -136,11 +136,9 @@ func Upsert(qualifiedTable, stage, ordinal string, cols []Column) (insert, fallb
 	if len(set) > 0 {
 		action = "DO UPDATE SET " + strings.Join(set, ", ")
 	}
-	rows := fmt.Sprintf("INSERT INTO %s (%s)\nSELECT DISTINCT ON (%s) %s FROM pg_temp.%s ORDER BY %s, %s DESC",
-		qualifiedTable, all, pk, all, Ident(stage), pk, Ident(ordinal))
-	return "SAVEPOINT wasmdest_insert;\n" + rows,
-		"ROLLBACK TO SAVEPOINT wasmdest_insert;\n" + rows + fmt.Sprintf("\nON CONFLICT (%s) %s", pk, action)
+	rows := fmt.Sprintf("SELECT %s FROM pg_temp.%s", all, Ident(stage))
+	if dedupe {
+		rows = fmt.Sprintf("SELECT DISTINCT ON (%s) %s FROM pg_temp.%s ORDER BY %s, %s DESC", pk, all, Ident(stage), pk, Ident(ordinal))
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s)\n%s\nON CONFLICT (%s) %s", qualifiedTable, all, rows, pk, action)
 }
-
-// UniqueViolation is the SQLSTATE of a unique constraint violation.
-const UniqueViolation = "23505"
