@@ -6,11 +6,39 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
 )
+
+// GuestsEnv names the environment variable that points the tests at guests
+// built beforehand, as `go tool task test` does with cmd testguests: a
+// directory holding DIR/PKG/NAME.wasm for each package PKG ("guests/file"
+// as DIR/guests/file/file.wasm). BuildGuest takes a guest from there and
+// builds only those it does not find, so one run compiles each guest once
+// instead of once per test process. Set it only to guests built from the
+// tree under test: nothing checks that they are current.
+const GuestsEnv = "WASMDEST_TEST_GUESTS"
+
+// Guests returns the Go guest packages the tests build, as paths relative to
+// the repository root.
+func Guests() []string {
+	return []string{
+		"guests/file", "guests/postgres",
+		"host/testdata/guests/abiv2", "host/testdata/guests/hostile", "host/testdata/guests/misbehave",
+		"host/testdata/guests/pgnocap", "host/testdata/guests/pgprobe",
+		"internal/fsroot/testdata/probe",
+	}
+}
+
+// GuestPath returns where a guest of package pkg lies below dir: the layout
+// GuestsEnv names, and the name the builtin registry looks guests up by
+// (NAME.wasm).
+func GuestPath(dir, pkg string) string {
+	return filepath.Join(dir, filepath.FromSlash(pkg), path.Base(pkg)+".wasm")
+}
 
 var (
 	buildMu sync.Mutex
@@ -28,8 +56,9 @@ func RepoRoot(t testing.TB) string {
 }
 
 // BuildGuest compiles the Go guest package pkg (a path relative to the
-// repository root, like "guests/file") to WebAssembly once per test process
-// and returns the .wasm path.
+// repository root, like "guests/file") to WebAssembly once per test process,
+// or takes it from $WASMDEST_TEST_GUESTS (see GuestsEnv), and returns the
+// .wasm path.
 func BuildGuest(t testing.TB, pkg string) string {
 	t.Helper()
 	p, err := Build(pkg)
@@ -46,31 +75,58 @@ func Build(pkg string) (string, error) {
 	if p, ok := built[pkg]; ok {
 		return p, nil
 	}
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(filepath.Dir(file)))
+	if dir := os.Getenv(GuestsEnv); dir != "" {
+		if p := GuestPath(dir, pkg); fileExists(p) {
+			built[pkg] = p
+			return p, nil
+		}
+	}
 	dir, err := os.MkdirTemp("", "wasmdest-guest-")
 	if err != nil {
 		return "", err
 	}
-	// Named as the builtin registry looks guests up: NAME.wasm.
-	out := filepath.Join(dir, filepath.Base(pkg)+".wasm")
+	out := GuestPath(dir, pkg)
+	if err := BuildTo(pkg, out); err != nil {
+		return "", err
+	}
+	built[pkg] = out
+	return out, nil
+}
+
+// BuildTo compiles the Go guest package pkg to WebAssembly at out.
+func BuildTo(pkg, out string) error {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(filepath.Dir(file)))
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./"+pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build guest %s: %v\n%s", pkg, err, b)
+		return fmt.Errorf("build guest %s: %v\n%s", pkg, err, b)
 	}
-	built[pkg] = out
-	return out, nil
+	return nil
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // CacheDir returns a compilation cache directory shared by the tests of one
 // machine, so that each guest is compiled cold once, not in every test.
 func CacheDir(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join(os.TempDir(), "wasmdest-test-compilation-cache")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := CompilationCacheDir()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// CompilationCacheDir is CacheDir for callers without a testing.TB.
+func CompilationCacheDir() (string, error) {
+	dir := filepath.Join(os.TempDir(), "wasmdest-test-compilation-cache")
+	return dir, os.MkdirAll(dir, 0o755)
 }

@@ -1,0 +1,83 @@
+// Command testguests builds every guest the tests use (testenv.Guests) into
+// a directory, two at a time, and compiles each into the tests'
+// compilation cache, so that the test processes of one run find them built
+// and compiled instead of each building and compiling its own copies.
+// `go tool task test` runs it, then go test with $WASMDEST_TEST_GUESTS set:
+//
+//	go run ./internal/testenv/testguests DIR
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmdest/wasmdest/internal/testenv"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: testguests DIR")
+		os.Exit(2)
+	}
+	if err := run(context.Background(), os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "testguests:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, dir string) error {
+	cacheDir, err := testenv.CompilationCacheDir()
+	if err != nil {
+		return err
+	}
+	cache, err := wazero.NewCompilationCacheWithDir(cacheDir)
+	if err != nil {
+		return err
+	}
+	defer cache.Close(ctx)
+	pkgs := testenv.Guests()
+	errs := make([]error, len(pkgs))
+	slots := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for i, pkg := range pkgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			errs[i] = prepare(ctx, cache, dir, pkg)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// prepare builds pkg into dir and compiles it into cache.
+func prepare(ctx context.Context, cache wazero.CompilationCache, dir, pkg string) error {
+	start := time.Now()
+	out := testenv.GuestPath(dir, pkg)
+	if err := testenv.BuildTo(pkg, out); err != nil {
+		return err
+	}
+	built := time.Since(start)
+	// The configuration of host.NewRuntime for runtimes that are not
+	// Interruptible, which the tests mostly use: the compiled code depends
+	// on it.
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCompilationCache(cache))
+	defer rt.Close(ctx)
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		return err
+	}
+	if _, err := rt.CompileModule(ctx, wasm); err != nil {
+		return fmt.Errorf("compile %s: %w", pkg, err)
+	}
+	fmt.Printf("testguests: %s: built in %s, compiled in %s\n", pkg, built.Round(time.Millisecond), (time.Since(start) - built).Round(time.Millisecond))
+	return nil
+}
