@@ -20,7 +20,7 @@ import (
 
 // ScalarFields are the columns of the reference test table that are not
 // nested: every type a CloudQuery destination must store (the writer test
-// checklist in reference-behaviour.md, maps left out).
+// checklist of docs/background.md, "The writer tests", maps left out).
 func ScalarFields() []arrow.Field {
 	units := []arrow.TimeUnit{arrow.Second, arrow.Millisecond, arrow.Microsecond, arrow.Nanosecond}
 	fs := []arrow.Field{

@@ -24,7 +24,8 @@ import (
 )
 
 // MaxMessageBytes bounds each Arrow IPC message body sent to a guest; larger
-// records are sliced. It keeps guest memory flat (wasm-runtime-facts.md).
+// records are sliced. It keeps guest memory flat: guest memory never shrinks
+// (docs/background.md, "Memory").
 const MaxMessageBytes = 64 << 20
 
 // GuestDirEnv names the environment variable that says where builtin guests are.

@@ -37,7 +37,7 @@ func meta(kv ...string) arrow.Metadata {
 	return arrow.NewMetadata(k, v)
 }
 
-// sourceSchema is the CloudQuery-shaped table of pg-baselines.md as a source
+// sourceSchema is the CloudQuery-shaped table of docs/background.md as a source
 // sends it: the host adds _cq_sync_time and _cq_source_name (12 columns).
 func sourceSchema() *arrow.Schema {
 	md := meta(abi.MetaTableName, table)

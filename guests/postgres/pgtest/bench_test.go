@@ -33,7 +33,8 @@ func benchRows() int {
 // benchBatch is the host's default batch_size for PostgreSQL.
 const benchBatch = 10000
 
-// benchSchema is the CloudQuery-shaped table of pg-baselines.md.
+// benchSchema is the CloudQuery-shaped table of docs/background.md
+// ("Loading PostgreSQL from Go").
 func benchSchema() *arrow.Schema {
 	md := arrow.NewMetadata([]string{abi.MetaTableName}, []string{"bench"})
 	return arrow.NewSchema([]arrow.Field{

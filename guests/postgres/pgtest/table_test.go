@@ -25,7 +25,7 @@ import (
 )
 
 // scalarTypes are the non-nested Arrow types of the reference test table
-// (reference-behaviour.md) and the others the guest stores.
+// (docs/background.md, "The writer tests") and the others the guest stores.
 func scalarTypes() []arrow.Field {
 	canonicalJSON, _ := extensions.NewJSONType(arrow.BinaryTypes.String)
 	f := func(name string, t arrow.DataType) arrow.Field {

@@ -14,7 +14,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 )
 
-// The writer test checklist of reference-behaviour.md, driven at the pool
+// The writer test checklist of docs/background.md ("The writer tests"), driven at the pool
 // level: the test plays the host's part (schema transform, migration plan,
 // operations) and checks the database.
 

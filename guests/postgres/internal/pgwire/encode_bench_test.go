@@ -11,7 +11,7 @@ import (
 )
 
 // BenchmarkEncode measures the binary COPY encoder natively on the
-// CloudQuery-shaped rows of pg-baselines.md (a guest runs it 5-7x slower).
+// CloudQuery-shaped rows of docs/background.md (a guest runs it 5-7x slower).
 func BenchmarkEncode(b *testing.B) {
 	md := arrow.NewMetadata([]string{ExtNameKey}, []string{"uuid"})
 	jmd := arrow.NewMetadata([]string{ExtNameKey}, []string{"json"})
