@@ -37,12 +37,12 @@ func exportCall(op, ptr, n uint32) uint32 {
 	if n > 0 {
 		b, ok := pinned[uintptr(ptr)]
 		if !ok || int(n) > len(b) {
-			wasmHost{}.setError("request header is not a buffer from wasmdest_alloc")
+			wasmHost{}.SetError("request header is not a buffer from wasmdest_alloc")
 			return uint32(abi.StatusBadRequest)
 		}
 		header = b[:n]
 	}
-	return uint32(dispatch(abi.Op(op), header, wasmHost{}))
+	return uint32(registered.Call(abi.Op(op), header, wasmHost{}))
 }
 
 //go:wasmimport wasmdest log
@@ -78,11 +78,12 @@ func stringPtr(s string) unsafe.Pointer {
 	return unsafe.Pointer(unsafe.StringData(s))
 }
 
+// wasmHost is the wasmdest host's functions.
 type wasmHost struct{}
 
-func (wasmHost) setError(msg string) { hostSetError(stringPtr(msg), uint32(len(msg))) }
+func (wasmHost) SetError(msg string) { hostSetError(stringPtr(msg), uint32(len(msg))) }
 
-func (wasmHost) inputRead(p []byte) (int, error) {
+func (wasmHost) InputRead(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -96,7 +97,7 @@ func (wasmHost) inputRead(p []byte) (int, error) {
 	return 0, readHostError(uint32(-n))
 }
 
-func (wasmHost) output(p []byte) error {
+func (wasmHost) Output(p []byte) error {
 	if hostOutput(bytesPtr(p), uint32(len(p))) != 0 {
 		return ErrStopped
 	}
@@ -128,11 +129,11 @@ func readHostError(n uint32) error {
 	return he
 }
 
-func logLine(level abi.Level, msg string) { hostLog(int32(level), stringPtr(msg), uint32(len(msg))) }
+func (wasmHost) Log(level abi.Level, msg string) {
+	hostLog(int32(level), stringPtr(msg), uint32(len(msg)))
+}
 
-// Expand fills placeholders ({{TABLE}}, {{UUID}}, {{YEAR}}, ...) in
-// req.Template with the host's one expansion function.
-func Expand(req abi.ExpandRequest) (string, error) {
+func (wasmHost) Expand(req abi.ExpandRequest) (string, error) {
 	b, err := json.Marshal(req)
 	if err != nil {
 		return "", err
@@ -140,3 +141,12 @@ func Expand(req abi.ExpandRequest) (string, error) {
 	out, err := hostResult(hostExpand(bytesPtr(b), uint32(len(b))))
 	return string(out), err
 }
+
+// withHost runs f: in WebAssembly the host functions are the imports.
+func withHost(_ Host, f func() abi.Status) abi.Status { return f() }
+
+func logLine(level abi.Level, msg string) { wasmHost{}.Log(level, msg) }
+
+// Expand fills placeholders ({{TABLE}}, {{UUID}}, {{YEAR}}, ...) in
+// req.Template with the host's one expansion function.
+func Expand(req abi.ExpandRequest) (string, error) { return wasmHost{}.Expand(req) }

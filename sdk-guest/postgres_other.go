@@ -2,10 +2,15 @@
 
 package sdk
 
-import "github.com/wasmdest/wasmdest/abi"
+import (
+	"errors"
 
-// Outside WebAssembly the pg_* host functions do not exist: every wrapper
-// returns errNotWasm.
+	"github.com/wasmdest/wasmdest/abi"
+)
+
+// Outside WebAssembly the pg_* host functions do not exist, in-process
+// (package sdktest) neither: every wrapper returns errNoPostgres.
+var errNoPostgres = errors.New("wasmdest sdk: the pg_* host functions exist only in a guest built with GOOS=wasip1 GOARCH=wasm: test a postgres guest through the host (host/conformance)")
 
 type pgFunc struct{}
 
@@ -19,11 +24,11 @@ func pgCopyData([]byte) int64    { return -1 }
 
 func hostCount(n int64) (int64, error) {
 	if n < 0 {
-		return 0, errNotWasm
+		return 0, errNoPostgres
 	}
 	return n, nil
 }
 
-func pgCallRaw(pgFunc, abi.PgRequest) ([]byte, error) { return nil, errNotWasm }
+func pgCallRaw(pgFunc, abi.PgRequest) ([]byte, error) { return nil, errNoPostgres }
 
-func pgCall(pgFunc, abi.PgRequest, any) error { return errNotWasm }
+func pgCall(pgFunc, abi.PgRequest, any) error { return errNoPostgres }

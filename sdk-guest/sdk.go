@@ -32,6 +32,13 @@ import (
 )
 
 // Destination is the one interface every guest implements.
+//
+// The ctx of every method is cancelled, with cause ErrStopped, once a host
+// function has returned ErrStopped during the operation (the host asked the
+// guest to stop, for example because its client went away). The host cannot
+// interrupt a guest's own code: a method that works for long without
+// calling the host should check ctx.Err() now and then. No deadline is set:
+// the host enforces its own (docs/serve.md).
 type Destination interface {
 	// Init prepares the destination. It is called once per instance, before
 	// any other method.
@@ -72,15 +79,30 @@ type Reader interface {
 // stop the running operation. Return it (wrapped or not) to end the call.
 var ErrStopped = errors.New("host asked the guest to stop")
 
-var registered struct {
-	manifest abi.Manifest
-	dest     Destination
-	maxBody  int64
-}
+// registered is the Dispatcher of Register, which the guest's exports call.
+var registered = NewDispatcher(abi.Manifest{}, nil)
 
 // Register makes d the guest's destination, described by m. Call it from an
 // init function. It fills m.ABIVersion and adds the features d implements.
-func Register(m abi.Manifest, d Destination) {
+func Register(m abi.Manifest, d Destination) { registered = NewDispatcher(m, d) }
+
+// Dispatcher runs the ABI's operations on one Destination: decoding request
+// headers and Arrow IPC bodies, encoding outputs, turning errors and panics
+// into statuses. The exports of a guest built for WebAssembly call the one
+// Register makes; package sdktest makes its own to run a Destination
+// in-process. Like a guest instance, it serves one call at a time.
+type Dispatcher struct {
+	manifest abi.Manifest
+	dest     Destination
+	// maxBody bounds the Arrow IPC message bodies of requests:
+	// InitRequest.MaxMessageBytes once init has set it.
+	maxBody int64
+}
+
+// NewDispatcher returns a Dispatcher of d, described by m, with
+// m.ABIVersion filled and the features d implements added, as Register
+// does.
+func NewDispatcher(m abi.Manifest, d Destination) *Dispatcher {
 	m.ABIVersion = abi.CurrentVersion.String()
 	if _, ok := d.(Reader); ok && !slices.Contains(m.Features, abi.FeatureRead) {
 		m.Features = append(m.Features, abi.FeatureRead)
@@ -88,8 +110,28 @@ func Register(m abi.Manifest, d Destination) {
 	if _, ok := d.(StaleDeleter); ok && !slices.Contains(m.Features, abi.FeatureDeleteStale) {
 		m.Features = append(m.Features, abi.FeatureDeleteStale)
 	}
-	registered.manifest, registered.dest, registered.maxBody = m, d, abi.MaxBodyBytes
 	arrowtypes.Register()
+	return &Dispatcher{manifest: m, dest: d, maxBody: abi.MaxBodyBytes}
+}
+
+// Manifest returns the manifest OpManifest answers with.
+func (x *Dispatcher) Manifest() abi.Manifest { return x.manifest }
+
+// Host is the host side of the ABI as the dispatcher and the SDK's
+// functions use it: in a guest built for WebAssembly the wasmdest host's
+// functions; in-process (package sdktest), a stand-in.
+type Host interface {
+	// SetError sets the message of the failing operation (set_error).
+	SetError(msg string)
+	// InputRead reads the operation's body (input_read); io.EOF at its end.
+	InputRead(p []byte) (int, error)
+	// Output hands output to the host (output); ErrStopped when the host
+	// asks the guest to stop.
+	Output(p []byte) error
+	// Log writes one log line (log).
+	Log(level abi.Level, msg string)
+	// Expand fills placeholders (expand).
+	Expand(req abi.ExpandRequest) (string, error)
 }
 
 // callError is an error with the status to return for it.
@@ -107,54 +149,78 @@ func badRequest(format string, args ...any) error {
 
 var errUnsupported = &callError{abi.StatusUnsupported, errors.New("unsupported")}
 
-// dispatch runs one operation and returns its status; the error message, if
-// any, goes to setError. It never lets a panic escape.
-func dispatch(op abi.Op, header []byte, h hostABI) (status abi.Status) {
-	defer func() {
-		if r := recover(); r != nil {
-			h.setError(fmt.Sprintf("panic: %v\n%s", r, debug.Stack()))
-			status = abi.StatusPanicked
+// Call runs operation op with its request header against h and returns its
+// status, as the wasmdest_call export does; the error message, if any, goes
+// to h.SetError. It never lets a panic escape. Outside WebAssembly the
+// SDK's host functions (Log, Expand) go to h during the call, and calls of
+// every Dispatcher of the process are serialised; the pg_* functions
+// return an error there.
+func (x *Dispatcher) Call(op abi.Op, header []byte, h Host) abi.Status {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	h = stoppingHost{h, cancel}
+	return withHost(h, func() (status abi.Status) {
+		defer func() {
+			if r := recover(); r != nil {
+				h.SetError(fmt.Sprintf("panic: %v\n%s", r, debug.Stack()))
+				status = abi.StatusPanicked
+			}
+		}()
+		err := x.run(ctx, op, header, h)
+		switch {
+		case err == nil:
+			return abi.StatusOK
+		case errors.Is(err, ErrStopped):
+			h.SetError(err.Error())
+			return abi.StatusCancelled
 		}
-	}()
-	err := run(context.Background(), op, header, h)
-	switch {
-	case err == nil:
-		return abi.StatusOK
-	case errors.Is(err, ErrStopped):
-		h.setError(err.Error())
-		return abi.StatusCancelled
-	}
-	var ce *callError
-	if errors.As(err, &ce) {
-		if ce.status != abi.StatusUnsupported {
-			h.setError(err.Error())
+		var ce *callError
+		if errors.As(err, &ce) {
+			if ce.status != abi.StatusUnsupported {
+				h.SetError(err.Error())
+			}
+			return ce.status
 		}
-		return ce.status
-	}
-	h.setError(err.Error())
-	return abi.StatusError
+		h.SetError(err.Error())
+		return abi.StatusError
+	})
 }
 
-func run(ctx context.Context, op abi.Op, header []byte, h hostABI) error {
-	d := registered.dest
+// stoppingHost cancels the operation's context when the host asks the guest
+// to stop.
+type stoppingHost struct {
+	Host
+	cancel context.CancelCauseFunc
+}
+
+func (h stoppingHost) Output(p []byte) error {
+	err := h.Host.Output(p)
+	if errors.Is(err, ErrStopped) {
+		h.cancel(ErrStopped)
+	}
+	return err
+}
+
+func (x *Dispatcher) run(ctx context.Context, op abi.Op, header []byte, h Host) error {
+	d := x.dest
 	if d == nil && op != abi.OpManifest {
 		return errors.New("guest registered no destination: call sdk.Register from an init function")
 	}
 	body := func() io.Reader { return bufio.NewReaderSize(inputReader{h}, 64<<10) }
 	switch op {
 	case abi.OpManifest:
-		b, err := json.Marshal(registered.manifest)
+		b, err := json.Marshal(x.manifest)
 		if err != nil {
 			return err
 		}
-		return h.output(b)
+		return h.Output(b)
 	case abi.OpInit:
 		var req abi.InitRequest
 		if err := decodeHeader(header, &req); err != nil {
 			return err
 		}
 		if req.MaxMessageBytes > 0 {
-			registered.maxBody = req.MaxMessageBytes
+			x.maxBody = req.MaxMessageBytes
 		}
 		return d.Init(ctx, req)
 	case abi.OpDescribe:
@@ -162,7 +228,7 @@ func run(ctx context.Context, op abi.Op, header []byte, h hostABI) error {
 		if !ok {
 			return errUnsupported
 		}
-		req, schema, err := withSchema[abi.TableRequest](header, body())
+		req, schema, err := withSchema[abi.TableRequest](x, header, body())
 		if err != nil {
 			return err
 		}
@@ -174,13 +240,13 @@ func run(ctx context.Context, op abi.Op, header []byte, h hostABI) error {
 		if err != nil {
 			return err
 		}
-		return h.output(b)
+		return h.Output(b)
 	case abi.OpMigrate:
 		m, ok := d.(Migrator)
 		if !ok {
 			return errUnsupported
 		}
-		req, schema, err := withSchema[abi.MigrateRequest](header, body())
+		req, schema, err := withSchema[abi.MigrateRequest](x, header, body())
 		if err != nil {
 			return err
 		}
@@ -190,7 +256,7 @@ func run(ctx context.Context, op abi.Op, header []byte, h hostABI) error {
 		if err := decodeHeader(header, &req); err != nil {
 			return err
 		}
-		rr, err := newRecordReader(body())
+		rr, err := x.newRecordReader(body())
 		if err != nil {
 			return err
 		}
@@ -217,7 +283,7 @@ func run(ctx context.Context, op abi.Op, header []byte, h hostABI) error {
 		if !ok {
 			return errUnsupported
 		}
-		req, schema, err := withSchema[abi.TableRequest](header, body())
+		req, schema, err := withSchema[abi.TableRequest](x, header, body())
 		if err != nil {
 			return err
 		}
@@ -241,51 +307,36 @@ func decodeHeader(header []byte, v any) error {
 
 // withSchema decodes a request header and the schema-only body that comes
 // with it (OpDescribe, OpMigrate, OpRead).
-func withSchema[T any](header []byte, body io.Reader) (T, *arrow.Schema, error) {
+func withSchema[T any](x *Dispatcher, header []byte, body io.Reader) (T, *arrow.Schema, error) {
 	var req T
 	if err := decodeHeader(header, &req); err != nil {
 		return req, nil, err
 	}
-	schema, err := readSchema(body)
-	return req, schema, err
+	rr, err := x.newRecordReader(body)
+	if err != nil {
+		return req, nil, err
+	}
+	defer rr.Release()
+	return req, rr.Schema(), nil
 }
 
-func ipcLimits() []ipc.Option {
-	return []ipc.Option{ipc.WithMetadataSizeLimit(abi.MaxMetadataBytes), ipc.WithBodySizeLimit(registered.maxBody)}
-}
-
-func newRecordReader(r io.Reader) (*ipc.Reader, error) {
-	rr, err := ipc.NewReaderFromMessageReader(ipc.NewMessageReader(r, ipcLimits()...), ipcLimits()...)
+func (x *Dispatcher) newRecordReader(r io.Reader) (*ipc.Reader, error) {
+	limits := []ipc.Option{ipc.WithMetadataSizeLimit(abi.MaxMetadataBytes), ipc.WithBodySizeLimit(x.maxBody)}
+	rr, err := ipc.NewReaderFromMessageReader(ipc.NewMessageReader(r, limits...), limits...)
 	if err != nil {
 		return nil, badRequest("request body is not an Arrow IPC stream: %w", err)
 	}
 	return rr, nil
 }
 
-func readSchema(r io.Reader) (*arrow.Schema, error) {
-	rr, err := newRecordReader(r)
-	if err != nil {
-		return nil, err
-	}
-	defer rr.Release()
-	return rr.Schema(), nil
-}
+type inputReader struct{ h Host }
 
-// hostABI is the ABI's host functions as the dispatcher uses them.
-type hostABI interface {
-	setError(msg string)
-	inputRead(p []byte) (int, error)
-	output(p []byte) error
-}
+func (r inputReader) Read(p []byte) (int, error) { return r.h.InputRead(p) }
 
-type inputReader struct{ h hostABI }
-
-func (r inputReader) Read(p []byte) (int, error) { return r.h.inputRead(p) }
-
-type outputWriter struct{ h hostABI }
+type outputWriter struct{ h Host }
 
 func (w outputWriter) Write(p []byte) (int, error) {
-	if err := w.h.output(p); err != nil {
+	if err := w.h.Output(p); err != nil {
 		return 0, err
 	}
 	return len(p), nil

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -69,10 +70,27 @@ func cmdNewGuest(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "wrote guest %s (module %s) in %s\n", name, module, dir)
 	if checkout != "" {
 		fmt.Fprintf(stdout, "  go.mod uses the wasmdest checkout at %s (replace directive)\n", checkout)
+		if err := tidyOffline(dir); err != nil {
+			fmt.Fprintf(stdout, "  go mod tidy without the network failed (%v): run `go mod tidy` in %s first\n", err, dir)
+		}
 	} else {
 		fmt.Fprintf(stdout, "  no wasmdest checkout found: run `go mod tidy` in %s first\n", dir)
 	}
 	fmt.Fprintf(stdout, "next:\n  cd %s\n  GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o %s.wasm .\n  go test ./...    # builds it and runs the conformance suite\n", dir, name)
+	return nil
+}
+
+// tidyOffline runs `go mod tidy` in dir from the module cache alone: the
+// checkout's requirements, which go.mod starts from, are not exactly the new
+// module's (module graph pruning keeps other indirect requirements), and go
+// commands refuse a go.mod that needs updating.
+func tidyOffline(dir string) error {
+	cmd := exec.Command("go", "mod", "tidy")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOPROXY=off", "GOFLAGS=-mod=mod", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %s", err, bytes.TrimSpace(out))
+	}
 	return nil
 }
 
