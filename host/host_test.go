@@ -306,7 +306,9 @@ func sameRows(want arrow.RecordBatch, out *bytes.Buffer) error {
 func TestCompilationCache(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	wasm := testenv.BuildGuest(t, "guests/file")
+	// Not the 74 MB file guest: a cold compile of it costs minutes of CPU
+	// on a busy machine and proves nothing more.
+	wasm := testenv.BuildGuest(t, "host/testdata/guests/misbehave")
 	var times []time.Duration
 	for i := 0; i < 2; i++ {
 		rt := newRuntime(t, host.Config{CacheDir: dir})

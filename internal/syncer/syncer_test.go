@@ -29,13 +29,8 @@ var syncTime = time.Date(2026, 11, 21, 6, 0, 0, 123456000, time.UTC)
 
 func newEnv(t *testing.T) *syncer.Env {
 	t.Helper()
-	ctx := context.Background()
 	log := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Warn, Output: io.Discard})
-	rt, err := host.NewRuntime(ctx, host.Config{CacheDir: testenv.CacheDir(t), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close(ctx) })
+	rt := testenv.Runtime(t, host.Config{Logger: log})
 	return &syncer.Env{Runtime: rt, SyncID: "sync-1", SyncTime: syncTime, SourceName: "src", Log: log, Capabilities: capability.Builtin()}
 }
 

@@ -3,9 +3,11 @@ package testenv
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmdest/wasmdest/host"
 )
@@ -24,12 +26,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // Runtime returns a host runtime made with c, closed when the test ends. An
-// empty c.CacheDir (with no c.Cache) is the tests' shared compilation cache
-// (CacheDir) and a nil c.Logger is Logger(t, hclog.Warn).
+// empty c.CacheDir (with no c.Cache) is Cache(t), and a nil c.Logger is
+// Logger(t, hclog.Warn).
 func Runtime(t testing.TB, c host.Config) *host.Runtime {
 	t.Helper()
 	if c.CacheDir == "" && c.Cache == nil {
-		c.CacheDir = CacheDir(t)
+		c.Cache = Cache(t)
 	}
 	if c.Logger == nil {
 		c.Logger = Logger(t, hclog.Warn)
@@ -41,6 +43,30 @@ func Runtime(t testing.TB, c host.Config) *host.Runtime {
 	}
 	t.Cleanup(func() { rt.Close(ctx) })
 	return rt
+}
+
+var shared struct {
+	once  sync.Once
+	cache wazero.CompilationCache
+	err   error
+}
+
+// Cache returns the compilation cache of this test process: on disk in
+// CacheDir, and in memory, so that the runtimes of one process compile or
+// load each guest once (loading the file guest's ~250 MB of machine code
+// from disk takes seconds). It stays open until the process exits.
+func Cache(t testing.TB) wazero.CompilationCache {
+	t.Helper()
+	shared.once.Do(func() {
+		var dir string
+		if dir, shared.err = CompilationCacheDir(); shared.err == nil {
+			shared.cache, shared.err = wazero.NewCompilationCacheWithDir(dir)
+		}
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.cache
 }
 
 // LoadGuest loads the Go guest package pkg (see BuildGuest) into rt.

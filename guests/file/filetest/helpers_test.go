@@ -47,35 +47,13 @@ func expand(r abi.ExpandRequest) (string, error) {
 	return placeholder.Expand(r.Template, placeholder.Vars{SyncID: syncID, Time: syncTime, Table: r.Table, Format: r.Format})
 }
 
-type testWriter struct{ t testing.TB }
+// newRuntime is a runtime of c on the test process's compilation cache.
+func newRuntime(t testing.TB, c host.Config) *host.Runtime { return testenv.Runtime(t, c) }
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-func newRuntime(t testing.TB, c host.Config) *host.Runtime {
-	t.Helper()
-	c.CacheDir = testenv.CacheDir(t)
-	if c.Logger == nil {
-		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Warn, Output: testWriter{t}})
-	}
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close(ctx) })
-	return rt
-}
-
+// loadGuest loads the file guest into rt.
 func loadGuest(t testing.TB, rt *host.Runtime) *host.Guest {
 	t.Helper()
-	g, err := rt.LoadFile(context.Background(), testenv.BuildGuest(t, "guests/file"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return testenv.LoadGuest(t, rt, "guests/file")
 }
 
 var shared struct {
@@ -91,7 +69,7 @@ func guest(t testing.TB) *host.Guest {
 	t.Helper()
 	shared.once.Do(func() {
 		ctx := context.Background()
-		shared.rt, shared.err = host.NewRuntime(ctx, host.Config{CacheDir: testenv.CacheDir(t),
+		shared.rt, shared.err = host.NewRuntime(ctx, host.Config{Cache: testenv.Cache(t),
 			Logger: hclog.New(&hclog.LoggerOptions{Name: "filetest", Level: hclog.Error})})
 		if shared.err == nil {
 			shared.g, shared.err = shared.rt.LoadFile(ctx, testenv.BuildGuest(t, "guests/file"))

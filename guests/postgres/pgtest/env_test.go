@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -36,17 +35,6 @@ func TestMain(m *testing.M) {
 }
 
 const guestPkg = "guests/postgres"
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-func testLogger(t testing.TB, level hclog.Level) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "test", Level: level, Output: testWriter{t}})
-}
 
 // env is one test's database, a connection pool on it, and a host pool of
 // postgres guests.
@@ -74,7 +62,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	ctx := context.Background()
 	e := &env{t: t, ctx: ctx, url: testenv.PostgresURL(t)}
 	var err error
-	log := testLogger(t, hclog.Warn)
+	log := testenv.Logger(t, hclog.Warn)
 	if e.db, err = postgres.OpenPool(ctx, postgres.PoolOptions{ConnString: e.url, LogLevel: "error", Logger: log}); err != nil {
 		t.Fatal(err)
 	}
@@ -83,13 +71,8 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.raw.Close(ctx) })
-	if e.rt, err = host.NewRuntime(ctx, host.Config{CacheDir: testenv.CacheDir(t), Logger: log, MemoryLimit: cfg.memLimit}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.rt.Close(ctx) })
-	if e.g, err = e.rt.LoadFile(ctx, testenv.BuildGuest(t, guestPkg)); err != nil {
-		t.Fatal(err)
-	}
+	e.rt = testenv.Runtime(t, host.Config{Logger: log, MemoryLimit: cfg.memLimit})
+	e.g = testenv.LoadGuest(t, e.rt, guestPkg)
 	if cfg.opts.SourceName == "" {
 		cfg.opts.SourceName = "test-source"
 	}
@@ -278,7 +261,7 @@ func optsFor(writeMode abi.WriteMode) schema.Options {
 // openWithSearchPath opens a host pool on the env's database whose sessions
 // have search_path schema.
 func openWithSearchPath(e *env, schema string) (*pgxpool.Pool, error) {
-	db, err := postgres.OpenPool(e.ctx, postgres.PoolOptions{ConnString: e.url + "&search_path=" + schema, LogLevel: "error", Logger: testLogger(e.t, hclog.Warn)})
+	db, err := postgres.OpenPool(e.ctx, postgres.PoolOptions{ConnString: e.url + "&search_path=" + schema, LogLevel: "error", Logger: testenv.Logger(e.t, hclog.Warn)})
 	if err == nil {
 		e.t.Cleanup(db.Close)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/postgres"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 
@@ -46,7 +46,7 @@ func TestUpsertResyncLogsNoError(t *testing.T) {
 	e := newEnv(t, envConfig{opts: optsFor(abi.WriteModeOverwrite)})
 	var logged lockedBuffer
 	log := hclog.New(&hclog.LoggerOptions{Name: "wasmdest", Level: hclog.Info, Output: &logged})
-	db, err := host.OpenPostgres(e.ctx, e.url, "", log) // "": the default pgx_log_level
+	db, err := postgres.OpenPool(e.ctx, postgres.PoolOptions{ConnString: e.url, Logger: log}) // no LogLevel: the default pgx_log_level
 	if err != nil {
 		t.Fatal(err)
 	}
