@@ -8,12 +8,12 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
+	"github.com/wasmdest/wasmdest/guests/internal/jsonstring"
 )
 
 // jsonWriter writes JSON Lines: one object per row, keys in schema order.
@@ -38,7 +38,7 @@ func newJSONWriter(w io.Writer, schema *arrow.Schema) *jsonWriter {
 		} else {
 			k = append(k, ',')
 		}
-		k = appendJSONString(k, f.Name)
+		k = jsonstring.Append(k, f.Name)
 		jw.keys = append(jw.keys, append(k, ':'))
 	}
 	return jw
@@ -120,9 +120,9 @@ func valueEncoder(arr arrow.Array) encoder {
 	case *array.Float64:
 		return func(dst []byte, i int) ([]byte, error) { return appendFloat(dst, a.Value(i), 64), nil }
 	case *array.String:
-		return func(dst []byte, i int) ([]byte, error) { return appendJSONString(dst, a.Value(i)), nil }
+		return func(dst []byte, i int) ([]byte, error) { return jsonstring.Append(dst, a.Value(i)), nil }
 	case *array.LargeString:
-		return func(dst []byte, i int) ([]byte, error) { return appendJSONString(dst, a.Value(i)), nil }
+		return func(dst []byte, i int) ([]byte, error) { return jsonstring.Append(dst, a.Value(i)), nil }
 	case *array.Binary:
 		return func(dst []byte, i int) ([]byte, error) { return appendBase64(dst, a.Value(i)), nil }
 	case *array.LargeBinary:
@@ -132,7 +132,7 @@ func valueEncoder(arr arrow.Array) encoder {
 		keys := make([][]byte, st.NumFields())
 		fields := make([]encoder, st.NumFields())
 		for k, f := range st.Fields() {
-			keys[k] = append(appendJSONString(nil, f.Name), ':')
+			keys[k] = append(jsonstring.Append(nil, f.Name), ':')
 			fields[k] = newEncoder(a.Field(k))
 		}
 		return func(dst []byte, i int) ([]byte, error) {
@@ -225,7 +225,7 @@ func valueEncoder(arr arrow.Array) encoder {
 				if !stdjson.Valid(raw) {
 					// Not a JSON document: keep the text as a string rather
 					// than break the line.
-					return appendJSONString(dst, string(raw)), nil
+					return jsonstring.Append(dst, string(raw)), nil
 				}
 				return appendCompact(dst, raw), nil
 			}
@@ -287,7 +287,7 @@ func appendAny(dst []byte, v any) ([]byte, error) {
 	case nil:
 		return append(dst, "null"...), nil
 	case string:
-		return appendJSONString(dst, v), nil
+		return jsonstring.Append(dst, v), nil
 	case []byte:
 		return appendBase64(dst, v), nil
 	case stdjson.RawMessage:
@@ -333,56 +333,6 @@ func appendBase64(dst, b []byte) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string, as encoding/json does without
-// HTML escaping: invalid UTF-8 becomes U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
 
 // readJSON reads JSON Lines written with schema, emitting record batches of
 // schema (the file's own types; see Convert).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/wasmdest/wasmdest/guests/internal/jsonstring"
 )
 
 // Structs, maps and lists of lists are stored as jsonb documents. Their
@@ -316,41 +317,10 @@ func appendUUID(dst, b []byte) []byte {
 // appendJSONString appends s as a JSON string. NUL characters are dropped
 // (jsonb cannot hold them); invalid UTF-8 is an error.
 func appendJSONString(dst []byte, s string) ([]byte, error) {
-	dst = append(dst, '"')
-	last := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n == 1 {
-				return dst, invalidUTF8(s)
-			}
-			i += n
-			continue
-		}
-		dst = append(dst, s[last:i]...)
-		switch c {
-		case 0:
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-		}
-		i++
-		last = i
+	if out, bad := jsonstring.AppendStrict(dst, s); bad < 0 {
+		return out, nil
 	}
-	dst = append(dst, s[last:]...)
-	return append(dst, '"'), nil
+	return dst, invalidUTF8(s)
 }
 
 // maxJSONDepth bounds the nesting of JSON values the guest accepts.
