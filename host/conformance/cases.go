@@ -279,7 +279,7 @@ func schemaTable(s *arrow.Schema) string {
 func (c *caseRun) write(ctx context.Context) (string, error) {
 	mode := c.s.mode(append_, overwrite, ods)
 	src := TableSchema(c.table("write"), mode != append_, TestTableFields()...)
-	o := c.sync(ctx, step{writeMode: mode, inputs: []input{in(src, Rows(src, 0, 12, false))}})
+	o := c.sync(ctx, step{writeMode: mode, inputs: []input{in(src, Rows(src, 0, 12, RowOptions{}))}})
 	if o.err != nil {
 		return "", o.err
 	}
@@ -293,7 +293,7 @@ func (c *caseRun) write(ctx context.Context) (string, error) {
 func (c *caseRun) types(ctx context.Context) (string, error) {
 	mode := c.s.mode(append_, overwrite, ods)
 	src := TableSchema(c.table("types"), mode != append_, TestTableFields()...)
-	recs := []arrow.RecordBatch{Rows(src, 0, 9, false), Rows(src, 9, 3, true)}
+	recs := []arrow.RecordBatch{Rows(src, 0, 9, RowOptions{}), Rows(src, 9, 3, RowOptions{Nulls: true})}
 	st := step{writeMode: mode, inputs: []input{in(src, recs...)}, reads: []*arrow.Schema{src}}
 	o := c.sync(ctx, st)
 	if err := check(o, "write and read back", c.wantedSchema(st, src), c.expect(st, recs...)); err != nil {
@@ -313,7 +313,7 @@ func (c *caseRun) insertBasic(ctx context.Context) (string, error) {
 
 func (c *caseRun) insertAll(ctx context.Context) (string, error) {
 	src := TableSchema(c.table("insert_all"), false, TestTableFields()...)
-	full, nulls := Rows(src, 0, 10, false), Rows(src, 10, 10, true)
+	full, nulls := Rows(src, 0, 10, RowOptions{}), Rows(src, 10, 10, RowOptions{Nulls: true})
 	st := step{writeMode: append_, inputs: []input{in(src, full), in(src, nulls)}, reads: []*arrow.Schema{src}}
 	o := c.sync(ctx, st)
 	return "", check(o, "10 rows and 10 null rows", c.wantedSchema(st, src), c.expect(st, full, nulls))
@@ -334,7 +334,7 @@ func (c *caseRun) upsertBasic(ctx context.Context) (string, error) {
 func (c *caseRun) upsertAll(ctx context.Context) (string, error) {
 	mode := c.s.mode(keyModes...)
 	src := TableSchema(c.table("upsert_all"), true, TestTableFields()...)
-	full, nulls := Rows(src, 0, 10, false), Rows(src, 0, 10, true)
+	full, nulls := Rows(src, 0, 10, RowOptions{}), Rows(src, 0, 10, RowOptions{Nulls: true})
 	st := step{writeMode: mode, inputs: []input{in(src, full)}, reads: []*arrow.Schema{src}}
 	if err := check(c.sync(ctx, st), "10 rows", c.wantedSchema(st, src), c.expect(st, full)); err != nil {
 		return "", err
@@ -403,7 +403,7 @@ func (c *caseRun) migrateAddColumn(ctx context.Context) (string, error) {
 	table := c.table("mig_add")
 	v1 := TableSchema(table, mode != append_, field("a", arrow.BinaryTypes.String, true))
 	v2 := TableSchema(table, mode != append_, field("a", arrow.BinaryTypes.String, true), field("b", arrow.PrimitiveTypes.Int64, true))
-	r1, r2 := Rows(v1, 0, 5, false), Rows(v2, 5, 5, false)
+	r1, r2 := Rows(v1, 0, 5, RowOptions{}), Rows(v2, 5, 5, RowOptions{})
 	s1 := step{writeMode: mode, inputs: []input{in(v1, r1)}}
 	if o := c.sync(ctx, s1); o.err != nil {
 		return "", fmt.Errorf("sync 1: %w", o.err)
@@ -432,7 +432,7 @@ func (c *caseRun) migrateRemoveColumn(ctx context.Context) (string, error) {
 	table := c.table("mig_remove")
 	v1 := TableSchema(table, mode != append_, field("a", arrow.BinaryTypes.String, true), field("b", arrow.PrimitiveTypes.Int64, true))
 	v2 := TableSchema(table, mode != append_, field("a", arrow.BinaryTypes.String, true))
-	r1, r2 := Rows(v1, 0, 5, false), Rows(v2, 5, 5, false)
+	r1, r2 := Rows(v1, 0, 5, RowOptions{}), Rows(v2, 5, 5, RowOptions{})
 	s1 := step{writeMode: mode, inputs: []input{in(v1, r1)}}
 	if o := c.sync(ctx, s1); o.err != nil {
 		return "", fmt.Errorf("sync 1: %w", o.err)
@@ -472,7 +472,7 @@ func (c *caseRun) migrateMovePK(ctx context.Context) (string, error) {
 	table := c.table("mig_cq_id")
 	cqID := field(abi.ColID, arrowtypes.NewUUIDType(), false)
 	src := TableSchema(table, true, cqID, field("a", arrow.BinaryTypes.String, true))
-	r1, r2 := Rows(src, 0, 5, false), Rows(src, 5, 5, false)
+	r1, r2 := Rows(src, 0, 5, RowOptions{}), Rows(src, 5, 5, RowOptions{})
 	s1 := step{writeMode: mode, inputs: []input{in(src, r1)}}
 	if o := c.sync(ctx, s1); o.err != nil {
 		return "", fmt.Errorf("sync 1: %w", o.err)
@@ -500,7 +500,7 @@ func (c *caseRun) unsafeChanges(pk bool) []migration {
 		name := string(kind)
 		table := c.table("unsafe_" + name)
 		m := migration{name: name, v1: TableSchema(table, pk, v1...), v2: TableSchema(table, pk, v2...)}
-		m.rows1, m.rows2 = Rows(m.v1, 0, 5, false), Rows(m.v2, 100, 10, false)
+		m.rows1, m.rows2 = Rows(m.v1, 0, 5, RowOptions{}), Rows(m.v2, 100, 10, RowOptions{})
 		return m
 	}
 	return []migration{
@@ -568,7 +568,7 @@ func (c *caseRun) migrateDouble(ctx context.Context) (string, error) {
 	mode := c.s.mode(anyMode...)
 	table := c.table("mig_double")
 	src := TableSchema(table, mode != append_, TestTableFields()...)
-	rec := Rows(src, 0, 3, false)
+	rec := Rows(src, 0, 3, RowOptions{})
 	s1 := step{writeMode: mode, inputs: []input{in(src, rec)}}
 	o := c.sync(ctx, s1)
 	if o.err != nil {

@@ -17,12 +17,12 @@ import (
 
 func TestDiffRowsFindsEveryColumn(t *testing.T) {
 	s := TableSchema("t", false, TestTableFields()...)
-	a := Rows(s, 0, 12, false)
+	a := Rows(s, 0, 12, RowOptions{})
 	if d := diffRows(s, rowsOf(a), rowsOf(a.NewSlice(0, 6), a.NewSlice(6, 12))); d != "" {
 		t.Fatalf("equal rows in other chunks differ: %s", d)
 	}
 	// Every column of b but id holds row 1's values in row 0.
-	b := Rows(s, 1, 1, false)
+	b := Rows(s, 1, 1, RowOptions{})
 	for c, f := range s.Fields() {
 		if f.Name == "id" {
 			continue

@@ -95,15 +95,27 @@ func TableSchema(table string, pk bool, fields ...arrow.Field) *arrow.Schema {
 	return arrow.NewSchema(append([]arrow.Field{id}, fields...), &md)
 }
 
+// RowOptions shape the values Rows makes.
+type RowOptions struct {
+	// Nulls makes every column but id null: the "null rows" of the
+	// checklist.
+	Nulls bool
+	// Nanoseconds gives nanosecond timestamps, times, durations and
+	// intervals a sub-microsecond part, for destinations that store
+	// nanoseconds (files). Without it every such value is a whole number of
+	// microseconds, which every destination in this repository stores
+	// exactly (PostgreSQL keeps microseconds).
+	Nanoseconds bool
+}
+
 // Rows makes n rows of s with ids from, from+1, ... Values depend on the id
-// and the column. With nulls, every column but id is null (the "null rows"
-// of the checklist); otherwise every third row's nullable columns are null,
-// lists hold a null element and every fifth list is empty.
+// and the column. Unless o.Nulls, every third row's nullable columns are
+// null, lists hold a null element and every fifth list is empty.
 //
 // Values stay where every destination in this repository stores them
-// exactly: whole microseconds for nanosecond times, canonical inet, mac and
-// JSON text, no NUL bytes in text.
-func Rows(s *arrow.Schema, from, n int, nulls bool) arrow.RecordBatch {
+// exactly: canonical inet, mac and JSON text, no NUL bytes in text, and
+// whole microseconds unless o.Nanoseconds.
+func Rows(s *arrow.Schema, from, n int, o RowOptions) arrow.RecordBatch {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, s)
 	defer b.Release()
 	for i := from; i < from+n; i++ {
@@ -111,23 +123,31 @@ func Rows(s *arrow.Schema, from, n int, nulls bool) arrow.RecordBatch {
 			switch {
 			case f.Name == "id":
 				b.Field(c).(*array.Int64Builder).Append(int64(i))
-			case nulls && f.Nullable, f.Nullable && i%3 == 2:
+			case o.Nulls && f.Nullable, f.Nullable && i%3 == 2:
 				b.Field(c).AppendNull()
 			default:
-				appendValue(b.Field(c), f.Type, i, c)
+				appendValue(b.Field(c), f.Type, i, c, o.Nanoseconds)
 			}
 		}
 	}
 	return b.NewRecordBatch()
 }
 
-var baseTime = time.Date(2024, 2, 29, 23, 59, 58, 123456000, time.UTC)
+// baseTime is the origin of time values; its nanoseconds are cut to
+// microseconds unless RowOptions.Nanoseconds.
+var baseTime = time.Date(2024, 2, 29, 23, 59, 58, 123456789, time.UTC)
 
 func pick[T any](i int, vals ...T) T { return vals[i%len(vals)] }
 
-// appendValue appends a value of dt that depends on row i and column c.
-func appendValue(b array.Builder, dt arrow.DataType, i, c int) {
+// appendValue appends a value of dt that depends on row i and column c,
+// with sub-microsecond parts when nanos.
+func appendValue(b array.Builder, dt arrow.DataType, i, c int, nanos bool) {
 	k := int64(i*31 + c)
+	// subMicro is the sub-microsecond part of nanosecond values.
+	var subMicro int64
+	if nanos {
+		subMicro = k*7%999 + 1
+	}
 	switch bb := b.(type) {
 	case *array.Int8Builder:
 		bb.Append(pick(i, math.MinInt8, math.MaxInt8, int8(k%100), -int8(k%100)))
@@ -164,7 +184,7 @@ func appendValue(b array.Builder, dt arrow.DataType, i, c int) {
 	case *array.DurationBuilder:
 		v := k*1_000_003 - 500
 		if dt.(*arrow.DurationType).Unit == arrow.Nanosecond {
-			v *= 1000
+			v = v*1000 + subMicro
 		}
 		bb.Append(arrow.Duration(v))
 	case *array.MonthIntervalBuilder:
@@ -172,7 +192,7 @@ func appendValue(b array.Builder, dt arrow.DataType, i, c int) {
 	case *array.DayTimeIntervalBuilder:
 		bb.Append(arrow.DayTimeInterval{Days: int32(k), Milliseconds: int32(-k * 1000)})
 	case *array.MonthDayNanoIntervalBuilder:
-		bb.Append(arrow.MonthDayNanoInterval{Months: int32(k), Days: -int32(k), Nanoseconds: k * 1_000_007_000})
+		bb.Append(arrow.MonthDayNanoInterval{Months: int32(k), Days: -int32(k), Nanoseconds: k*1_000_007_000 + subMicro})
 	case *array.Time32Builder:
 		t := arrow.Time32(k * 997 % 86400)
 		if dt.(*arrow.Time32Type).Unit == arrow.Millisecond {
@@ -182,11 +202,15 @@ func appendValue(b array.Builder, dt arrow.DataType, i, c int) {
 	case *array.Time64Builder:
 		t := arrow.Time64(k * 997_123_457 % 86_400_000_000)
 		if dt.(*arrow.Time64Type).Unit == arrow.Nanosecond {
-			t *= 1000
+			t = t*1000 + arrow.Time64(subMicro)
 		}
 		bb.Append(t)
 	case *array.TimestampBuilder:
-		ts, _ := arrow.TimestampFromTime(baseTime.Add(time.Duration(k)*17*time.Hour), dt.(*arrow.TimestampType).Unit)
+		at := baseTime.Add(time.Duration(k) * 17 * time.Hour)
+		if !nanos {
+			at = at.Truncate(time.Microsecond)
+		}
+		ts, _ := arrow.TimestampFromTime(at, dt.(*arrow.TimestampType).Unit)
 		bb.Append(ts)
 	case *array.Decimal128Builder:
 		v, err := decimal128.FromString(fmt.Sprintf("%d.%010d", k*12345%1_000_000_000-99999, k*7919%10_000_000_000), 19, 10)
@@ -201,8 +225,8 @@ func appendValue(b array.Builder, dt arrow.DataType, i, c int) {
 		bb.Append(uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "%d/%d", i, c)))
 	case *arrowtypes.JSONBuilder:
 		doc := pick(i,
-			fmt.Sprintf(`{"row": %d, "list": [1, "two", null, 3.5], "nested": {"ok": true}}`, i),
-			`[1, 2.5, "s\"q", {"k": "ü☃"}]`,
+			fmt.Sprintf(`{"row":%d,"list":[1,"two",null,3.5],"nested":{"ok":true}}`, i),
+			`[1,2.5,"s\"q",{"k":"ü☃"}]`,
 			`"a string"`,
 			fmt.Sprintf(`%d`, k))
 		if err := bb.AppendRaw([]byte(doc)); err != nil {
@@ -224,7 +248,7 @@ func appendValue(b array.Builder, dt arrow.DataType, i, c int) {
 				bb.FieldBuilder(f).AppendNull()
 				continue
 			}
-			appendValue(bb.FieldBuilder(f), st.Field(f).Type, i, c+f)
+			appendValue(bb.FieldBuilder(f), st.Field(f).Type, i, c+f, nanos)
 		}
 	case *array.ListBuilder:
 		bb.Append(true)
@@ -232,9 +256,9 @@ func appendValue(b array.Builder, dt arrow.DataType, i, c int) {
 			return // an empty list
 		}
 		elem := dt.(*arrow.ListType).Elem()
-		appendValue(bb.ValueBuilder(), elem, i, c)
+		appendValue(bb.ValueBuilder(), elem, i, c, nanos)
 		bb.ValueBuilder().AppendNull()
-		appendValue(bb.ValueBuilder(), elem, i+1, c)
+		appendValue(bb.ValueBuilder(), elem, i+1, c, nanos)
 	default:
 		panic(fmt.Sprintf("conformance: no test values for %s (%T)", dt, b))
 	}

@@ -93,14 +93,16 @@ func Build(pkg string) (string, error) {
 	return out, nil
 }
 
-// BuildTo compiles the Go guest package pkg to WebAssembly at out.
+// BuildTo compiles the Go guest package pkg to WebAssembly at out. It
+// builds with -trimpath, so that the module is the same bytes in every
+// checkout and worktree, and so found in the compilation cache.
 func BuildTo(pkg, out string) error {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(filepath.Dir(file)))
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./"+pkg)
+	cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", out, "./"+pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -123,9 +123,9 @@ func TestMalformedBodies(t *testing.T) {
 	defer p.Release(ctx, in)
 
 	s := conformance.TableSchema("t", false, conformance.ScalarFields()...)
-	rec := conformance.Rows(s, 0, 5, false)
+	rec := conformance.Rows(s, 0, 5, conformance.RowOptions{})
 	good, _ := io.ReadAll(host.RecordBody(s, rec))
-	big := conformance.Rows(s, 0, 20000, false)
+	big := conformance.Rows(s, 0, 20000, conformance.RowOptions{})
 	bodies := map[string][]byte{
 		"empty":                  nil,
 		"garbage":                []byte("this is not arrow at all, not even close"),

@@ -19,7 +19,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/guests/file/internal/format"
-	"github.com/wasmdest/wasmdest/guests/file/internal/testtable"
+	"github.com/wasmdest/wasmdest/host/conformance"
 )
 
 // narrowRecord makes n rows of a typical table: a uuid, numbers, text, a
@@ -64,13 +64,13 @@ func narrowRecord(from, n int) arrow.RecordBatch {
 //	go test ./guests/file/filetest -run '^$' -bench Formats -benchtime 3x
 func BenchmarkFormats(b *testing.B) {
 	g := guest(b)
-	wide := testtable.Schema()
+	wide := testTable()
 	tables := []struct {
 		name    string
 		batches []arrow.RecordBatch
 	}{
 		{"narrow", []arrow.RecordBatch{narrowRecord(0, 10000), narrowRecord(10000, 10000), narrowRecord(20000, 10000), narrowRecord(30000, 10000), narrowRecord(40000, 10000)}},
-		{"wide", []arrow.RecordBatch{testtable.Record(wide, 0, 5000), testtable.Record(wide, 5000, 5000)}},
+		{"wide", []arrow.RecordBatch{conformance.Rows(wide, 0, 5000, conformance.RowOptions{Nanoseconds: true}), conformance.Rows(wide, 5000, 5000, conformance.RowOptions{Nanoseconds: true})}},
 	}
 	for _, tb := range tables {
 		var rows int64

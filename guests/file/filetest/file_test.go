@@ -19,9 +19,9 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/guests/file/internal/testtable"
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/capability/filesystem"
+	"github.com/wasmdest/wasmdest/host/conformance"
 	"github.com/wasmdest/wasmdest/internal/batch"
 )
 
@@ -32,8 +32,8 @@ import (
 // back every row with its original Arrow type.
 func TestRoundTrip(t *testing.T) {
 	g := guest(t)
-	schema := testtable.Schema()
-	batches := []arrow.RecordBatch{testtable.Record(schema, 0, 40), testtable.Record(schema, 40, 23)}
+	schema := testTable()
+	batches := []arrow.RecordBatch{conformance.Rows(schema, 0, 40, conformance.RowOptions{Nanoseconds: true}), conformance.Rows(schema, 40, 23, conformance.RowOptions{Nanoseconds: true})}
 	all := concat(schema, batches)
 	defer all.Release()
 
@@ -170,8 +170,8 @@ func parquetRows(t *testing.T, data []byte) int64 {
 func TestPlaceholders(t *testing.T) {
 	g := guest(t)
 	ctx := context.Background()
-	schema := testtable.Schema()
-	rec := testtable.Record(schema, 0, 5)
+	schema := testTable()
+	rec := conformance.Rows(schema, 0, 5, conformance.RowOptions{Nanoseconds: true})
 	defer rec.Release()
 
 	root := t.TempDir()
@@ -214,10 +214,10 @@ func TestPlaceholders(t *testing.T) {
 func TestRotation(t *testing.T) {
 	g := guest(t)
 	ctx := context.Background()
-	schema := testtable.Schema()
+	schema := testTable()
 	var recs []arrow.RecordBatch
 	for i := 0; i < 5; i++ {
-		recs = append(recs, testtable.Record(schema, i*37, 37))
+		recs = append(recs, conformance.Rows(schema, i*37, 37, conformance.RowOptions{Nanoseconds: true}))
 	}
 	defer func() {
 		for _, r := range recs {
@@ -283,8 +283,8 @@ func TestRotation(t *testing.T) {
 func TestNoRotate(t *testing.T) {
 	g := guest(t)
 	ctx := context.Background()
-	schema := testtable.Schema()
-	batches := []arrow.RecordBatch{testtable.Record(schema, 0, 10), testtable.Record(schema, 10, 7), testtable.Record(schema, 17, 12)}
+	schema := testTable()
+	batches := []arrow.RecordBatch{conformance.Rows(schema, 0, 10, conformance.RowOptions{Nanoseconds: true}), conformance.Rows(schema, 10, 7, conformance.RowOptions{Nanoseconds: true}), conformance.Rows(schema, 17, 12, conformance.RowOptions{Nanoseconds: true})}
 	all := concat(schema, batches)
 	defer all.Release()
 	for _, c := range []struct{ format, compression string }{{"csv", ""}, {"csv", "gzip"}, {"json", "zstd"}, {"parquet", "gzip"}, {"parquet", ""}} {
@@ -347,8 +347,8 @@ func TestNoRotate(t *testing.T) {
 func TestEscapes(t *testing.T) {
 	g := guest(t)
 	ctx := context.Background()
-	schema := testtable.Schema()
-	rec := testtable.Record(schema, 0, 3)
+	schema := testTable()
+	rec := conformance.Rows(schema, 0, 3, conformance.RowOptions{Nanoseconds: true})
 	defer rec.Release()
 
 	tmp := t.TempDir()
@@ -422,10 +422,10 @@ func TestEscapes(t *testing.T) {
 // memory, or stopped when its context ends on an interruptible runtime)
 // leaves no file under the final name: only its temporary file.
 func TestKilledMidWrite(t *testing.T) {
-	schema := testtable.Schema()
-	small := testtable.Record(schema, 0, 100)
+	schema := testTable()
+	small := conformance.Rows(schema, 0, 100, conformance.RowOptions{Nanoseconds: true})
 	defer small.Release()
-	big := testtable.Record(schema, 0, 30000)
+	big := conformance.Rows(schema, 0, 30000, conformance.RowOptions{Nanoseconds: true})
 	defer big.Release()
 
 	check := func(t *testing.T, root string, err error) {
@@ -539,8 +539,8 @@ func TestRefusals(t *testing.T) {
 	}
 
 	t.Run("existing file", func(t *testing.T) {
-		schema := testtable.Schema()
-		rec := testtable.Record(schema, 0, 3)
+		schema := testTable()
+		rec := conformance.Rows(schema, 0, 3, conformance.RowOptions{Nanoseconds: true})
 		defer rec.Release()
 		if err := os.MkdirAll(filepath.Join(root, "keep"), 0o755); err != nil {
 			t.Fatal(err)
@@ -569,8 +569,8 @@ func TestMemoryPlateau(t *testing.T) {
 	}
 	g := guest(t)
 	ctx := context.Background()
-	schema := testtable.Schema()
-	batches := []arrow.RecordBatch{testtable.Record(schema, 0, 5000), testtable.Record(schema, 5000, 5000)}
+	schema := testTable()
+	batches := []arrow.RecordBatch{conformance.Rows(schema, 0, 5000, conformance.RowOptions{Nanoseconds: true}), conformance.Rows(schema, 5000, 5000, conformance.RowOptions{Nanoseconds: true})}
 	for _, f := range []string{"csv", "json", "parquet"} {
 		t.Run(f, func(t *testing.T) {
 			p := newPool(t, g, t.TempDir(), `{"path":"{{TABLE}}/{{UUID}}.{{FORMAT}}","format":"`+f+`"}`)
@@ -602,8 +602,8 @@ func TestMemoryPlateau(t *testing.T) {
 func TestBrokenBatch(t *testing.T) {
 	g := guest(t)
 	ctx := context.Background()
-	schema := testtable.Schema()
-	rec := testtable.Record(schema, 0, 20)
+	schema := testTable()
+	rec := conformance.Rows(schema, 0, 20, conformance.RowOptions{Nanoseconds: true})
 	defer rec.Release()
 	body, err := io.ReadAll(host.RecordBody(schema, rec, rec))
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/capability/filesystem"
+	"github.com/wasmdest/wasmdest/host/conformance"
 	"github.com/wasmdest/wasmdest/internal/placeholder"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
@@ -346,4 +347,10 @@ func short(v any) string {
 func sameAsJSON(w, g arrow.Array, i int) (bool, any, any) {
 	wv, gv := jsonValue(w, i), jsonValue(g, i)
 	return sameJSON(wv, gv), wv, gv
+}
+
+// testTable is the reference test table (host/conformance): every type the
+// file guest writes, a struct of them and a list of each.
+func testTable() *arrow.Schema {
+	return conformance.TableSchema("test_table", false, conformance.TestTableFields()...)
 }

@@ -328,7 +328,7 @@ func parquetTypes(t *testing.T, what string, data []byte, version string) {
 		"time64_ns":                           "INT64 Time(isAdjustedToUTC=false, timeUnit=nanoseconds)",
 		"timestamp_s":                         "INT64 Timestamp(isAdjustedToUTC=true, timeUnit=milliseconds, is_from_converted_type=false, force_set_converted_type=false)",
 		"timestamp_ns":                        "INT64 Timestamp(isAdjustedToUTC=true, timeUnit=nanoseconds, is_from_converted_type=false, force_set_converted_type=false)",
-		"decimal":                             "FIXED_LEN_BYTE_ARRAY Decimal(precision=19, scale=10)",
+		"decimal128":                          "FIXED_LEN_BYTE_ARRAY Decimal(precision=19, scale=10)",
 		"interval_month":                      "INT32 Int(bitWidth=32, isSigned=true)",
 		"interval_day_time.days":              "INT32 Int(bitWidth=32, isSigned=true)",
 		"interval_month_day_nano.nanoseconds": "INT64 Int(bitWidth=64, isSigned=true)",

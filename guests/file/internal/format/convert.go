@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/extensions"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	// arrow-go's builders unmarshal with goccy/go-json's Decoder.
 	"github.com/goccy/go-json"
 

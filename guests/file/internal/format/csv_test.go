@@ -8,15 +8,15 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/csv"
 
-	"github.com/wasmdest/wasmdest/guests/file/internal/testtable"
+	"github.com/wasmdest/wasmdest/host/conformance"
 )
 
 // TestCSVListsAsArrow: the guest's list cells are byte for byte what
 // arrow/csv writes for them (with the guest's converter for the element
 // types arrow/csv has no text for).
 func TestCSVListsAsArrow(t *testing.T) {
-	schema := testtable.Schema()
-	rec := testtable.Record(schema, 0, 60)
+	schema := testTable()
+	rec := conformance.Rows(schema, 0, 60, conformance.RowOptions{Nanoseconds: true})
 	var ours, theirs bytes.Buffer
 	if err := newCSVWriter(&ours, schema, CSVSpec{Delimiter: ","}).Write(rec); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
-	"github.com/wasmdest/wasmdest/guests/file/internal/testtable"
+	"github.com/wasmdest/wasmdest/host/conformance"
 )
 
 // timestampValues are instants around the edges of the fast path: before
@@ -97,8 +97,8 @@ func TestFastUUID(t *testing.T) {
 // GetOneForMarshal gives, for every column of the test table and for
 // values at the edges of the fast paths.
 func TestFastJSONAsArrow(t *testing.T) {
-	schema := testtable.Schema()
-	rec := testtable.Record(schema, 0, 200)
+	schema := testTable()
+	rec := conformance.Rows(schema, 0, 200, conformance.RowOptions{Nanoseconds: true})
 	cols := rec.Columns()
 	for _, dt := range []arrow.DataType{arrow.FixedWidthTypes.Date32, arrow.FixedWidthTypes.Date64} {
 		b := array.NewBuilder(memory.DefaultAllocator, dt)

@@ -10,7 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/wasmdest/wasmdest/guests/file/internal/testtable"
+	"github.com/wasmdest/wasmdest/host/conformance"
 )
 
 // specs returns one spec per format, compression and Parquet version.
@@ -39,8 +39,8 @@ func specs(t testing.TB) map[string]Spec {
 // TestRoundTrip writes the test table in every format and reads it back
 // through Read: every type returns exactly.
 func TestRoundTrip(t *testing.T) {
-	schema := testtable.Schema()
-	recs := []arrow.RecordBatch{testtable.Record(schema, 0, 25), testtable.Record(schema, 25, 11)}
+	schema := testTable()
+	recs := []arrow.RecordBatch{conformance.Rows(schema, 0, 25, conformance.RowOptions{Nanoseconds: true}), conformance.Rows(schema, 25, 11, conformance.RowOptions{Nanoseconds: true})}
 	for name, s := range specs(t) {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -101,4 +101,10 @@ func trim(a arrow.Array) string {
 		s = s[:600] + "..."
 	}
 	return strings.ReplaceAll(s, "\n", `\n`)
+}
+
+// testTable is the reference test table (host/conformance): every type the
+// file guest writes, a struct of them and a list of each.
+func testTable() *arrow.Schema {
+	return conformance.TableSchema("test_table", false, conformance.TestTableFields()...)
 }
