@@ -17,7 +17,7 @@ import "fmt"
 // host functions this host does not have; a lower minor version is accepted.
 const (
 	VersionMajor = 1
-	VersionMinor = 0
+	VersionMinor = 1
 )
 
 // Version is a packed ABI version as returned by the ExportVersion function:
@@ -181,11 +181,15 @@ const (
 	OpRead Op = 7
 	// OpClose: no header; finishes all work (for example closes files).
 	OpClose Op = 8
+	// OpDeleteRecord (ABI 1.1, optional: FeatureDeleteRecord): header
+	// DeleteRecordRequest; deletes the rows its predicates match.
+	OpDeleteRecord Op = 9
 )
 
 var opNames = map[Op]string{
 	OpManifest: "manifest", OpInit: "init", OpDescribe: "describe", OpMigrate: "migrate",
 	OpWrite: "write", OpDeleteStale: "delete_stale", OpRead: "read", OpClose: "close",
+	OpDeleteRecord: "delete_record",
 }
 
 // String names the operation as ABI.md does.

@@ -152,6 +152,47 @@ type DeleteStaleRequest struct {
 	SyncTime string `json:"sync_time"`
 }
 
+// DeleteRecordRequest is the header of OpDeleteRecord (ABI 1.1): delete the
+// rows of Table that Where matches, and first, for each of Relations, the
+// rows of its child table whose _cq_parent_id is the _cq_id of a matched
+// row. Where's groups are ORed; an empty Where matches nothing.
+type DeleteRecordRequest struct {
+	Table     string           `json:"table"`
+	Where     []PredicateGroup `json:"where"`
+	Relations []TableRelation  `json:"relations,omitempty"`
+}
+
+// PredicateGroup is one group of a DeleteRecordRequest: its predicates are
+// combined with Grouping, GroupingAnd or GroupingOr.
+type PredicateGroup struct {
+	Grouping   string      `json:"grouping"`
+	Predicates []Predicate `json:"predicates"`
+}
+
+// Groupings of a PredicateGroup.
+const (
+	GroupingAnd = "and"
+	GroupingOr  = "or"
+)
+
+// Predicate matches the rows whose Column equals one of Values (OperatorEq),
+// each value in PostgreSQL's text form as the host renders the Arrow value
+// (null: the column is NULL). No values matches nothing.
+type Predicate struct {
+	Column   string    `json:"column"`
+	Operator string    `json:"operator"`
+	Values   []*string `json:"values"`
+}
+
+// OperatorEq is the only Predicate operator: equality.
+const OperatorEq = "eq"
+
+// TableRelation names a child table of a DeleteRecordRequest's table.
+type TableRelation struct {
+	Table  string `json:"table"`
+	Parent string `json:"parent"`
+}
+
 // ExpandRequest is the argument of ImportExpand.
 type ExpandRequest struct {
 	Template string `json:"template"`

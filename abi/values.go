@@ -96,10 +96,13 @@ const (
 	FeatureRead          Feature = "read"           // implements OpRead
 	FeatureDeleteStale   Feature = "delete_stale"   // implements OpDeleteStale
 	FeatureMigrateForced Feature = "migrate_forced" // implements MigrateRecreate
+	FeatureDeleteRecord  Feature = "delete_record"  // implements OpDeleteRecord (ABI 1.1)
 )
 
 // Features returns every feature this ABI version defines.
-func Features() []Feature { return []Feature{FeatureRead, FeatureDeleteStale, FeatureMigrateForced} }
+func Features() []Feature {
+	return []Feature{FeatureRead, FeatureDeleteStale, FeatureMigrateForced, FeatureDeleteRecord}
+}
 
 // Valid returns nil when f is a feature of this ABI version, or else an
 // error listing them.

@@ -68,6 +68,12 @@ type StaleDeleter interface {
 	DeleteStale(ctx context.Context, req abi.DeleteStaleRequest) error
 }
 
+// RecordDeleter deletes the rows that predicates match (ABI 1.1,
+// abi.OpDeleteRecord; a CloudQuery delete_record message).
+type RecordDeleter interface {
+	DeleteRecord(ctx context.Context, req abi.DeleteRecordRequest) error
+}
+
 // Reader reads back every stored row of a table, for verification. It calls
 // emit with record batches of schema; emit returns an error when the host
 // wants it to stop, which Read should return.
@@ -109,6 +115,9 @@ func NewDispatcher(m abi.Manifest, d Destination) *Dispatcher {
 	}
 	if _, ok := d.(StaleDeleter); ok && !slices.Contains(m.Features, abi.FeatureDeleteStale) {
 		m.Features = append(m.Features, abi.FeatureDeleteStale)
+	}
+	if _, ok := d.(RecordDeleter); ok && !slices.Contains(m.Features, abi.FeatureDeleteRecord) {
+		m.Features = append(m.Features, abi.FeatureDeleteRecord)
 	}
 	arrowtypes.Register()
 	return &Dispatcher{manifest: m, dest: d, maxBody: abi.MaxBodyBytes}
@@ -278,6 +287,16 @@ func (x *Dispatcher) run(ctx context.Context, op abi.Op, header []byte, h Host) 
 			return err
 		}
 		return sd.DeleteStale(ctx, req)
+	case abi.OpDeleteRecord:
+		rd, ok := d.(RecordDeleter)
+		if !ok {
+			return errUnsupported
+		}
+		var req abi.DeleteRecordRequest
+		if err := decodeHeader(header, &req); err != nil {
+			return err
+		}
+		return rd.DeleteRecord(ctx, req)
 	case abi.OpRead:
 		rd, ok := d.(Reader)
 		if !ok {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 
@@ -19,7 +20,7 @@ func TestInspectShowsManifestAndImports(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
 	}
-	if !rep.Runnable || rep.Manifest == nil || rep.Manifest.Name != "postgres" || rep.ABIVersion != "1.0" {
+	if !rep.Runnable || rep.Manifest == nil || rep.Manifest.Name != "postgres" || rep.ABIVersion != abi.CurrentVersion.String() {
 		t.Fatalf("report: %+v", rep)
 	}
 	var secret, pgExec bool

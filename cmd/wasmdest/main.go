@@ -8,6 +8,7 @@
 //	wasmdest inspect GUEST.wasm
 //	wasmdest conformance --guest GUEST.wasm --spec '{"connection_string":"..."}'
 //	wasmdest new-guest NAME
+//	wasmdest plugin --guest GUEST.wasm --address localhost:7777
 package main
 
 import (
@@ -34,6 +35,8 @@ Usage:
                                                        run the destination behaviour suite on a guest
   wasmdest new-guest NAME [--dir DIR] [--module PATH]  write a new Go guest that builds and passes the suite
   wasmdest serve    --config TENANTS.toml [flags]        host tenants' guests over Arrow Flight (docs/serve.md)
+  wasmdest plugin   --guest GUEST.wasm [--address HOST:PORT | --launcher PATH]
+                                                       serve a guest as a CloudQuery destination plugin (docs/cloudquery.md)
   wasmdest version
 
 Flags may come before or after a command's arguments.
@@ -73,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdNewGuest(args[1:], stdout, stderr)
 	case "serve":
 		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case "plugin":
+		err = cmdPlugin(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "wasmdest", version.String())
 		return 0

@@ -37,7 +37,7 @@ func init() {
 		SpecSchema:   specSchema,
 		Secrets:      []string{"connection_string"},
 		WriteModes:   []abi.WriteMode{abi.WriteModeAppend, abi.WriteModeOverwrite, abi.WriteModeOverwriteDeleteStale},
-		Features:     []abi.Feature{abi.FeatureRead, abi.FeatureDeleteStale, abi.FeatureMigrateForced},
+		Features:     []abi.Feature{abi.FeatureRead, abi.FeatureDeleteStale, abi.FeatureMigrateForced, abi.FeatureDeleteRecord},
 		BatchDefaults: abi.BatchLimits{
 			Rows:    10000,
 			Bytes:   100000000,
@@ -68,6 +68,10 @@ func (g *guest) Write(_ context.Context, table string, records array.RecordReade
 
 func (g *guest) DeleteStale(_ context.Context, req abi.DeleteStaleRequest) error {
 	return g.d.DeleteStale(req)
+}
+
+func (g *guest) DeleteRecord(_ context.Context, req abi.DeleteRecordRequest) error {
+	return g.d.DeleteRecord(req)
 }
 
 func (g *guest) Read(_ context.Context, table string, schema *arrow.Schema, emit func(arrow.RecordBatch) error) error {

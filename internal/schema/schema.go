@@ -43,6 +43,13 @@ type Options struct {
 	// SyncTime is the value of _cq_sync_time. It is converted to UTC and
 	// truncated to microseconds.
 	SyncTime time.Time
+	// AsIs says the records were already shaped by a CloudQuery CLI, which
+	// adds the internal columns and applies write_mode, pk_mode and
+	// sync_group_id itself before a destination plugin sees anything:
+	// Transform then adds and changes nothing, and the Appender passes the
+	// records through. WriteMode, PKMode, SyncGroupID, SourceName and
+	// SyncTime are not used.
+	AsIs bool
 }
 
 // SyncTimeType is the type of _cq_sync_time.
@@ -50,6 +57,9 @@ var SyncTimeType arrow.DataType = &arrow.TimestampType{Unit: arrow.Microsecond, 
 
 // normalize fills defaults and checks the option values.
 func (o Options) normalize() (Options, error) {
+	if o.AsIs {
+		o.SyncGroupID = ""
+	}
 	if o.WriteMode == "" {
 		o.WriteMode = abi.DefaultWriteMode
 	}
@@ -79,6 +89,9 @@ type internalField struct {
 // internalFields lists the columns the host fills for o, in the order they
 // are prepended.
 func internalFields(o Options) []internalField {
+	if o.AsIs {
+		return nil
+	}
 	f := []internalField{
 		{abi.ColSyncTime, SyncTimeType, true},
 		{abi.ColSourceName, arrow.BinaryTypes.String, true},
@@ -134,6 +147,9 @@ func Transform(in *arrow.Schema, o Options) (*arrow.Schema, error) {
 		seen[f.Name] = true
 	}
 
+	if o.AsIs {
+		return in, nil
+	}
 	internal := internalFields(o)
 	fields := make([]arrow.Field, 0, in.NumFields()+len(internal))
 	for _, c := range internal {

@@ -72,6 +72,13 @@ type Env struct {
 	// table side by side: the postgres guest, or the file guest when every
 	// batch is a file of its own (not with no_rotate).
 	Writers int
+	// Shaped says the records were already shaped by a CloudQuery CLI (a
+	// destination plugin's Write stream): they carry the internal columns,
+	// with write_mode, pk_mode and sync_group_id applied to their keys. The
+	// host then adds and changes nothing (schema.Options.AsIs), and
+	// deletes stale rows only when asked (Session.DeleteStale), never by
+	// itself at the end of a table.
+	Shaped bool
 }
 
 // Destination is one configured destination, ready to sync.

@@ -101,6 +101,9 @@ type target struct {
 	// inputsLeft counts inputs of this table not yet finished.
 	inputsLeft int
 	failed     bool
+	// migrateMode is the destination's migrate_mode, or what a
+	// Session.Migrate asked for this table.
+	migrateMode abi.MigrateMode
 	// inflight holds one token per batch of this table being written in the
 	// background (1 for tables with a primary key, Env.Writers for others);
 	// nil when batches are written as they come (Env.Writers <= 1).
@@ -129,7 +132,7 @@ func (tg *target) failedWrite() error {
 func (s *Sync) options(d *Destination) schema.Options {
 	return schema.Options{
 		WriteMode: d.Config.WriteMode, PKMode: d.Config.PKMode, SyncGroupID: d.SyncGroupID,
-		SourceName: s.env.SourceName, SyncTime: s.env.SyncTime,
+		SourceName: s.env.SourceName, SyncTime: s.env.SyncTime, AsIs: s.env.Shaped,
 	}
 }
 
@@ -229,7 +232,7 @@ func (s *Sync) newTarget(d *Destination, t arrowio.Table) (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("destination %q: table %q: %w", d.Name, t.Name, err)
 	}
-	tg := &target{d: d, table: t.Name, wanted: wanted, appender: app, inputsLeft: 1}
+	tg := &target{d: d, table: t.Name, wanted: wanted, appender: app, inputsLeft: 1, migrateMode: d.Config.MigrateMode}
 	if d.writeSlots != nil {
 		// Upserts stay in order: one batch of the table at a time.
 		n := 1
@@ -254,8 +257,13 @@ func (s *Sync) migrate(ctx context.Context, targets []*target, dests []*Destinat
 		tg   *target
 		plan migrate.Plan
 	}
+	type destMode struct {
+		d    *Destination
+		mode abi.MigrateMode
+	}
 	var plans []planned
-	byDest := map[*Destination][]migrate.Plan{}
+	byDest := map[destMode][]migrate.Plan{}
+	var order []destMode
 	for _, tg := range targets {
 		st, err := describe(ctx, tg)
 		if host.IsUnsupported(err) {
@@ -264,7 +272,7 @@ func (s *Sync) migrate(ctx context.Context, targets []*target, dests []*Destinat
 		if err != nil {
 			return fmt.Errorf("destination %q: %w", tg.d.Name, err)
 		}
-		p, err := migrate.PlanTable(tg.wanted, st, tg.d.Config.MigrateMode)
+		p, err := migrate.PlanTable(tg.wanted, st, tg.migrateMode)
 		if err != nil {
 			return fmt.Errorf("destination %q: %w", tg.d.Name, err)
 		}
@@ -272,12 +280,16 @@ func (s *Sync) migrate(ctx context.Context, targets []*target, dests []*Destinat
 			return fmt.Errorf("destination %q: table %q needs to be dropped and recreated, which guest %s cannot do: migrate it by hand", tg.d.Name, tg.table, tg.d.Guest.Name())
 		}
 		plans = append(plans, planned{tg, p})
-		byDest[tg.d] = append(byDest[tg.d], p)
+		k := destMode{tg.d, tg.migrateMode}
+		if _, ok := byDest[k]; !ok {
+			order = append(order, k)
+		}
+		byDest[k] = append(byDest[k], p)
 	}
 	var errs []error
-	for _, d := range dests {
-		if err := migrate.Check(byDest[d], d.Config.MigrateMode); err != nil {
-			errs = append(errs, fmt.Errorf("destination %q: %w", d.Name, err))
+	for _, k := range order {
+		if err := migrate.Check(byDest[k], k.mode); err != nil {
+			errs = append(errs, fmt.Errorf("destination %q: %w", k.d.Name, err))
 		}
 	}
 	if len(errs) > 0 {
@@ -436,7 +448,7 @@ func (s *Sync) finishInput(ctx context.Context, table string, targets []*target)
 			return s.fail(tg, err)
 		}
 		tg.inputsLeft--
-		if tg.inputsLeft > 0 || tg.failed || tg.d.Config.WriteMode != abi.WriteModeOverwriteDeleteStale {
+		if tg.inputsLeft > 0 || tg.failed || tg.d.Config.WriteMode != abi.WriteModeOverwriteDeleteStale || s.env.Shaped {
 			continue
 		}
 		if !tg.d.Guest.HasFeature(abi.FeatureDeleteStale) {
