@@ -352,7 +352,7 @@ func rowsIfAny(t *testing.T, url, table string) int {
 	return n
 }
 
-func exec(t *testing.T, url, sql string) {
+func execSQL(t *testing.T, url, sql string) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)

@@ -273,7 +273,7 @@ func TestDeleteRecord(t *testing.T) {
 	if n := count(t, url, "cq_users"); n != 118 {
 		t.Errorf("after delete_record: %d rows, want 118", n)
 	}
-	exec(t, url, "SELECT 1") // the database still answers
+	execSQL(t, url, "SELECT 1") // the database still answers
 
 	// The file guest lacks the operation: a clear refusal.
 	fileConn := serveTCP(t, testenv.BuildGuest(t, "guests/file"), t.TempDir())

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -64,9 +65,12 @@ type Server struct {
 	pb.UnimplementedPluginServer
 	pb.UnimplementedDiscoveryServer
 
-	cfg   Config
-	guest *host.Guest
-	log   hclog.Logger
+	cfg Config
+	log hclog.Logger
+	// guest is set, or loadErr, before loaded is closed.
+	guest   *host.Guest
+	loadErr error
+	loaded  chan struct{}
 
 	mu           sync.Mutex
 	dest         *config.Destination // the configured destination; nil before Init
@@ -77,21 +81,46 @@ type Server struct {
 	writing sync.Mutex
 }
 
-// New loads the guest and returns its server.
+// New returns the server of a guest, which it starts loading (compiling a
+// large guest without a warm cache takes a while; the server answers
+// discovery meanwhile, and every other call waits for the load).
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Env.Runtime == nil {
 		return nil, errors.New("cqplugin: no runtime")
+	}
+	if _, err := os.Stat(cfg.GuestPath); err != nil {
+		return nil, fmt.Errorf("guest: %w", err)
 	}
 	log := cfg.Env.Log
 	if log == nil {
 		log = hclog.NewNullLogger()
 		cfg.Env.Log = log
 	}
-	g, err := cfg.Env.Runtime.LoadFile(ctx, cfg.GuestPath)
-	if err != nil {
-		return nil, err
+	s := &Server{cfg: cfg, log: log, loaded: make(chan struct{})}
+	go func() {
+		defer close(s.loaded)
+		start := time.Now()
+		s.guest, s.loadErr = cfg.Env.Runtime.LoadFile(context.WithoutCancel(ctx), cfg.GuestPath)
+		if s.loadErr != nil {
+			log.Error("loading the guest failed", "guest", cfg.GuestPath, "error", s.loadErr)
+			return
+		}
+		log.Info("guest loaded", "guest", s.guest.Name(), "version", s.guest.Manifest.Version, "took", time.Since(start).Round(time.Millisecond).String())
+	}()
+	return s, nil
+}
+
+// Guest waits for the guest to load and returns it.
+func (s *Server) Guest(ctx context.Context) (*host.Guest, error) {
+	select {
+	case <-s.loaded:
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
-	return &Server{cfg: cfg, guest: g, log: log}, nil
+	if s.loadErr != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "the guest could not be loaded: %v", s.loadErr)
+	}
+	return s.guest, nil
 }
 
 // ServerOptions are the grpc.Server options the protocol needs: message
@@ -112,12 +141,18 @@ func (s *Server) GetVersions(context.Context, *pb.GetVersions_Request) (*pb.GetV
 }
 
 // GetName returns the guest's name.
-func (s *Server) GetName(context.Context, *pb.GetName_Request) (*pb.GetName_Response, error) {
+func (s *Server) GetName(ctx context.Context, _ *pb.GetName_Request) (*pb.GetName_Response, error) {
+	if _, err := s.Guest(ctx); err != nil {
+		return nil, err
+	}
 	return &pb.GetName_Response{Name: s.guest.Manifest.Name}, nil
 }
 
 // GetVersion returns the guest's version, as "v1.2.3".
-func (s *Server) GetVersion(context.Context, *pb.GetVersion_Request) (*pb.GetVersion_Response, error) {
+func (s *Server) GetVersion(ctx context.Context, _ *pb.GetVersion_Request) (*pb.GetVersion_Response, error) {
+	if _, err := s.Guest(ctx); err != nil {
+		return nil, err
+	}
 	v := s.guest.Manifest.Version
 	if v != "" && !strings.HasPrefix(v, "v") {
 		v = "v" + v
@@ -126,7 +161,10 @@ func (s *Server) GetVersion(context.Context, *pb.GetVersion_Request) (*pb.GetVer
 }
 
 // GetSpecSchema returns the guest's JSON Schema of the nested spec.
-func (s *Server) GetSpecSchema(context.Context, *pb.GetSpecSchema_Request) (*pb.GetSpecSchema_Response, error) {
+func (s *Server) GetSpecSchema(ctx context.Context, _ *pb.GetSpecSchema_Request) (*pb.GetSpecSchema_Response, error) {
+	if _, err := s.Guest(ctx); err != nil {
+		return nil, err
+	}
 	if len(s.guest.Manifest.SpecSchema) == 0 {
 		return &pb.GetSpecSchema_Response{}, nil
 	}
@@ -206,6 +244,9 @@ func (s *Server) open(ctx context.Context, d *config.Destination) (*syncer.Desti
 // Init validates the nested spec against the guest's schema and, unless
 // no_connection, opens the destination once to check it.
 func (s *Server) Init(ctx context.Context, req *pb.Init_Request) (*pb.Init_Response, error) {
+	if _, err := s.Guest(ctx); err != nil {
+		return nil, err
+	}
 	d, err := s.destination(req.GetSpec())
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
@@ -226,6 +267,9 @@ func (s *Server) Init(ctx context.Context, req *pb.Init_Request) (*pb.Init_Respo
 
 // TestConnection validates a spec and opens its destination.
 func (s *Server) TestConnection(ctx context.Context, req *pb.TestConnection_Request) (*pb.TestConnection_Response, error) {
+	if _, err := s.Guest(ctx); err != nil {
+		return nil, err
+	}
 	d, err := s.destination(req.GetSpec())
 	if err != nil {
 		return &pb.TestConnection_Response{FailureCode: "INVALID_SPEC", FailureDescription: err.Error()}, nil
