@@ -26,7 +26,7 @@ import (
 const usage = `wasmdest loads Arrow data into databases and files through WebAssembly destination guests.
 
 Usage:
-  wasmdest run      --config FILE [flags] [INPUT...]   sync Arrow IPC files or streams ("-" is stdin)
+  wasmdest run      --config FILE [flags] [INPUT...]   sync Arrow IPC, Parquet, CSV, JSON Lines ("-" is stdin)
   wasmdest run      --guest GUEST.wasm --input INPUT [--spec JSON] [flags]
   wasmdest validate --config FILE                      check a configuration and its guests, write nothing
   wasmdest demo     [--dir DIR]                        write a bundled dataset through the file guest

@@ -18,7 +18,6 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/capability"
-	"github.com/wasmdest/wasmdest/internal/arrowio"
 	"github.com/wasmdest/wasmdest/internal/config"
 	"github.com/wasmdest/wasmdest/internal/syncer"
 )
@@ -101,9 +100,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&spec, "spec", "{}", "with --guest: the nested spec as JSON")
 	fs.StringVar(&dir, "dir", ".", "with --guest: the directory granted to a guest with the filesystem capability")
 	fs.StringVar(&writeMode, "write-mode", "", "with --guest: write_mode (default: overwrite-delete-stale, or the guest's only mode)")
-	fs.Var(&inputs, "input", "Arrow IPC file or stream to load (repeatable; \"-\" is stdin); also taken as arguments")
+	fs.Var(&inputs, "input", "input to load: a file, directory or glob of Arrow IPC, Parquet, CSV or JSON Lines, plain or gzip/zstd (repeatable; \"-\" is stdin); also taken as arguments")
 	fs.StringVar(&sourceName, "source-name", "wasmdest", "value of _cq_source_name")
 	fs.StringVar(&syncID, "sync-id", "", "this sync's id, the {{SYNC_ID}} placeholder (default: a new UUID)")
+	var inf inputFlags
+	inf.register(fs.FlagSet)
 	fs.IntVar(&writers, "writers", 1, "batches of tables without a primary key written at once per destination (guest instances); not with the file guest's no_rotate")
 	rest, err := fs.parse(args)
 	if err != nil {
@@ -151,7 +152,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	return syncAll(ctx, env, dests, inputs, stdout, stderr)
+	open, err := inf.opener()
+	if err != nil {
+		return err
+	}
+	return syncAll(ctx, env, dests, inputs, open, stdout, stderr)
 }
 
 // guestDestination makes the destination of `run --guest`.
@@ -195,14 +200,14 @@ func adaptWriteMode(ctx context.Context, env *syncer.Env, d *config.Destination,
 
 // syncAll opens the destinations and inputs, runs the sync with progress, and
 // prints the summary.
-func syncAll(ctx context.Context, env *syncer.Env, cfg []config.Destination, paths []string, stdout, stderr io.Writer) error {
+func syncAll(ctx context.Context, env *syncer.Env, cfg []config.Destination, paths []string, open func(string) ([]syncer.Input, error), stdout, stderr io.Writer) error {
 	dests, err := openAll(ctx, env, cfg)
 	if err != nil {
 		return err
 	}
 	var inputs []syncer.Input
 	for _, p := range paths {
-		r, err := arrowio.Open(p, arrowio.DefaultLimits)
+		rs, err := open(p)
 		if err != nil {
 			for _, in := range inputs {
 				in.Close()
@@ -212,7 +217,7 @@ func syncAll(ctx context.Context, env *syncer.Env, cfg []config.Destination, pat
 			}
 			return err
 		}
-		inputs = append(inputs, r)
+		inputs = append(inputs, rs...)
 	}
 	s := syncer.New(env, dests)
 	stopProgress := startProgress(s, stderr, env.Log)

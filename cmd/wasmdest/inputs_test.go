@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wasmdest/wasmdest/internal/input"
+	"github.com/wasmdest/wasmdest/internal/testenv"
+)
+
+// columnTypes lists a table's columns as "name type".
+func columnTypes(t *testing.T, url, table string) []string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT column_name, data_type FROM information_schema.columns
+		WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for rows.Next() {
+		var n, ty string
+		if err := rows.Scan(&n, &ty); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, n+" "+ty)
+	}
+	return out
+}
+
+// TestFileGuestOutputLoadsBack: `wasmdest run` loads the file guest's own
+// Parquet (schema as written), CSV and JSON Lines output (schema given as
+// an Arrow IPC schema file), compressed or not, from its directory, into
+// PostgreSQL with the row counts and column types of loading the original
+// Arrow data.
+func TestFileGuestOutputLoadsBack(t *testing.T) {
+	guests := builtinGuests(t)
+	pg, file := filepath.Join(guests, "postgres.wasm"), filepath.Join(guests, "file.wasm")
+	inputs := demoInputs(t, 500)
+	ref := testenv.PostgresURL(t)
+	load := func(t *testing.T, url string, args ...string) {
+		t.Helper()
+		a := append([]string{"run", "--guest", pg, "--spec", fmt.Sprintf(`{"connection_string": %q}`, url), "--write-mode", "append"}, args...)
+		if code, stdout, stderr := wasmdest(t, a...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, stdout, stderr)
+		}
+	}
+	load(t, ref, inputs...)
+	// The file guest's Parquet output is also where the CSV and JSON
+	// schemas come from: its schema as written, as an Arrow IPC file.
+	pqDir := t.TempDir()
+	if code, stdout, stderr := wasmdest(t, append([]string{"run", "--guest", file, "--dir", pqDir, "--spec",
+		`{"path": "{{TABLE}}/{{UUID}}.{{FORMAT}}", "format": "parquet"}`}, inputs...)...); code != 0 {
+		t.Fatalf("parquet out: %d\n%s\n%s", code, stdout, stderr)
+	}
+	var schemaArgs []string
+	for _, table := range []string{"demo_users", "demo_orders"} {
+		ins, err := input.NewOpener(input.Options{}).Open(filepath.Join(pqDir, table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), table+".schema.arrows")
+		f, _ := os.Create(p)
+		w := ipc.NewWriter(f, ipc.WithSchema(ins[0].Table().Schema))
+		w.Close()
+		f.Close()
+		for _, in := range ins {
+			in.Close()
+		}
+		schemaArgs = append(schemaArgs, "--schema", p)
+	}
+	for _, c := range []struct{ format, compression string }{
+		{"parquet", ""}, {"parquet", "zstd"}, {"csv", ""}, {"csv", "gzip"}, {"json", ""}, {"json", "zstd"},
+	} {
+		t.Run(c.format+"-"+c.compression, func(t *testing.T) {
+			dir := pqDir
+			if c.format != "parquet" || c.compression != "" {
+				dir = t.TempDir()
+				spec := fmt.Sprintf(`{"path": "{{TABLE}}/{{UUID}}.{{FORMAT}}", "format": %q, "compression": %q, "batch_size": 300}`, c.format, c.compression)
+				if code, stdout, stderr := wasmdest(t, append([]string{"run", "--guest", file, "--dir", dir, "--spec", spec}, inputs...)...); code != 0 {
+					t.Fatalf("file out: %d\n%s\n%s", code, stdout, stderr)
+				}
+			}
+			url := testenv.PostgresURL(t)
+			args := []string{dir}
+			if c.format != "parquet" {
+				args = append(schemaArgs, dir)
+			}
+			load(t, url, args...)
+			for _, table := range []string{"demo_users", "demo_orders"} {
+				if got, want := count(t, url, table), count(t, ref, table); got != want {
+					t.Errorf("%s: %d rows, want %d", table, got, want)
+				}
+				got, want := columnTypes(t, url, table), columnTypes(t, ref, table)
+				if strings.Join(got, ", ") != strings.Join(want, ", ") {
+					t.Errorf("%s: columns\n %v\nwant\n %v", table, got, want)
+				}
+			}
+		})
+	}
+}
