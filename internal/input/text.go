@@ -293,7 +293,7 @@ func InferJSON(r io.Reader, sample int) (*arrow.Schema, error) {
 func widenJSON(a, b kind) kind {
 	w := widen(a, b)
 	text := func(k kind) bool { return k == kString || k == kTime }
-	if w == kString && !(text(a) && text(b)) {
+	if w == kString && a != kNone && b != kNone && !(text(a) && text(b)) {
 		return kJSON
 	}
 	return w
