@@ -9,7 +9,7 @@
 //	uuid  fixed_size_binary(16)     "uuid-serialized"
 //	json  binary (UTF-8 JSON text)  "json-serialized"
 //	inet  binary (text, e.g. "192.168.0.1/24")  "inet-serialized"
-//	mac   binary (text, e.g. "01:23:45:67:89:ab") "mac-serialized"
+//	mac   binary (raw address bytes: 6, 8 or 20) "mac-serialized"
 //
 // Deserialize also accepts empty metadata, and, for json, inet and mac,
 // utf8, large_utf8 and large_binary storage (older CloudQuery SDKs wrote inet

@@ -296,8 +296,10 @@ func (b *InetBuilder) AppendValueFromString(s string) error {
 // NewInetArray returns the built array and resets the builder.
 func (b *InetBuilder) NewInetArray() *InetArray { return b.NewExtensionArray().(*InetArray) }
 
-// MACType is CloudQuery's "mac" extension type: a hardware address in text
-// form ("01:23:45:67:89:ab"), stored as binary.
+// MACType is CloudQuery's "mac" extension type: a hardware address, stored
+// as binary holding its raw bytes (6, or 8 or 20), as CloudQuery's SDK
+// writes it. Values in text form ("01:23:45:67:89:ab", what wasmdest's ABI
+// 1.0 documented) are read too: no text form is 6, 8 or 20 bytes long.
 type MACType struct {
 	arrow.ExtensionBase
 }
@@ -346,12 +348,36 @@ type MACArray struct {
 	array.ExtensionArrayBase
 }
 
-// Value returns element i's text ("" for a null).
+// Value returns element i's text ("" for a null): its raw bytes formatted
+// by net.HardwareAddr, or the text stored.
 func (a *MACArray) Value(i int) string {
 	if a.IsNull(i) {
 		return ""
 	}
-	return string(valueBytes(a.Storage(), i))
+	v := valueBytes(a.Storage(), i)
+	switch len(v) {
+	case 6, 8, 20:
+		return net.HardwareAddr(v).String()
+	}
+	return string(v)
+}
+
+// Addr returns element i as a hardware address (nil for a null or a value
+// that is neither raw bytes nor text of one).
+func (a *MACArray) Addr(i int) net.HardwareAddr {
+	if a.IsNull(i) {
+		return nil
+	}
+	v := valueBytes(a.Storage(), i)
+	switch len(v) {
+	case 6, 8, 20:
+		return net.HardwareAddr(append([]byte(nil), v...))
+	}
+	hw, err := net.ParseMAC(string(v))
+	if err != nil {
+		return nil
+	}
+	return hw
 }
 
 // ValueStr returns element i's text, or array.NullValueStr.
@@ -392,17 +418,18 @@ func NewMACBuilder(mem memory.Allocator) *MACBuilder {
 	return NewMACType().NewBuilder(mem).(*MACBuilder)
 }
 
-// Append appends a hardware address in its text form. A nil v appends a null.
+// Append appends a hardware address as its raw bytes (CloudQuery's
+// encoding). A nil v appends a null.
 func (b *MACBuilder) Append(v net.HardwareAddr) {
 	if v == nil {
 		b.AppendNull()
 		return
 	}
-	_ = appendBytes(b.ExtensionBuilder.Builder, []byte(v.String()))
+	_ = appendBytes(b.ExtensionBuilder.Builder, []byte(v))
 }
 
-// AppendValueFromString parses s with net.ParseMAC and appends its
-// normalised text (array.NullValueStr appends a null).
+// AppendValueFromString parses s with net.ParseMAC and appends its raw
+// bytes (array.NullValueStr appends a null).
 func (b *MACBuilder) AppendValueFromString(s string) error {
 	if s == array.NullValueStr {
 		b.AppendNull()

@@ -38,6 +38,14 @@ func Convert(arr arrow.Array, want arrow.DataType) (arrow.Array, error) {
 		arr.Retain()
 		return arr, nil
 	}
+	// "mac" holds raw address bytes (CloudQuery's encoding): its text is
+	// net.HardwareAddr's, both ways.
+	if m, ok := arr.(*arrowtypes.MACArray); ok && (want.ID() == arrow.STRING || want.ID() == arrow.LARGE_STRING) {
+		return macToText(m, want), nil
+	}
+	if arrowtypes.IsMAC(want) && (got.ID() == arrow.STRING || got.ID() == arrow.LARGE_STRING) {
+		return textToMAC(arr, want)
+	}
 	if ext, ok := arr.(array.ExtensionArray); ok {
 		return Convert(ext.Storage(), want)
 	}
@@ -77,6 +85,39 @@ func Convert(arr arrow.Array, want arrow.DataType) (arrow.Array, error) {
 		return parseText(arr, want)
 	}
 	return nil, fmt.Errorf("cannot convert %s to %s", got, want)
+}
+
+func macToText(m *arrowtypes.MACArray, want arrow.DataType) arrow.Array {
+	b := array.NewBuilder(mem, want)
+	defer b.Release()
+	for i := 0; i < m.Len(); i++ {
+		if m.IsNull(i) {
+			b.AppendNull()
+			continue
+		}
+		switch sb := b.(type) {
+		case *array.StringBuilder:
+			sb.Append(m.Value(i))
+		case *array.LargeStringBuilder:
+			sb.Append(m.Value(i))
+		}
+	}
+	return b.NewArray()
+}
+
+func textToMAC(arr arrow.Array, want arrow.DataType) (arrow.Array, error) {
+	b := array.NewBuilder(mem, want)
+	defer b.Release()
+	for i := 0; i < arr.Len(); i++ {
+		if arr.IsNull(i) {
+			b.AppendNull()
+			continue
+		}
+		if err := b.AppendValueFromString(arr.ValueStr(i)); err != nil {
+			return nil, err
+		}
+	}
+	return b.NewArray(), nil
 }
 
 // sameLayout reports whether arrays of got can be read as want unchanged.

@@ -289,13 +289,17 @@ func decoderFor(t *Type, b array.Builder) (valueDecoder, error) {
 			}
 			return appendBytesTo(b, v[1:])
 		}, nil
-	case KindInet, KindMAC:
-		text := inetText
-		if t.Kind == KindMAC {
-			text = macText
-		}
+	case KindMAC:
+		// CloudQuery's encoding: the raw bytes.
 		return func(v []byte) error {
-			s, err := text(v)
+			if len(v) != 6 {
+				return errors.New("macaddr: bad length")
+			}
+			return appendBytesTo(b, v)
+		}, nil
+	case KindInet:
+		return func(v []byte) error {
+			s, err := inetText(v)
 			if err != nil {
 				return err
 			}

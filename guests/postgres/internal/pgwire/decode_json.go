@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -178,13 +179,26 @@ func jsonValueDecoder(t *Type, b array.Builder) (jsonDecoder, error) {
 			}
 			return app(n)
 		}, nil
-	case KindString, KindInet, KindMAC:
+	case KindString, KindInet:
 		return func(raw []byte) error {
 			s, err := jsonString(raw)
 			if err != nil {
 				return err
 			}
 			return appendBytesTo(b, []byte(s))
+		}, nil
+	case KindMAC:
+		// CloudQuery's encoding: the raw bytes.
+		return func(raw []byte) error {
+			s, err := jsonString(raw)
+			if err != nil {
+				return err
+			}
+			hw, err := net.ParseMAC(s)
+			if err != nil {
+				return fmt.Errorf("mac: %w", err)
+			}
+			return appendBytesTo(b, hw)
 		}, nil
 	case KindBinary, KindFixedBinary:
 		return func(raw []byte) error {

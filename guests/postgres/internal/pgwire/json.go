@@ -165,9 +165,18 @@ func jsonValueEncoder(t *Type, arr arrow.Array) (valueEncoder, error) {
 	case KindJSON:
 		val := bytesOf(arr)
 		return func(dst []byte, i int) ([]byte, error) { return SanitizeJSON(dst, val(i)) }, nil
-	case KindInet, KindMAC:
+	case KindInet:
 		val := bytesOf(arr)
 		return func(dst []byte, i int) ([]byte, error) { return appendJSONString(dst, string(val(i))) }, nil
+	case KindMAC:
+		val := bytesOf(arr)
+		return func(dst []byte, i int) ([]byte, error) {
+			hw, err := ParseMAC(val(i))
+			if err != nil {
+				return dst, err
+			}
+			return appendJSONString(dst, hw.String())
+		}, nil
 	case KindList:
 		list, ok := arr.(array.ListLike)
 		if !ok {

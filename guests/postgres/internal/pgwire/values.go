@@ -281,15 +281,15 @@ func appendInet(dst []byte, s string) ([]byte, error) {
 	if strings.IndexByte(s, '/') >= 0 {
 		var err error
 		if p, err = netip.ParsePrefix(s); err != nil {
-			return nil, fmt.Errorf("%q is not an IP address with a prefix length", s)
+			return dst, fmt.Errorf("%q is not an IP address with a prefix length", s)
 		}
 	} else {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not an IP address", s)
+			return dst, fmt.Errorf("%q is not an IP address", s)
 		}
 		if a.Zone() != "" {
-			return nil, fmt.Errorf("%q: PostgreSQL's inet has no zones", s)
+			return dst, fmt.Errorf("%q: PostgreSQL's inet has no zones", s)
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
@@ -327,20 +327,31 @@ func inetText(b []byte) (string, error) {
 
 // appendMAC parses a 6-byte hardware address in any form net.ParseMAC
 // takes and appends PostgreSQL's binary macaddr.
+// appendMAC appends a "mac" value as PostgreSQL's binary macaddr. The value
+// is CloudQuery's encoding, the address's raw bytes (6, 8 or 20 of them), or
+// its text form (what wasmdest's ABI 1.0 documented): no text form of a
+// hardware address is 6, 8 or 20 bytes long. An error leaves dst as it was.
 func appendMAC(dst []byte, s string) ([]byte, error) {
-	hw, err := net.ParseMAC(s)
+	hw, err := ParseMAC([]byte(s))
 	if err != nil {
-		return nil, fmt.Errorf("%q is not a MAC address", s)
+		return dst, err
 	}
 	if len(hw) != 6 {
-		return nil, fmt.Errorf("%q is a %d-byte hardware address; PostgreSQL's macaddr holds 6 bytes", s, len(hw))
+		return dst, fmt.Errorf("%s is a %d-byte hardware address; PostgreSQL's macaddr holds 6 bytes", hw, len(hw))
 	}
 	return append(dst, hw...), nil
 }
 
-func macText(b []byte) (string, error) {
-	if len(b) != 6 {
-		return "", errors.New("macaddr: bad length")
+// ParseMAC returns the hardware address of a "mac" value: raw bytes
+// (CloudQuery's encoding) or text.
+func ParseMAC(v []byte) (net.HardwareAddr, error) {
+	switch len(v) {
+	case 6, 8, 20:
+		return net.HardwareAddr(v), nil
 	}
-	return net.HardwareAddr(b).String(), nil
+	hw, err := net.ParseMAC(string(v))
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a MAC address (neither 6, 8 or 20 raw bytes nor text)", v)
+	}
+	return hw, nil
 }
