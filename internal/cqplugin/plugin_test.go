@@ -440,3 +440,16 @@ func checkJSONFiles(t *testing.T, dir string) {
 		}
 	}
 }
+
+// TestAbsoluteFilePathGrantsItsDirectory: a CloudQuery file spec with an
+// absolute path and no directory configured writes under that path: the
+// path's fixed prefix is the directory granted.
+func TestAbsoluteFilePathGrantsItsDirectory(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "data", "out")
+	conn := serveTCP(t, testenv.BuildGuest(t, "guests/file"), "")
+	spec := fmt.Sprintf(`{"path": %q, "format": "json"}`, out+"/{{TABLE}}/{{UUID}}.{{FORMAT}}")
+	if err := cliSync(t, conn, spec, twoTables(), syncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkJSONFiles(t, out)
+}

@@ -192,6 +192,18 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 			spec[k] = v
 		}
 	}
+	fsDir := d.Directory
+	if fsDir == "" && slices.Contains(m.Capabilities, abi.CapFilesystem) {
+		fsDir = "."
+		dir, rel, ok, err := pathDirectory(spec["path"])
+		if err != nil {
+			return fail(err)
+		}
+		if ok {
+			fsDir, spec["path"] = dir, rel
+			env.Log.Info("granted the directory of the spec's absolute path", "destination", d.Name, "directory", dir, "path", rel)
+		}
+	}
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return fail(fmt.Errorf("spec: %w", err))
@@ -215,7 +227,7 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 		pc.Observe = func(op abi.Op, took time.Duration, err error) { env.ObserveCall(d.Name, op, took, err) }
 	}
 	for _, c := range caps {
-		gr, err := c.Open(ctx, host.OpenRequest{Destination: d.Name, Spec: d.Spec, Directory: d.Directory, Logger: env.Log})
+		gr, err := c.Open(ctx, host.OpenRequest{Destination: d.Name, Spec: d.Spec, Directory: fsDir, Logger: env.Log})
 		if err != nil {
 			return fail(err)
 		}
