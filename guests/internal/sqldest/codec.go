@@ -82,7 +82,10 @@ func (c *Column) toStorage(arr arrow.Array) (arrow.Array, error) {
 			arr = ext.Storage()
 		}
 		if arr.DataType().ID() == arrow.DURATION {
-			return array.NewInt64Data(arr.Data()), nil
+			d := arr.Data()
+			data := array.NewData(arrow.PrimitiveTypes.Int64, d.Len(), d.Buffers(), nil, d.NullN(), d.Offset())
+			defer data.Release()
+			return array.NewInt64Data(data), nil
 		}
 		arr.Retain()
 		return arr, nil
