@@ -38,6 +38,9 @@ type DB interface {
 type Dialect interface {
 	// Name names the database in errors ("SQLite").
 	Name() string
+	// Init runs once per instance, in init: a dialect may ask the server
+	// what it is (MySQL or MariaDB).
+	Init(db DB) error
 	// Quote quotes an identifier.
 	Quote(name string) string
 	// Column maps a field to its stored column: Type, Codec, ReadType and
@@ -77,14 +80,17 @@ type Destination struct {
 // New returns a destination on db speaking dialect d.
 func New(db DB, d Dialect) *Destination { return &Destination{db: db, d: d} }
 
-// Init checks the spec: the sql capability's keys are the host's; a guest
-// adds none.
+// Init checks the spec (the sql capability's keys are the host's; a guest
+// adds none) and initialises the dialect.
 func (dst *Destination) Init(req abi.InitRequest) error {
 	if len(req.Spec) > 0 {
 		var spec map[string]any
 		if err := json.Unmarshal(req.Spec, &spec); err != nil {
 			return fmt.Errorf("spec: %w", err)
 		}
+	}
+	if err := dst.d.Init(dst.db); err != nil {
+		return fmt.Errorf("%s: %w", dst.d.Name(), err)
 	}
 	return nil
 }

@@ -135,9 +135,11 @@ func textAppender(arr arrow.Array) (func(dst []byte, i int) []byte, error) {
 	case *array.Uint64:
 		return null(func(dst []byte, i int) []byte { return strconv.AppendUint(dst, a.Value(i), 10) }), nil
 	case *array.Float32:
-		return null(func(dst []byte, i int) []byte { return appendFloat(dst, float64(a.Value(i)), 32) }), nil
+		// The float64 of the value, in full: its shortest float32 form
+		// ("3.4028235e+38") may parse beyond a FLOAT's range.
+		return null(func(dst []byte, i int) []byte { return appendFloat(dst, float64(a.Value(i))) }), nil
 	case *array.Float64:
-		return null(func(dst []byte, i int) []byte { return appendFloat(dst, a.Value(i), 64) }), nil
+		return null(func(dst []byte, i int) []byte { return appendFloat(dst, a.Value(i)) }), nil
 	case *array.String:
 		return null(func(dst []byte, i int) []byte { return appendEscaped(dst, a.Value(i)) }), nil
 	case *array.LargeString:
@@ -163,13 +165,13 @@ func textAppender(arr arrow.Array) (func(dst []byte, i int) []byte, error) {
 	return nil, fmt.Errorf("Arrow type %s cannot be loaded: convert it to bool, an integer, a float, utf8, binary, timestamp, date or decimal128 first", arr.DataType())
 }
 
-func appendFloat(dst []byte, f float64, bits int) []byte {
+func appendFloat(dst []byte, f float64) []byte {
 	switch {
 	case math.IsNaN(f), math.IsInf(f, 0):
 		// MySQL has no NaN nor infinity: NULL, as its own conversions do.
 		return append(dst, '\\', 'N')
 	}
-	return strconv.AppendFloat(dst, f, 'g', -1, bits)
+	return strconv.AppendFloat(dst, f, 'g', -1, 64)
 }
 
 // appendEscaped appends s with LOAD DATA's backslash escapes for the

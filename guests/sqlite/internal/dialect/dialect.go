@@ -21,6 +21,9 @@ type SQLite struct{}
 // Name implements sqldest.Dialect.
 func (SQLite) Name() string { return "SQLite" }
 
+// Init implements sqldest.Dialect: nothing to ask.
+func (SQLite) Init(sqldest.DB) error { return nil }
+
 // Quote quotes an identifier with double quotes.
 func (SQLite) Quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
