@@ -11,6 +11,7 @@ package main
 
 import (
 	_ "embed"
+	"time"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/guests/internal/sqldest/sqlguest"
@@ -29,10 +30,10 @@ func init() {
 		Version:    version,
 		SpecSchema: specSchema,
 		SQLDrivers: []string{abi.SQLDriverSQLite},
-		BatchDefaults: abi.BatchDefaults{
+		BatchDefaults: abi.BatchLimits{
 			Rows:    10000,
 			Bytes:   100000000,
-			Timeout: "60s",
+			Timeout: time.Minute,
 		},
 	}, dialect.SQLite{})
 }

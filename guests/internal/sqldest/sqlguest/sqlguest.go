@@ -19,8 +19,8 @@ import (
 // read, delete_stale and migrate_forced.
 func Register(m abi.Manifest, d sqldest.Dialect) {
 	m.Capabilities = []abi.Capability{abi.CapSQL}
-	m.WriteModes = []string{abi.WriteModeAppend, abi.WriteModeOverwrite, abi.WriteModeOverwriteDeleteStale}
-	m.Features = []string{abi.FeatureRead, abi.FeatureDeleteStale, abi.FeatureMigrateForced}
+	m.WriteModes = []abi.WriteMode{abi.WriteModeAppend, abi.WriteModeOverwrite, abi.WriteModeOverwriteDeleteStale}
+	m.Features = []abi.Feature{abi.FeatureRead, abi.FeatureDeleteStale, abi.FeatureMigrateForced}
 	sdk.Register(m, &guest{d: sqldest.New(HostDB{}, d)})
 }
 
