@@ -67,8 +67,11 @@ func RoundTrip(t *testing.T, d *sqldest.Destination, table string) {
 	// Rows come back in any order: index them by id.
 	gotByID := byID(tbl)
 	wantByID := byID(want)
+	compared := 0
+	defer func() { t.Logf("compared %d values of %d columns", compared, schema.NumFields()) }()
 	for c, f := range schema.Fields() {
 		for id, wi := range wantByID {
+			compared++
 			gi, ok := gotByID[id]
 			if !ok {
 				t.Fatalf("id %d not read back", id)

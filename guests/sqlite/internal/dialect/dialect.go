@@ -217,50 +217,10 @@ func (d SQLite) DropUnique(db sqldest.DB, tx int64, table, column string) error 
 	return nil
 }
 
-// MovePKToCQID rebuilds the table (SQLite cannot alter a primary key):
-// a new table with _cq_id as the key and every current column (those the
-// schema dropped kept, nullable), the rows copied, the old table dropped
-// and the new one renamed, with the unique indexes made again.
+// MovePKToCQID rebuilds the table (SQLite cannot alter a primary key),
+// with every current column, those the schema dropped kept.
 func (d SQLite) MovePKToCQID(db sqldest.DB, tx int64, table string, cur []abi.Column, cols []sqldest.Column) error {
-	wanted := map[string]sqldest.Column{}
-	for _, c := range cols {
-		wanted[c.Name] = c
-	}
-	uniq, err := d.uniqueColumns(db, tx, table)
-	if err != nil {
-		return err
-	}
-	tmp := table + "_wasmdest_rebuild"
-	var defs, names []string
-	for _, c := range cur {
-		w, ok := wanted[c.Name]
-		notNull := c.NotNull && c.Name == abi.ColID
-		if ok && w.NotNull {
-			notNull = true
-		}
-		def := d.Quote(c.Name) + " " + c.Type
-		if notNull {
-			def += " NOT NULL"
-		}
-		defs = append(defs, def)
-		names = append(names, d.Quote(c.Name))
-	}
-	defs = append(defs, "PRIMARY KEY ("+d.Quote(abi.ColID)+")")
-	stmts := []string{
-		"CREATE TABLE " + d.Quote(tmp) + " (" + strings.Join(defs, ", ") + ")",
-		"INSERT INTO " + d.Quote(tmp) + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(names, ", ") + " FROM " + d.Quote(table),
-		"DROP TABLE " + d.Quote(table),
-		"ALTER TABLE " + d.Quote(tmp) + " RENAME TO " + d.Quote(table),
-	}
-	for col := range uniq {
-		stmts = append(stmts, d.uniqueIndex(table, col))
-	}
-	for _, s := range stmts {
-		if _, err := db.Exec(tx, s); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
-		}
-	}
-	return nil
+	return sqldest.MovePKToCQIDByRebuild(db, tx, d, table, cur, cols)
 }
 
 // Load inserts with a prepared statement per row, in one transaction;
