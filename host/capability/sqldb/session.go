@@ -112,6 +112,15 @@ func DecodeRequest(b []byte) (abi.SQLRequest, error) {
 	return req, nil
 }
 
+// DecodeLoadRequest decodes an SQLLoadRequest.
+func DecodeLoadRequest(b []byte) (abi.SQLLoadRequest, error) {
+	var req abi.SQLLoadRequest
+	if err := json.Unmarshal(b, &req); err != nil {
+		return req, fmt.Errorf("bad request: %w", err)
+	}
+	return req, nil
+}
+
 // args turns the JSON arguments into driver values: integers that fit
 // int64 as int64, others numbers as float64 (or their text when they fit
 // neither), strings, booleans and nil.
