@@ -68,6 +68,15 @@ type Dialect interface {
 	TransactionalDDL() bool
 }
 
+// TypeKeeper is implemented by dialects that store one Arrow type as
+// different column types (MySQL: text as VARCHAR in keys, LONGTEXT
+// elsewhere): Keep reports whether a column stored as current may stay so
+// where the schema alone would make it wanted. Describe then reports the
+// current type as wanted, so that losing a key is no type change.
+type TypeKeeper interface {
+	Keep(wanted, current string) bool
+}
+
 // ReadPageRows is how many rows Read asks for at a time.
 const ReadPageRows = 10000
 
@@ -143,6 +152,17 @@ func (dst *Destination) Describe(table string, schema *arrow.Schema) (abi.TableS
 	st.Exists = exists
 	if cur != nil {
 		st.Current = cur
+	}
+	if k, ok := dst.d.(TypeKeeper); ok {
+		stored := map[string]string{}
+		for _, c := range cur {
+			stored[c.Name] = c.Type
+		}
+		for i := range st.Wanted {
+			if t, ok := stored[st.Wanted[i].Name]; ok && t != st.Wanted[i].Type && k.Keep(st.Wanted[i].Type, t) {
+				st.Wanted[i].Type = t
+			}
+		}
 	}
 	return st, nil
 }

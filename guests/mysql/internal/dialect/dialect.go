@@ -150,6 +150,23 @@ func (d *MySQL) Column(c *sqldest.Column) error {
 	return nil
 }
 
+// Keep lets a text or binary column that lost its key keep its VARCHAR or
+// VARBINARY type (its values fit it), and a key column stored as such keep
+// it: only the length differs, not what the values are.
+func (*MySQL) Keep(wanted, current string) bool {
+	family := func(t string) string {
+		switch {
+		case t == "longtext" || strings.HasPrefix(t, "varchar("):
+			return "text"
+		case t == "longblob" || strings.HasPrefix(t, "varbinary("):
+			return "binary"
+		}
+		return ""
+	}
+	f := family(wanted)
+	return f != "" && f == family(current)
+}
+
 func nativeReadType(dt arrow.DataType) string {
 	if ext, ok := dt.(arrow.ExtensionType); ok {
 		dt = ext.StorageType()
