@@ -117,7 +117,7 @@ func TestSQLBadInput(t *testing.T) {
 	dsn := testenv.MySQLDSN(t)
 	for _, c := range []struct {
 		name, guest, spec string
-		want             []string
+		want              []string
 	}{
 		{"path outside", "sqlite", `path = "../outside.sqlite"`, []string{`destination "bad"`, "path", `".."`}},
 		{"wrong driver", "sqlite", "path = \"x.sqlite\"\ndriver = \"mysql\"", []string{`destination "bad"`, "driver"}},
