@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -11,11 +12,13 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmdest/wasmdest/abi"
 )
 
 func init() {
+	mysql.SetLogger(driverLog{})
 	register(&driverInfo{
 		name:    abi.SQLDriverMySQL,
 		methods: []string{abi.SQLLoadRows, abi.SQLLoadInfile},
@@ -72,5 +75,14 @@ func dsnReason(err error) string { return strings.TrimPrefix(err.Error(), "inval
 func connectionLost(err error) bool {
 	var ne *net.OpError
 	return errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, mysql.ErrInvalidConn)
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn)
+}
+
+// driverLog sends go-sql-driver/mysql's own log lines (it prints broken
+// connections to stderr) to hclog's default logger at debug: the error
+// reaches the guest and the call's error anyway.
+type driverLog struct{}
+
+func (driverLog) Print(v ...any) {
+	hclog.Default().Named("mysql").Debug(strings.TrimSpace(fmt.Sprint(v...)))
 }

@@ -236,3 +236,50 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("wrong password: %v", err)
 	}
 }
+
+// TestMySQLGoesAwayMidLoad: the server ends the connection while a load
+// streams; the load fails saying the connection was lost, and nothing of
+// it is in the table.
+func TestMySQLGoesAwayMidLoad(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.MySQLDSN(t)
+	db, err := sqldb.Open(ctx, sqldb.Options{Destination: "t", Driver: abi.SQLDriverMySQL, DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := sqldb.NewSession(db, nil)
+	if _, err := s.Exec(ctx, abi.SQLRequest{SQL: "CREATE TABLE t (id bigint primary key, name text)"}); err != nil {
+		t.Fatal(err)
+	}
+	method, sql := loadSQL(abi.SQLDriverMySQL, false)
+	if err := s.LoadBegin(ctx, abi.SQLLoadRequest{Method: method, SQL: sql}); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int64, 50000)
+	names := make([]string, len(ids))
+	for i := range ids {
+		ids[i], names[i] = int64(i), strings.Repeat("x", 100)
+	}
+	data := ipcOf(t, rows(kv, ids, names))
+	half := len(data) / 2
+	if err := s.LoadData(ctx, data[:half]); err != nil {
+		t.Fatal(err)
+	}
+	if n := testenv.KillMySQLConnections(t, dsn); n < 1 {
+		t.Fatalf("killed %d connections", n)
+	}
+	err = s.LoadData(ctx, data[half:])
+	if err == nil {
+		_, err = s.LoadEnd(ctx)
+	}
+	if err == nil || !strings.Contains(err.Error(), "connection to the database was lost") {
+		t.Fatalf("the load on a killed connection: %v, want an error saying the connection was lost", err)
+	}
+	s.End(ctx)
+	s = sqldb.NewSession(db, nil)
+	got := query(t, s, "SELECT count(*) FROM t", abi.SQLTypeInt64)
+	if c := got.Column(0).(*array.Int64).Value(0); c != 0 {
+		t.Fatalf("after the failed load the table holds %d rows, want 0", c)
+	}
+}
