@@ -43,8 +43,10 @@ type Dialect interface {
 	Init(db DB) error
 	// Quote quotes an identifier.
 	Quote(name string) string
-	// Column maps a field to its stored column: Type, Codec, ReadType and
-	// ReadExpr (the rest is filled in already).
+	// Column maps a field to its stored column: Type, Codec and, where
+	// needed, ReadExpr (the rest is filled in already). ReadType may be
+	// left empty: then it is the host's type of a Native column's Arrow
+	// type, and utf8 for the other codecs.
 	Column(c *Column) error
 	// Current describes the table as the catalog has it, types normalised
 	// as Column reports them.
@@ -121,6 +123,12 @@ func (dst *Destination) Columns(table string, schema *arrow.Schema) ([]Column, e
 		cols[i] = Column{Name: f.Name, Field: f, PK: pk, NotNull: !f.Nullable || pk, Unique: isTrue(f.Metadata, abi.MetaUnique)}
 		if err := dst.d.Column(&cols[i]); err != nil {
 			errs = append(errs, fmt.Errorf("table %q, column %q: %w", table, f.Name, err))
+		}
+		if cols[i].ReadType == "" {
+			cols[i].ReadType = abi.SQLTypeUTF8
+			if cols[i].Codec == Native {
+				cols[i].ReadType = readTypeOf(f.Type)
+			}
 		}
 	}
 	return cols, errors.Join(errs...)

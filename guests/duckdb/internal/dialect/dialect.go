@@ -89,33 +89,20 @@ func (DuckDB) Column(c *sqldest.Column) error {
 			return fmt.Errorf("DuckDB stores no Arrow %s", dt)
 		}
 	}
-	c.ReadType = abi.SQLTypeUTF8
-	if c.Codec == sqldest.Native {
-		c.ReadType = readType(dt)
-	}
-	if c.ReadType == abi.SQLTypeUTF8 {
+	if c.Codec != sqldest.Native || isText(dt) {
 		c.ReadExpr = "CAST(%s AS VARCHAR)"
 	}
 	return nil
 }
 
-func readType(dt arrow.DataType) string {
+// isText reports whether a Native column of dt is read back as text
+// (decimals: the driver's decimal values have no exact float).
+func isText(dt arrow.DataType) bool {
 	switch dt.(type) {
-	case *arrow.BooleanType:
-		return abi.SQLTypeBool
-	case *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type,
-		*arrow.Uint8Type, *arrow.Uint16Type, *arrow.Uint32Type, *arrow.DurationType:
-		return abi.SQLTypeInt64
-	case *arrow.Uint64Type:
-		return abi.SQLTypeUint64
-	case *arrow.Float32Type, *arrow.Float64Type:
-		return abi.SQLTypeFloat64
-	case *arrow.BinaryType, *arrow.LargeBinaryType, *arrow.FixedSizeBinaryType:
-		return abi.SQLTypeBinary
-	case *arrow.TimestampType, *arrow.Date32Type, *arrow.Date64Type:
-		return abi.SQLTypeTimestamp
+	case *arrow.StringType, *arrow.LargeStringType, *arrow.Decimal128Type:
+		return true
 	}
-	return abi.SQLTypeUTF8
+	return false
 }
 
 // Current reads the table from duckdb_columns() and duckdb_constraints()
@@ -238,23 +225,13 @@ func (d DuckDB) MovePKToCQID(db sqldest.DB, tx int64, table string, cur []abi.Co
 // every column of the row whose key conflicts.
 func (d DuckDB) Load(table string, cols []sqldest.Column, upsert bool) abi.SQLLoadRequest {
 	names := make([]string, len(cols))
-	var pk, set []string
 	for i, c := range cols {
 		names[i] = d.Quote(c.Name)
-		if c.PK {
-			pk = append(pk, d.Quote(c.Name))
-		} else {
-			set = append(set, d.Quote(c.Name)+" = excluded."+d.Quote(c.Name))
-		}
 	}
 	list := strings.Join(names, ", ")
 	q := "INSERT INTO " + d.Quote(table) + " (" + list + ") SELECT " + list + " FROM " + abi.SQLLoadSource
 	if upsert {
-		if len(set) == 0 {
-			q += " ON CONFLICT (" + strings.Join(pk, ", ") + ") DO NOTHING"
-		} else {
-			q += " ON CONFLICT (" + strings.Join(pk, ", ") + ") DO UPDATE SET " + strings.Join(set, ", ")
-		}
+		q += sqldest.OnConflictUpdate(d, cols)
 	}
 	return abi.SQLLoadRequest{Method: abi.SQLLoadArrow, SQL: q}
 }

@@ -138,10 +138,6 @@ func (d *MySQL) Column(c *sqldest.Column) error {
 			return fmt.Errorf("%s stores no Arrow %s", d.Name(), dt)
 		}
 	}
-	c.ReadType = abi.SQLTypeUTF8
-	if c.Codec == sqldest.Native {
-		c.ReadType = nativeReadType(dt)
-	}
 	if dt.ID() == arrow.FLOAT32 {
 		// The text protocol writes a FLOAT with 6 digits ("3.40282e+38");
 		// its DOUBLE has them all.
@@ -165,28 +161,6 @@ func (*MySQL) Keep(wanted, current string) bool {
 	}
 	f := family(wanted)
 	return f != "" && f == family(current)
-}
-
-func nativeReadType(dt arrow.DataType) string {
-	if ext, ok := dt.(arrow.ExtensionType); ok {
-		dt = ext.StorageType()
-	}
-	switch dt.(type) {
-	case *arrow.BooleanType:
-		return abi.SQLTypeBool
-	case *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type,
-		*arrow.Uint8Type, *arrow.Uint16Type, *arrow.Uint32Type, *arrow.DurationType:
-		return abi.SQLTypeInt64
-	case *arrow.Uint64Type:
-		return abi.SQLTypeUint64
-	case *arrow.Float32Type, *arrow.Float64Type:
-		return abi.SQLTypeFloat64
-	case *arrow.BinaryType, *arrow.LargeBinaryType, *arrow.FixedSizeBinaryType:
-		return abi.SQLTypeBinary
-	case *arrow.TimestampType, *arrow.Date32Type, *arrow.Date64Type:
-		return abi.SQLTypeTimestamp
-	}
-	return abi.SQLTypeUTF8
 }
 
 // intWidth matches the display width MariaDB and MySQL before 8.0.19 write
@@ -245,16 +219,7 @@ func (d *MySQL) uniqueIndexes(db sqldest.DB, tx int64, table string) (map[string
 	if err != nil {
 		return nil, err
 	}
-	defer rdr.Release()
-	out := map[string][]string{}
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		idx, col := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			out[col.Value(i)] = append(out[col.Value(i)], idx.Value(i))
-		}
-	}
-	return out, rdr.Err()
+	return sqldest.IndexColumns(rdr)
 }
 
 func (d *MySQL) columnDDL(name, typ string, notNull bool) string {

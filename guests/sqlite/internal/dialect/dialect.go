@@ -33,7 +33,7 @@ func (SQLite) Quote(name string) string { return `"` + strings.ReplaceAll(name, 
 // its decimal text, decimals as text, timestamps as fixed-width UTC text.
 func (SQLite) Column(c *sqldest.Column) error {
 	dt := c.Field.Type
-	c.Codec, c.ReadType = sqldest.Native, ""
+	c.Codec = sqldest.Native
 	switch {
 	case arrowtypes.IsUUID(dt), arrowtypes.IsInet(dt), arrowtypes.IsMAC(dt):
 		c.Type, c.Codec = "text", sqldest.Text
@@ -71,30 +71,12 @@ func (SQLite) Column(c *sqldest.Column) error {
 			return fmt.Errorf("SQLite stores no Arrow %s", dt)
 		}
 	}
-	switch c.Codec {
-	case sqldest.Native:
-		c.ReadType = readType(dt)
-	default:
-		c.ReadType = abi.SQLTypeUTF8
+	if c.Codec != sqldest.Native {
 		// The driver reads columns declared date or timestamp as times:
 		// read the text as it is.
 		c.ReadExpr = "CAST(%s AS TEXT)"
 	}
 	return nil
-}
-
-func readType(dt arrow.DataType) string {
-	switch dt.(type) {
-	case *arrow.BooleanType:
-		return abi.SQLTypeBool
-	case *arrow.Float32Type, *arrow.Float64Type:
-		return abi.SQLTypeFloat64
-	case *arrow.StringType, *arrow.LargeStringType:
-		return abi.SQLTypeUTF8
-	case *arrow.BinaryType, *arrow.LargeBinaryType, *arrow.FixedSizeBinaryType:
-		return abi.SQLTypeBinary
-	}
-	return abi.SQLTypeInt64
 }
 
 // Current reads the table from pragma table_info and its unique indexes.
@@ -140,18 +122,7 @@ func (SQLite) uniqueColumns(db sqldest.DB, tx int64, table string) (map[string][
 	if err != nil {
 		return nil, err
 	}
-	defer rdr.Release()
-	out := map[string][]string{}
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		idx, col := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if !col.IsNull(i) {
-				out[col.Value(i)] = append(out[col.Value(i)], idx.Value(i))
-			}
-		}
-	}
-	return out, rdr.Err()
+	return sqldest.IndexColumns(rdr)
 }
 
 func (d SQLite) columnDDL(c sqldest.Column) string {
@@ -228,22 +199,12 @@ func (d SQLite) MovePKToCQID(db sqldest.DB, tx int64, table string, cur []abi.Co
 func (d SQLite) Load(table string, cols []sqldest.Column, upsert bool) abi.SQLLoadRequest {
 	names := make([]string, len(cols))
 	marks := make([]string, len(cols))
-	var pk, set []string
 	for i, c := range cols {
 		names[i], marks[i] = d.Quote(c.Name), "?"
-		if c.PK {
-			pk = append(pk, d.Quote(c.Name))
-		} else {
-			set = append(set, d.Quote(c.Name)+" = excluded."+d.Quote(c.Name))
-		}
 	}
 	q := "INSERT INTO " + d.Quote(table) + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(marks, ", ") + ")"
 	if upsert {
-		if len(set) == 0 {
-			q += " ON CONFLICT (" + strings.Join(pk, ", ") + ") DO NOTHING"
-		} else {
-			q += " ON CONFLICT (" + strings.Join(pk, ", ") + ") DO UPDATE SET " + strings.Join(set, ", ")
-		}
+		q += sqldest.OnConflictUpdate(d, cols)
 	}
 	return abi.SQLLoadRequest{Method: abi.SQLLoadRows, SQL: q}
 }
