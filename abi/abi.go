@@ -17,7 +17,7 @@ import "fmt"
 // host functions this host does not have; a lower minor version is accepted.
 const (
 	VersionMajor = 1
-	VersionMinor = 1
+	VersionMinor = 2
 )
 
 // Version is a packed ABI version as returned by the ExportVersion function:
@@ -153,7 +153,7 @@ const (
 	ImportPgCopyTo = "pg_copy_to"
 )
 
-// Host functions of the sql capability (CapSQL): database/sql with the
+// Host functions of the sql capability (CapSQL, ABI 1.2): database/sql with the
 // drivers linked into the host (SQLite, MySQL/MariaDB, DuckDB). Each returns
 // an i64 as the pg_* functions do: >= 0 on success, or minus the length of a
 // HostError waiting in the result slot. Transactions and loads never outlive

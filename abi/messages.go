@@ -26,7 +26,7 @@ type Manifest struct {
 	WriteModes []WriteMode `json:"write_modes,omitempty"`
 	// Features lists optional behaviour.
 	Features []Feature `json:"features,omitempty"`
-	// SQLDrivers lists the sql capability's drivers the guest speaks the
+	// SQLDrivers (ABI 1.2) lists the sql capability's drivers the guest speaks the
 	// dialect of (SQLDriverSQLite, ...); the spec's driver must be one of
 	// them and defaults to the first. Only for guests asking for CapSQL.
 	SQLDrivers []string `json:"sql_drivers,omitempty"`

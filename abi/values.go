@@ -79,7 +79,7 @@ const (
 	// CapPostgres is the pg_* host functions on a connection pool the host
 	// opens from the spec's connection_string.
 	CapPostgres Capability = "postgres"
-	// CapSQL is the sql_* host functions on a database/sql pool the host
+	// CapSQL (ABI 1.2) is the sql_* host functions on a database/sql pool the host
 	// opens from the spec: driver, and dsn (a secret) for servers or path
 	// (inside the destination's directory) for file databases.
 	CapSQL Capability = "sql"

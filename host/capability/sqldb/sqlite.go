@@ -1,4 +1,9 @@
+//go:build !wasip1
+
 package sqldb
+
+// modernc.org/libc has no wasip1 port. The host never runs as WebAssembly,
+// but host-side test packages under guests/ are vetted for wasip1 too.
 
 import (
 	"context"

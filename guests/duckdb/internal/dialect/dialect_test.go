@@ -1,4 +1,4 @@
-//go:build duckdb
+//go:build duckdb && !wasip1
 
 package dialect_test
 

@@ -48,8 +48,8 @@ func RoundTrip(t *testing.T, d *sqldest.Destination, table string) {
 			}
 		}
 	}
-	rec := conformance.Rows(schema, 0, 12, false)
-	nulls := conformance.Rows(schema, 100, 3, true)
+	rec := conformance.Rows(schema, 0, 12, conformance.RowOptions{})
+	nulls := conformance.Rows(schema, 100, 3, conformance.RowOptions{Nulls: true})
 	if err := d.Write(table, Reader(t, rec, nulls)); err != nil {
 		t.Fatal(err)
 	}
