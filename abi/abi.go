@@ -17,7 +17,7 @@ import "fmt"
 // host functions this host does not have; a lower minor version is accepted.
 const (
 	VersionMajor = 1
-	VersionMinor = 1
+	VersionMinor = 2
 )
 
 // Version is a packed ABI version as returned by the ExportVersion function:
@@ -151,6 +151,37 @@ const (
 	// its whole output in the result slot. For read-back: the output is
 	// capped (see ABI.md).
 	ImportPgCopyTo = "pg_copy_to"
+)
+
+// Host functions of the sql capability (CapSQL, ABI 1.2): database/sql with the
+// drivers linked into the host (SQLite, MySQL/MariaDB, DuckDB). Each returns
+// an i64 as the pg_* functions do: >= 0 on success, or minus the length of a
+// HostError waiting in the result slot. Transactions and loads never outlive
+// the operation that began them.
+const (
+	// ImportSQLExec is (ptr i32, len i32) -> i64: runs the SQLRequest at
+	// ptr and returns the length of an SQLExecResult in the result slot.
+	ImportSQLExec = "sql_exec"
+	// ImportSQLQuery is (ptr i32, len i32) -> i64: runs the SQLRequest at
+	// ptr and returns the length of its rows, an Arrow IPC stream, in the
+	// result slot.
+	ImportSQLQuery = "sql_query"
+	// ImportSQLBegin is () -> i64: begins a transaction and returns its handle (> 0).
+	ImportSQLBegin = "sql_begin"
+	// ImportSQLCommit is (tx i64) -> i64: commits; returns 0.
+	ImportSQLCommit = "sql_commit"
+	// ImportSQLRollback is (tx i64) -> i64: rolls back; returns 0.
+	ImportSQLRollback = "sql_rollback"
+	// ImportSQLLoad is (ptr i32, len i32) -> i64: starts the bulk load in
+	// the SQLLoadRequest at ptr; returns 0. The guest then streams the rows,
+	// an Arrow IPC stream, with ImportSQLLoadData and ends with
+	// ImportSQLLoadEnd. One load at a time per instance.
+	ImportSQLLoad = "sql_load"
+	// ImportSQLLoadData is (ptr i32, len i32) -> i64: sends len bytes of the
+	// load's Arrow IPC stream. Returns 0.
+	ImportSQLLoadData = "sql_load_data"
+	// ImportSQLLoadEnd is () -> i64: ends the load and returns the rows loaded.
+	ImportSQLLoadEnd = "sql_load_end"
 )
 
 // Op identifies an operation run through ExportCall.

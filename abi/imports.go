@@ -105,6 +105,14 @@ var imports = []Import{
 	{ImportPgCopyData, []Param{pPtr, pLen}, []ValueType{I64}, CapPostgres},
 	{ImportPgCopyEnd, nil, []ValueType{I64}, CapPostgres},
 	{ImportPgCopyTo, []Param{pPtr, pLen}, []ValueType{I64}, CapPostgres},
+	{ImportSQLExec, []Param{pPtr, pLen}, []ValueType{I64}, CapSQL},
+	{ImportSQLQuery, []Param{pPtr, pLen}, []ValueType{I64}, CapSQL},
+	{ImportSQLBegin, nil, []ValueType{I64}, CapSQL},
+	{ImportSQLCommit, []Param{pTx}, []ValueType{I64}, CapSQL},
+	{ImportSQLRollback, []Param{pTx}, []ValueType{I64}, CapSQL},
+	{ImportSQLLoad, []Param{pPtr, pLen}, []ValueType{I64}, CapSQL},
+	{ImportSQLLoadData, []Param{pPtr, pLen}, []ValueType{I64}, CapSQL},
+	{ImportSQLLoadEnd, nil, []ValueType{I64}, CapSQL},
 }
 
 // Imports returns every host function of this ABI version: the one table

@@ -26,6 +26,10 @@ type Manifest struct {
 	WriteModes []WriteMode `json:"write_modes,omitempty"`
 	// Features lists optional behaviour.
 	Features []Feature `json:"features,omitempty"`
+	// SQLDrivers (ABI 1.2) lists the sql capability's drivers the guest speaks the
+	// dialect of (SQLDriverSQLite, ...); the spec's driver must be one of
+	// them and defaults to the first. Only for guests asking for CapSQL.
+	SQLDrivers []string `json:"sql_drivers,omitempty"`
 	// BatchDefaults are the batching defaults for this destination, used
 	// when the spec does not set batch_size, batch_size_bytes or batch_timeout.
 	BatchDefaults BatchLimits `json:"batch_defaults"`
@@ -245,4 +249,76 @@ type PgExecResult struct {
 type PgQueryResult struct {
 	Columns []string    `json:"columns"`
 	Rows    [][]*string `json:"rows"`
+}
+
+// Drivers of the sql capability (Manifest.SQLDrivers, the spec's driver).
+const (
+	// SQLDriverSQLite is SQLite (modernc.org/sqlite), a file in the
+	// destination's directory.
+	SQLDriverSQLite = "sqlite"
+	// SQLDriverMySQL is MySQL 8 or MariaDB (github.com/go-sql-driver/mysql),
+	// a server.
+	SQLDriverMySQL = "mysql"
+	// SQLDriverDuckDB is DuckDB (github.com/duckdb/duckdb-go), a file in
+	// the destination's directory.
+	SQLDriverDuckDB = "duckdb"
+)
+
+// SQLRequest is the argument of sql_exec and sql_query.
+type SQLRequest struct {
+	// Tx is a handle from sql_begin, or 0 to run outside a transaction.
+	Tx  int64  `json:"tx,omitempty"`
+	SQL string `json:"sql"`
+	// Args are the values of the statement's placeholders (? for SQLite,
+	// MySQL and DuckDB): JSON strings, numbers, booleans or null.
+	Args []any `json:"args,omitempty"`
+	// Types, for sql_query, are the Arrow types of the result's columns,
+	// one per column (SQLType*); empty lets the host choose from the
+	// driver's column types.
+	Types []string `json:"types,omitempty"`
+}
+
+// Result column types of sql_query (SQLRequest.Types).
+const (
+	SQLTypeBool      = "bool"      // Arrow bool
+	SQLTypeInt64     = "int64"     // Arrow int64
+	SQLTypeUint64    = "uint64"    // Arrow uint64
+	SQLTypeFloat64   = "float64"   // Arrow float64
+	SQLTypeUTF8      = "utf8"      // Arrow utf8: text, or the text form of any value
+	SQLTypeBinary    = "binary"    // Arrow binary: bytes, or the text form of any value
+	SQLTypeTimestamp = "timestamp" // Arrow timestamp[us, tz=UTC]
+)
+
+// SQLExecResult is the result of sql_exec.
+type SQLExecResult struct {
+	RowsAffected int64 `json:"rows_affected"`
+}
+
+// Methods of a bulk load (SQLLoadRequest.Method).
+const (
+	// SQLLoadRows runs SQL, a statement with one placeholder per column of
+	// the rows, once per row as a prepared statement. Every driver.
+	SQLLoadRows = "rows"
+	// SQLLoadInfile runs SQL, a LOAD DATA LOCAL INFILE statement whose
+	// file is SQLLoadSource, with the rows as its file in LOAD DATA's
+	// default text format. Driver mysql.
+	SQLLoadInfile = "infile"
+	// SQLLoadArrow runs SQL, a statement reading the rows as the table
+	// SQLLoadSource (an Arrow scan). Driver duckdb.
+	SQLLoadArrow = "arrow"
+)
+
+// SQLLoadSource is the token in SQLLoadRequest.SQL that the host replaces
+// with the rows' source: the quoted file name of an infile load, the table
+// name of an arrow load.
+const SQLLoadSource = "{{rows}}"
+
+// SQLLoadRequest is the argument of sql_load.
+type SQLLoadRequest struct {
+	// Tx is a handle from sql_begin, or 0: then the load runs in a
+	// transaction of its own, committed by sql_load_end.
+	Tx int64 `json:"tx,omitempty"`
+	// Method is SQLLoadRows, SQLLoadInfile or SQLLoadArrow.
+	Method string `json:"method"`
+	SQL    string `json:"sql"`
 }

@@ -79,10 +79,14 @@ const (
 	// CapPostgres is the pg_* host functions on a connection pool the host
 	// opens from the spec's connection_string.
 	CapPostgres Capability = "postgres"
+	// CapSQL (ABI 1.2) is the sql_* host functions on a database/sql pool the host
+	// opens from the spec: driver, and dsn (a secret) for servers or path
+	// (inside the destination's directory) for file databases.
+	CapSQL Capability = "sql"
 )
 
 // Capabilities returns every capability this ABI version defines.
-func Capabilities() []Capability { return []Capability{CapFilesystem, CapPostgres} }
+func Capabilities() []Capability { return []Capability{CapFilesystem, CapPostgres, CapSQL} }
 
 // Valid returns nil when c is a capability of this ABI version, or else an
 // error listing them.

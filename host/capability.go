@@ -52,6 +52,9 @@ type OpenRequest struct {
 	Directory string
 	// Logger receives the capability's own logs.
 	Logger hclog.Logger
+	// Manifest is the guest's manifest (a capability may read its own
+	// fields of it, such as SQLDrivers); nil when unknown.
+	Manifest *abi.Manifest
 }
 
 // Grant is a capability opened for one destination: PoolConfig.Grants

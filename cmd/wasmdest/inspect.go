@@ -271,6 +271,9 @@ func printInspection(w io.Writer, r *inspection) {
 		fmt.Fprintf(tw, "version:\t%s\n", m.Version)
 		fmt.Fprintf(tw, "ABI:\t%s (host %s)\n", r.ABIVersion, r.HostABI)
 		fmt.Fprintf(tw, "capabilities:\t%s\n", orText(abi.List(m.Capabilities), "none"))
+		if len(m.SQLDrivers) > 0 {
+			fmt.Fprintf(tw, "sql drivers:\t%s\n", strings.Join(m.SQLDrivers, ", "))
+		}
 		fmt.Fprintf(tw, "secrets:\t%s\n", orText(strings.Join(m.Secrets, ", "), "none"))
 		fmt.Fprintf(tw, "write modes:\t%s\n", orText(abi.List(m.WriteModes), "all"))
 		fmt.Fprintf(tw, "features:\t%s\n", orText(abi.List(m.Features), "none"))

@@ -88,3 +88,18 @@ func TestInspectDescribesCapabilities(t *testing.T) {
 		t.Errorf("exit %d, text report lacks the filesystem capability's description:\n%s", code, stdout)
 	}
 }
+
+// TestInspectShowsSQL: the sqlite guest's capability, its drivers and the
+// sql capability's description, with this build's drivers.
+func TestInspectShowsSQL(t *testing.T) {
+	addBuiltin(t, "sqlite")
+	code, stdout, stderr := wasmdest(t, "inspect", filepath.Join(builtinGuests(t), "sqlite.wasm"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"capabilities:    sql", "sql drivers:     sqlite", "sql_* host functions", "secret spec keys: dsn", "sqlite"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("inspect does not show %q:\n%s", want, stdout)
+		}
+	}
+}

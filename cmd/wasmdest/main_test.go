@@ -54,7 +54,25 @@ func builtinGuests(t *testing.T) string {
 var (
 	guestDirOnce sync.Once
 	guestDir     string
+	guestDirMu   sync.Mutex
 )
+
+// addBuiltin builds the guests/NAME guest into the builtin guests'
+// directory, for tests that use it (the SQL guests): the others need not
+// wait for it.
+func addBuiltin(t *testing.T, name string) {
+	t.Helper()
+	dir := builtinGuests(t)
+	guestDirMu.Lock()
+	defer guestDirMu.Unlock()
+	link := filepath.Join(dir, name+".wasm")
+	if _, err := os.Lstat(link); err == nil {
+		return
+	}
+	if err := os.Symlink(testenv.BuildGuest(t, "guests/"+name), link); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m)) }
 

@@ -98,7 +98,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&cfgPath, "config", "", "configuration file (TOML, or CloudQuery YAML)")
 	fs.StringVar(&guest, "guest", "", "run this .wasm guest without a configuration file")
 	fs.StringVar(&spec, "spec", "{}", "with --guest: the nested spec as JSON")
-	fs.StringVar(&dir, "dir", ".", "with --guest: the directory granted to a guest with the filesystem capability")
+	fs.StringVar(&dir, "dir", ".", "with --guest: the destination's directory: granted to a guest with the filesystem capability, and where the sql capability's database files are")
 	fs.StringVar(&writeMode, "write-mode", "", "with --guest: write_mode (default: overwrite-delete-stale, or the guest's only mode)")
 	fs.Var(&inputs, "input", "input to load: a file, directory or glob of Arrow IPC, Parquet, CSV or JSON Lines, plain or gzip/zstd (repeatable; \"-\" is stdin); also taken as arguments")
 	fs.StringVar(&sourceName, "source-name", "wasmdest", "value of _cq_source_name")

@@ -10,12 +10,13 @@ import (
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/capability/filesystem"
 	"github.com/wasmdest/wasmdest/host/capability/postgres"
+	"github.com/wasmdest/wasmdest/host/capability/sqldb"
 )
 
 // Builtin returns every capability of this build, in the order of
 // abi.Capabilities().
 func Builtin() []host.Capability {
-	return []host.Capability{filesystem.Capability(), postgres.Capability()}
+	return []host.Capability{filesystem.Capability(), postgres.Capability(), sqldb.Capability()}
 }
 
 // Find returns the capability of cs named name, or nil.

@@ -51,6 +51,29 @@ func TestPostgresGuest(t *testing.T) {
 	mustRun(t, rep)
 }
 
+// TestSQLiteGuest runs the suite on the builtin sqlite guest, a database
+// file in each case's directory: every case runs.
+func TestSQLiteGuest(t *testing.T) {
+	rep := conformance.RunTests(t, conformance.Config{
+		Guest:    testenv.BuildGuest(t, "guests/sqlite"),
+		CacheDir: testenv.CacheDir(t),
+		Spec:     map[string]any{"path": "conformance.db"},
+	})
+	mustRun(t, rep)
+}
+
+// TestMySQLGuest runs the suite on the builtin mysql guest against a fresh
+// database of the harness's MariaDB (or $WASMDEST_TEST_MYSQL_URL's
+// server): every case runs.
+func TestMySQLGuest(t *testing.T) {
+	rep := conformance.RunTests(t, conformance.Config{
+		Guest:    testenv.BuildGuest(t, "guests/mysql"),
+		CacheDir: testenv.CacheDir(t),
+		Spec:     map[string]any{"dsn": testenv.MySQLDSN(t)},
+	})
+	mustRun(t, rep)
+}
+
 // TestSuiteCatchesWrongBehaviour runs the suite on the misbehave test guest,
 // which keeps rows in memory per instance, claims every write mode, but
 // never upserts nor deletes: the suite must fail exactly what it gets wrong.

@@ -6,7 +6,7 @@
 //	[[destination]]
 //	name = "pg"
 //	registry = "builtin"     # or "local" for a .wasm file
-//	path = "postgres"        # builtin guests: postgres, file
+//	path = "postgres"        # builtin guests: postgres, file, sqlite, mysql, duckdb
 //	write_mode = "overwrite"
 //
 //	[destination.spec]
@@ -53,11 +53,14 @@ const (
 const (
 	BuiltinPostgres = "postgres"
 	BuiltinFile     = "file"
+	BuiltinSQLite   = "sqlite"
+	BuiltinMySQL    = "mysql"
+	BuiltinDuckDB   = "duckdb"
 )
 
 // builtinGuests are the allowed values of Path with RegistryBuiltin, in the
 // order error messages list them.
-var builtinGuests = []string{BuiltinPostgres, BuiltinFile}
+var builtinGuests = []string{BuiltinPostgres, BuiltinFile, BuiltinSQLite, BuiltinMySQL, BuiltinDuckDB}
 
 // File is a parsed configuration file.
 type File struct {
@@ -76,7 +79,7 @@ type Destination struct {
 	Name string
 	// Registry is RegistryBuiltin or RegistryLocal.
 	Registry string
-	// Path is a builtin guest's name (BuiltinPostgres, BuiltinFile), or the
+	// Path is a builtin guest's name (BuiltinPostgres, BuiltinFile, ...), or the
 	// path of a local .wasm file joined to the configuration file's
 	// directory.
 	Path string

@@ -187,13 +187,13 @@ path = "file"
 		},
 		{
 			name:    "unknown builtin",
-			content: "[[destination]]\nname = \"my\"\npath = \"mysql\"\n",
-			want:    []string{`FILE:3: destination "my": path "mysql" is not a builtin guest; builtin guests: postgres, file`},
+			content: "[[destination]]\nname = \"my\"\npath = \"oracle\"\n",
+			want:    []string{`FILE:3: destination "my": path "oracle" is not a builtin guest; builtin guests: postgres, file, sqlite, mysql, duckdb`},
 		},
 		{
 			name:    "wasm file with builtin registry",
 			content: "[[destination]]\nname = \"my\"\npath = \"my.wasm\"\n",
-			want:    []string{`builtin guests: postgres, file (for a .wasm file set registry = "local")`},
+			want:    []string{`builtin guests: postgres, file, sqlite, mysql, duckdb (for a .wasm file set registry = "local")`},
 		},
 		{
 			name:    "local path not wasm",

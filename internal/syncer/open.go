@@ -227,7 +227,7 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 		pc.Observe = func(op abi.Op, took time.Duration, err error) { env.ObserveCall(d.Name, op, took, err) }
 	}
 	for _, c := range caps {
-		gr, err := c.Open(ctx, host.OpenRequest{Destination: d.Name, Spec: d.Spec, Directory: fsDir, Logger: env.Log})
+		gr, err := c.Open(ctx, host.OpenRequest{Destination: d.Name, Spec: d.Spec, Directory: fsDir, Logger: env.Log, Manifest: &m})
 		if err != nil {
 			return fail(err)
 		}

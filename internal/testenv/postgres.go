@@ -53,13 +53,14 @@ var pg struct {
 
 var dbCounter atomic.Int64
 
-// RunMain is for TestMain of packages that use PostgresURL: it runs the tests
-// and then stops the throwaway cluster, if one was started.
+// RunMain is for TestMain of packages that use PostgresURL or MySQLDSN: it
+// runs the tests and then stops the throwaway servers that were started.
 //
 //	func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m)) }
 func RunMain(m *testing.M) int {
 	code := m.Run()
 	StopCluster()
+	StopMariaDB()
 	return code
 }
 

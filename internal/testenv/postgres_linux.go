@@ -14,13 +14,17 @@ var interruptSignal os.Signal = syscall.SIGINT // the postmaster's "fast shutdow
 // serverCredential returns the user the server processes run as: nil (this
 // process's user) unless this process runs as root, which PostgreSQL refuses;
 // then the "postgres" user.
-func serverCredential() (*syscall.Credential, error) {
+func serverCredential() (*syscall.Credential, error) { return serverCredentialOf("postgres") }
+
+// serverCredentialOf is serverCredential for a server that runs as the
+// system user name when this process runs as root.
+func serverCredentialOf(name string) (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
-	u, err := user.Lookup("postgres")
+	u, err := user.Lookup(name)
 	if err != nil {
-		return nil, fmt.Errorf("running as root, PostgreSQL needs another user to run as, and there is no \"postgres\" user: %v", err)
+		return nil, fmt.Errorf("running as root, the server needs another user to run as, and there is no %q user: %v", name, err)
 	}
 	uid, err := strconv.ParseUint(u.Uid, 10, 32)
 	if err != nil {
@@ -44,12 +48,28 @@ func chownTo(path string, cred *syscall.Credential) error {
 // this process: when the test process dies, the kernel sends the postmaster
 // SIGQUIT (immediate shutdown), so no server outlives a killed test run.
 func setServerProcAttr(cmd *exec.Cmd, cred *syscall.Credential, server bool) {
+	setServerProcAttrAs(cmd, cred, "postgres", server, syscall.SIGQUIT)
+}
+
+// setServerProcAttrAs is setServerProcAttr for a server running as the
+// system user name, sent sig when this process dies.
+func setServerProcAttrAs(cmd *exec.Cmd, cred *syscall.Credential, name string, server bool, sig syscall.Signal) {
 	attr := &syscall.SysProcAttr{Credential: cred}
 	if server {
-		attr.Pdeathsig = syscall.SIGQUIT
+		attr.Pdeathsig = sig
 	}
 	cmd.SysProcAttr = attr
 	if cred != nil {
-		cmd.Env = append(os.Environ(), "HOME=/tmp", "USER=postgres", "LOGNAME=postgres")
+		cmd.Env = append(os.Environ(), "HOME=/tmp", "USER="+name, "LOGNAME="+name)
 	}
 }
+
+// mariadbDeathSignal is what the throwaway MariaDB server gets when the test
+// process dies: it holds nothing worth a clean shutdown.
+const mariadbDeathSignal = syscall.SIGKILL
+
+// mariadbStopSignal asks mariadbd for a normal shutdown.
+const mariadbStopSignal = syscall.SIGTERM
+
+// credentialPtr is what serverCredentialOf returns.
+type credentialPtr = *syscall.Credential

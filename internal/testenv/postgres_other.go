@@ -22,3 +22,13 @@ func serverCredential() (*credential, error) {
 func chownTo(string, *credential) error { return nil }
 
 func setServerProcAttr(*exec.Cmd, *credential, bool) {}
+
+func serverCredentialOf(string) (*credential, error) { return serverCredential() }
+
+func setServerProcAttrAs(*exec.Cmd, *credential, string, bool, os.Signal) {}
+
+var mariadbDeathSignal os.Signal = os.Kill
+
+var mariadbStopSignal os.Signal = os.Kill
+
+type credentialPtr = *credential

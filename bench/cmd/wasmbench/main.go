@@ -34,7 +34,7 @@ import (
 )
 
 // groups are the scenario groups, in the order they run.
-var groups = []string{"start", "append", "upsert", "stale", "file", "scale"}
+var groups = []string{"start", "append", "upsert", "stale", "file", "sql", "scale"}
 
 type syncOpts struct {
 	source string
@@ -56,9 +56,12 @@ type bench struct {
 	cacheDir  string
 	pgGuest   string
 	fileGuest string
-	tmp       string
-	ds        *dataset
-	rep       *report
+	// mysql is the DSN of the sql scenarios' MariaDB database, of a
+	// server of mysqlVersion.
+	mysql, mysqlVersion string
+	tmp                 string
+	ds                  *dataset
+	rep                 *report
 	// fileFormats are the formats the file guest's spec schema allows.
 	fileFormats []string
 }
@@ -84,6 +87,7 @@ func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "wasmbench:", err)
 		testenv.StopCluster()
+		testenv.StopMariaDB()
 		os.Exit(1)
 	}
 }
@@ -121,6 +125,7 @@ func run() error {
 		sizes = append(sizes, n)
 	}
 	arrowtypes.Register()
+	defer testenv.StopMariaDB()
 	ctx := context.Background()
 	b := &bench{ctx: ctx, rows: *rows, writers: *writers, runs: max(1, *runs),
 		opts: syncOpts{source: "wasmbench", t0: time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC), t1: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}}
@@ -146,7 +151,7 @@ func run() error {
 		b.rep.Guests += ", file guest " + *fileWasm
 	}
 	b.cacheDir = filepath.Join(b.tmp, "cache")
-	needPG := slices.ContainsFunc(want, func(g string) bool { return g != "file" && g != "start" }) || len(sizes) > 0 && slices.Contains(want, "scale")
+	needPG := slices.ContainsFunc(want, func(g string) bool { return g != "file" && g != "start" && g != "sql" }) || len(sizes) > 0 && slices.Contains(want, "scale")
 	if needPG {
 		step("starting PostgreSQL")
 		if err := b.startPostgres(); err != nil {
@@ -183,6 +188,8 @@ func run() error {
 			err = b.staleScenarios()
 		case "file":
 			err = b.fileScenarios()
+		case "sql":
+			err = b.sqlScenarios()
 		case "scale":
 			err = b.scaleScenarios(sizes)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/capability/filesystem"
 	"github.com/wasmdest/wasmdest/host/capability/postgres"
+	"github.com/wasmdest/wasmdest/host/capability/sqldb"
 	"github.com/wasmdest/wasmdest/internal/arrowio"
 	"github.com/wasmdest/wasmdest/internal/config"
 	"github.com/wasmdest/wasmdest/internal/syncer"
@@ -92,7 +93,7 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 		Writers: j.Writers,
 		// pgx logs at the default pgx_log_level: no statement is expected
 		// to fail, so an error logged here is worth seeing.
-		Capabilities: []host.Capability{filesystem.Capability(), postgres.Capability()},
+		Capabilities: []host.Capability{filesystem.Capability(), postgres.Capability(), sqldb.Capability()},
 	}
 	d := config.Destination{
 		Name: "bench", Registry: config.RegistryLocal, Path: j.Guest,

@@ -1,0 +1,6 @@
+//go:build !duckdb
+
+package main
+
+// duckdbTarget is nil in builds without DuckDB.
+var duckdbTarget *sqlTarget

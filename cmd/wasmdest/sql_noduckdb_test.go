@@ -1,0 +1,6 @@
+//go:build !duckdb
+
+package main
+
+// duckdbTarget is nil in hosts built without DuckDB.
+var duckdbTarget *sqlTarget

@@ -1,0 +1,330 @@
+// Package dialect is the MySQL 8 and MariaDB 10.11 sqldest.Dialect: types
+// (see the table in guests/mysql/README.md), DDL, catalog and LOAD DATA
+// LOCAL INFILE statements.
+package dialect
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/abi/arrowtypes"
+	"github.com/wasmdest/wasmdest/guests/internal/sqldest"
+)
+
+// KeyTextLength is the length of text and binary columns in a primary key
+// or unique constraint: InnoDB indexes at most 3072 bytes, and a TEXT or
+// BLOB column only by a prefix.
+const KeyTextLength = 255
+
+// MySQL is the dialect. MariaDB is set by Init from the server's version.
+type MySQL struct {
+	// MariaDB is true on MariaDB, whose JSON is LONGTEXT (with a check).
+	MariaDB bool
+	// Version is the server's version string.
+	Version string
+}
+
+// Name implements sqldest.Dialect.
+func (d *MySQL) Name() string {
+	if d.MariaDB {
+		return "MariaDB"
+	}
+	return "MySQL"
+}
+
+// Init asks the server for its version.
+func (d *MySQL) Init(db sqldest.DB) error {
+	rdr, err := db.Query(0, []string{abi.SQLTypeUTF8}, "SELECT VERSION()")
+	if err != nil {
+		return fmt.Errorf("ask the server's version: %w", err)
+	}
+	defer rdr.Release()
+	for rdr.Next() {
+		if rec := rdr.RecordBatch(); rec.NumRows() > 0 {
+			d.Version = rec.Column(0).(*array.String).Value(0)
+		}
+	}
+	d.MariaDB = strings.Contains(strings.ToLower(d.Version), "mariadb")
+	return rdr.Err()
+}
+
+// Quote quotes an identifier with backticks.
+func (*MySQL) Quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }
+
+func (d *MySQL) jsonType() string {
+	if d.MariaDB {
+		return "longtext"
+	}
+	return "json"
+}
+
+// Column maps an Arrow type to a column type.
+func (d *MySQL) Column(c *sqldest.Column) error {
+	dt := c.Field.Type
+	key := c.PK || c.Unique
+	c.Codec = sqldest.Native
+	switch {
+	case arrowtypes.IsUUID(dt):
+		c.Type = "binary(16)"
+	case arrowtypes.IsInet(dt), arrowtypes.IsMAC(dt):
+		c.Type, c.Codec = "varchar(64)", sqldest.Text
+	case arrowtypes.IsJSON(dt):
+		c.Type, c.Codec = d.jsonType(), sqldest.JSON
+	default:
+		switch t := dt.(type) {
+		case *arrow.BooleanType:
+			c.Type = "tinyint(1)"
+		case *arrow.Int8Type:
+			c.Type = "tinyint"
+		case *arrow.Int16Type:
+			c.Type = "smallint"
+		case *arrow.Int32Type:
+			c.Type = "int"
+		case *arrow.Int64Type:
+			c.Type = "bigint"
+		case *arrow.Uint8Type:
+			c.Type = "tinyint unsigned"
+		case *arrow.Uint16Type:
+			c.Type = "smallint unsigned"
+		case *arrow.Uint32Type:
+			c.Type = "int unsigned"
+		case *arrow.Uint64Type:
+			c.Type = "bigint unsigned"
+		case *arrow.Float32Type:
+			c.Type = "float"
+		case *arrow.Float64Type:
+			c.Type = "double"
+		case *arrow.StringType, *arrow.LargeStringType:
+			c.Type = "longtext"
+			if key {
+				c.Type = fmt.Sprintf("varchar(%d)", KeyTextLength)
+			}
+		case *arrow.BinaryType, *arrow.LargeBinaryType:
+			c.Type = "longblob"
+			if key {
+				c.Type = fmt.Sprintf("varbinary(%d)", KeyTextLength)
+			}
+		case *arrow.FixedSizeBinaryType:
+			c.Type = fmt.Sprintf("binary(%d)", t.ByteWidth)
+		case *arrow.Date32Type, *arrow.Date64Type:
+			c.Type = "date"
+		case *arrow.Time32Type:
+			c.Type, c.Codec = "time", sqldest.Text
+			if t.Unit == arrow.Millisecond {
+				c.Type = "time(3)"
+			}
+		case *arrow.Time64Type:
+			c.Type, c.Codec = "time(6)", sqldest.Text
+		case *arrow.TimestampType:
+			c.Type = "datetime(6)"
+		case *arrow.DurationType:
+			c.Type = "bigint"
+		case *arrow.Decimal128Type:
+			if t.Precision > 65 || t.Scale > 30 {
+				c.Type, c.Codec = "varchar(80)", sqldest.Text
+			} else {
+				c.Type = fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale)
+			}
+		case *arrow.MonthIntervalType, *arrow.DayTimeIntervalType, *arrow.MonthDayNanoIntervalType,
+			*arrow.StructType, *arrow.ListType, *arrow.LargeListType, *arrow.FixedSizeListType, *arrow.MapType:
+			c.Type, c.Codec = d.jsonType(), sqldest.JSON
+		default:
+			return fmt.Errorf("%s stores no Arrow %s", d.Name(), dt)
+		}
+	}
+	if dt.ID() == arrow.FLOAT32 {
+		// The text protocol writes a FLOAT with 6 digits ("3.40282e+38");
+		// its DOUBLE has them all.
+		c.ReadExpr = "CAST(%s AS DOUBLE)"
+	}
+	return nil
+}
+
+// Keep lets a text or binary column that lost its key keep its VARCHAR or
+// VARBINARY type (its values fit it), and a key column stored as such keep
+// it: only the length differs, not what the values are.
+func (*MySQL) Keep(wanted, current string) bool {
+	family := func(t string) string {
+		switch {
+		case t == "longtext" || strings.HasPrefix(t, "varchar("):
+			return "text"
+		case t == "longblob" || strings.HasPrefix(t, "varbinary("):
+			return "binary"
+		}
+		return ""
+	}
+	f := family(wanted)
+	return f != "" && f == family(current)
+}
+
+// intWidth matches the display width MariaDB and MySQL before 8.0.19 write
+// after integer types ("int(11)"), which says nothing of the storage.
+var intWidth = regexp.MustCompile(`^(tinyint|smallint|mediumint|int|bigint)\(\d+\)`)
+
+// normalType is a COLUMN_TYPE as Column writes types.
+func normalType(t string) string {
+	t = strings.ToLower(strings.TrimSpace(t))
+	if t == "tinyint(1)" {
+		return t
+	}
+	return intWidth.ReplaceAllString(t, "$1")
+}
+
+// Current reads the table from information_schema in the connection's database.
+func (d *MySQL) Current(db sqldest.DB, tx int64, table string) (bool, []abi.Column, error) {
+	rdr, err := db.Query(tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeUTF8},
+		`SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY FROM information_schema.COLUMNS
+		 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, table)
+	if err != nil {
+		return false, nil, err
+	}
+	defer rdr.Release()
+	var cols []abi.Column
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		s := func(c, i int) string { return rec.Column(c).(*array.String).Value(i) }
+		for i := 0; i < int(rec.NumRows()); i++ {
+			cols = append(cols, abi.Column{Name: s(0, i), Type: normalType(s(1, i)), NotNull: s(2, i) == "NO", PrimaryKey: s(3, i) == "PRI"})
+		}
+	}
+	if err := rdr.Err(); err != nil {
+		return false, nil, err
+	}
+	if len(cols) == 0 {
+		return false, nil, nil
+	}
+	uniq, err := d.uniqueIndexes(db, tx, table)
+	if err != nil {
+		return false, nil, err
+	}
+	for i := range cols {
+		cols[i].Unique = len(uniq[cols[i].Name]) > 0
+	}
+	return true, cols, nil
+}
+
+// uniqueIndexes maps each column with a single-column unique index (not
+// the primary key) to those indexes' names.
+func (d *MySQL) uniqueIndexes(db sqldest.DB, tx int64, table string) (map[string][]string, error) {
+	rdr, err := db.Query(tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8},
+		`SELECT INDEX_NAME, MIN(COLUMN_NAME) FROM information_schema.STATISTICS
+		 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY'
+		 GROUP BY INDEX_NAME HAVING COUNT(*) = 1`, table)
+	if err != nil {
+		return nil, err
+	}
+	return sqldest.IndexColumns(rdr)
+}
+
+func (d *MySQL) columnDDL(name, typ string, notNull bool) string {
+	s := d.Quote(name) + " " + typ
+	if notNull {
+		s += " NOT NULL"
+	} else {
+		s += " NULL"
+	}
+	return s
+}
+
+// uniqueName names a column's unique index, within MySQL's 64 characters.
+func uniqueName(column string) string {
+	n := column + "_key"
+	if len(n) > 64 {
+		n = n[:64]
+	}
+	return n
+}
+
+// CreateTable creates the table, in utf8mb4 with the binary collation (so
+// that keys compare as the source's strings do), with its primary key and
+// unique keys.
+func (d *MySQL) CreateTable(table string, cols []sqldest.Column) []string {
+	var defs, pk []string
+	for _, c := range cols {
+		defs = append(defs, d.columnDDL(c.Name, c.Type, c.NotNull))
+		if c.PK {
+			pk = append(pk, d.Quote(c.Name))
+		}
+	}
+	if len(pk) > 0 {
+		defs = append(defs, "PRIMARY KEY ("+strings.Join(pk, ", ")+")")
+	}
+	for _, c := range cols {
+		if c.Unique && !c.PK {
+			defs = append(defs, "UNIQUE KEY "+d.Quote(uniqueName(c.Name))+" ("+d.Quote(c.Name)+")")
+		}
+	}
+	return []string{"CREATE TABLE " + d.Quote(table) + " (" + strings.Join(defs, ", ") + ") DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"}
+}
+
+// AddColumn adds a nullable column (and its unique key).
+func (d *MySQL) AddColumn(table string, c sqldest.Column) []string {
+	s := "ALTER TABLE " + d.Quote(table) + " ADD COLUMN " + d.columnDDL(c.Name, c.Type, false)
+	if c.Unique {
+		s += ", ADD UNIQUE KEY " + d.Quote(uniqueName(c.Name)) + " (" + d.Quote(c.Name) + ")"
+	}
+	return []string{s}
+}
+
+// DropUnique drops the column's single-column unique indexes.
+func (d *MySQL) DropUnique(db sqldest.DB, tx int64, table, column string) error {
+	uniq, err := d.uniqueIndexes(db, tx, table)
+	if err != nil {
+		return err
+	}
+	for _, idx := range uniq[column] {
+		if _, err := db.Exec(tx, "ALTER TABLE "+d.Quote(table)+" DROP INDEX "+d.Quote(idx)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MovePKToCQID drops the primary key, makes former key columns that the
+// schema has nullable NULL, and makes _cq_id the key, in one ALTER TABLE.
+func (d *MySQL) MovePKToCQID(db sqldest.DB, tx int64, table string, cur []abi.Column, cols []sqldest.Column) error {
+	wanted := map[string]sqldest.Column{}
+	for _, c := range cols {
+		wanted[c.Name] = c
+	}
+	parts := []string{"DROP PRIMARY KEY"}
+	for _, c := range cur {
+		if !c.PrimaryKey || c.Name == abi.ColID {
+			continue
+		}
+		if w, ok := wanted[c.Name]; !ok || !w.NotNull {
+			parts = append(parts, "MODIFY COLUMN "+d.columnDDL(c.Name, c.Type, false))
+		}
+	}
+	parts = append(parts, "ADD PRIMARY KEY ("+d.Quote(abi.ColID)+")")
+	_, err := db.Exec(tx, "ALTER TABLE "+d.Quote(table)+" "+strings.Join(parts, ", "))
+	return err
+}
+
+// Load is a LOAD DATA LOCAL INFILE of the rows in its default text format;
+// upserts REPLACE the rows of a key (the rows have no duplicate keys).
+func (d *MySQL) Load(table string, cols []sqldest.Column, upsert bool) abi.SQLLoadRequest {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = d.Quote(c.Name)
+	}
+	verb := ""
+	if upsert {
+		verb = " REPLACE"
+	}
+	return abi.SQLLoadRequest{Method: abi.SQLLoadInfile, SQL: "LOAD DATA LOCAL INFILE " + abi.SQLLoadSource + verb +
+		" INTO TABLE " + d.Quote(table) + " CHARACTER SET binary" +
+		` FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n' (` + strings.Join(names, ", ") + ")"}
+}
+
+// SyncTimeArg is _cq_sync_time as DATETIME(6) text.
+func (*MySQL) SyncTimeArg(t time.Time) any { return t.UTC().Format("2006-01-02 15:04:05.000000") }
+
+// TransactionalDDL: MySQL commits DDL at once.
+func (*MySQL) TransactionalDDL() bool { return false }

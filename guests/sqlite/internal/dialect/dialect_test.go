@@ -1,0 +1,26 @@
+//go:build !wasip1
+
+package dialect_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/wasmdest/wasmdest/guests/internal/sqldest/sqldesttest"
+	"github.com/wasmdest/wasmdest/guests/sqlite/internal/dialect"
+	"github.com/wasmdest/wasmdest/host/capability/sqldb"
+	"github.com/wasmdest/wasmdest/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m)) }
+
+func TestReferenceTableRoundTrip(t *testing.T) {
+	db, err := sqldb.Open(context.Background(), sqldb.Options{Driver: "sqlite", Dir: t.TempDir(), Path: "t.db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d, _ := sqldesttest.Open(t, db, dialect.SQLite{})
+	sqldesttest.RoundTrip(t, d, "reference")
+}
