@@ -95,6 +95,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var inputs multiFlag
 	var cfgPath, guest, spec, dir, writeMode, sourceName, syncID string
 	var writers int
+	var lockWait time.Duration
 	fs.StringVar(&cfgPath, "config", "", "configuration file (TOML, or CloudQuery YAML)")
 	fs.StringVar(&guest, "guest", "", "run this .wasm guest without a configuration file")
 	fs.StringVar(&spec, "spec", "{}", "with --guest: the nested spec as JSON")
@@ -106,6 +107,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var inf inputFlags
 	inf.register(fs.FlagSet)
 	fs.IntVar(&writers, "writers", 1, "batches of tables without a primary key written at once per destination (guest instances); not with the file guest's no_rotate")
+	fs.DurationVar(&lockWait, "lock-wait", syncer.DefaultLockWait, "how long to wait for another sync of the same source and table (overwrite-delete-stale into PostgreSQL) to finish; 0 refuses at once")
 	rest, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -146,6 +148,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	env.Writers = writers
+	env.LockWait = lockWait
+	if lockWait <= 0 {
+		env.LockWait = -1 // refuse at once
+	}
 	defer env.Runtime.Close(context.WithoutCancel(ctx))
 	if cfgPath == "" {
 		if err := adaptWriteMode(ctx, env, &dests[0], writeMode); err != nil {

@@ -52,6 +52,10 @@ type TenantConfig struct {
 	MemoryLimitMiB int `toml:"memory_limit_mib"`
 	// CallTimeout bounds each guest call ("30s").
 	CallTimeout duration `toml:"call_timeout"`
+	// LockWait bounds how long a stream into a PostgreSQL table in write_mode
+	// overwrite-delete-stale waits for another sync of the same source and
+	// table to finish (syncer.Env.LockWait); default syncer.DefaultLockWait.
+	LockWait duration `toml:"lock_wait"`
 	// MaxConcurrentWrites bounds the tenant's DoPut streams running at once;
 	// more wait their turn.
 	MaxConcurrentWrites int `toml:"max_concurrent_writes"`

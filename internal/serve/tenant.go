@@ -132,6 +132,7 @@ func (t *tenant) env(s *Server, syncID, source string) *syncer.Env {
 	return &syncer.Env{
 		Runtime: t.rt, SyncID: syncID, SyncTime: time.Now().UTC().Truncate(time.Microsecond),
 		SourceName: source, GuestDirs: s.opts.GuestDirs, Log: t.log, GuestLog: t.log, CallTimeout: t.cfg.CallTimeout.Duration,
+		LockWait: t.cfg.LockWait.Duration,
 		LoadGuest: func(ctx context.Context, path string) (*host.Guest, error) {
 			for _, td := range t.dests {
 				if td.wasm == path && td.guest != nil {

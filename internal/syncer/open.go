@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	pgcap "github.com/wasmdest/wasmdest/host/capability/postgres"
 	"github.com/wasmdest/wasmdest/internal/config"
 	"github.com/wasmdest/wasmdest/internal/placeholder"
 )
@@ -58,6 +60,11 @@ type Env struct {
 	GuestLog hclog.Logger
 	// CallTimeout bounds each guest call (host.PoolConfig.CallTimeout); 0 means none.
 	CallTimeout time.Duration
+	// LockWait bounds how long a sync in write_mode overwrite-delete-stale
+	// into a PostgreSQL destination waits for another sync of the same
+	// source and table to finish (see lock.go): 0 means DefaultLockWait, a
+	// negative value refuses at once.
+	LockWait time.Duration
 	// Writers is how many batches of one destination may be written at
 	// once, each by its own guest instance (for the postgres guest: its own
 	// database connection). 0 or 1: one at a time, as the batches come.
@@ -91,6 +98,9 @@ type Destination struct {
 	Batch           abi.BatchLimits
 	close           []func()
 	guestSourcePath string
+	// lockDB is the database of the postgres capability, where syncs take
+	// their table locks; nil without it.
+	lockDB *pgxpool.Pool
 	// writeSlots holds one token per batch being written (Env.Writers);
 	// nil when batches are written one at a time, as they come.
 	writeSlots chan struct{}
@@ -230,6 +240,9 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 		gr, err := c.Open(ctx, host.OpenRequest{Destination: d.Name, Spec: d.Spec, Directory: fsDir, Logger: env.Log, Manifest: &m})
 		if err != nil {
 			return fail(err)
+		}
+		if pool := pgcap.PoolOf(gr); pool != nil {
+			dest.lockDB = pool // where syncs take their table locks (lock.go)
 		}
 		dest.close = append(dest.close, func() {
 			if err := gr.Close(); err != nil {

@@ -154,6 +154,17 @@ func (s *Sync) Run(ctx context.Context, inputs []Input) error {
 			in.Close()
 		}
 	}()
+	var tables []string
+	for _, in := range inputs {
+		if !slices.Contains(tables, in.Table().Name) {
+			tables = append(tables, in.Table().Name)
+		}
+	}
+	locks, err := lockTables(ctx, s.lockRequests(tables), s.lockWait())
+	defer unlockAll(locks)
+	if err != nil {
+		return err
+	}
 	targets, err := s.plan(ctx, inputs, s.dests)
 	if err != nil {
 		return err

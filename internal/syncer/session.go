@@ -46,6 +46,12 @@ func NewSession(env *Env, dests []*Destination) *Session {
 // destination's guests are serialised by its pool.
 func (s *Session) Stream(ctx context.Context, in Input) error {
 	table := in.Table().Name
+	locks, err := lockTables(ctx, s.lockRequests([]string{table}), s.lockWait())
+	defer unlockAll(locks)
+	if err != nil {
+		in.Close()
+		return err
+	}
 	s.planMu.Lock()
 	targets, err := s.takePrepared(in.Table())
 	if targets == nil && err == nil {

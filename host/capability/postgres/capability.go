@@ -79,6 +79,15 @@ type grant struct {
 	owned bool
 }
 
+// PoolOf returns the connection pool of a postgres grant, nil for another
+// grant. The host takes its own locks there (a sync's table locks).
+func PoolOf(g host.Grant) *pgxpool.Pool {
+	if pg, ok := g.(*grant); ok {
+		return pg.pool
+	}
+	return nil
+}
+
 func (g *grant) Capability() host.Capability { return capability{} }
 
 func (g *grant) ConfigureInstance(mc wazero.ModuleConfig, _ hclog.Logger) wazero.ModuleConfig {

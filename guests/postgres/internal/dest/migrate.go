@@ -1,6 +1,7 @@
 package dest
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -23,7 +24,16 @@ func (d *Destination) Migrate(req abi.MigrateRequest, schema *arrow.Schema) erro
 	qt := pgwire.Qualified(sch, req.Table)
 	switch req.Action {
 	case abi.MigrateCreate:
-		return d.inTx(func(tx int64) error { return d.create(tx, req.Table, cols) })
+		err := d.inTx(func(tx int64) error { return d.create(tx, req.Table, cols) })
+		if err != nil && createRace(err) {
+			// Another sync created the table since the host described it.
+			// It is there: go on; the host describes it again and checks
+			// that it is the table asked for.
+			if cur, cerr := d.current(0, req.Table); cerr == nil && cur.exists {
+				return nil
+			}
+		}
+		return err
 	case abi.MigrateRecreate:
 		return d.inTx(func(tx int64) error {
 			cur, err := d.current(tx, req.Table)
@@ -44,6 +54,24 @@ func (d *Destination) Migrate(req abi.MigrateRequest, schema *arrow.Schema) erro
 		return d.inTx(func(tx int64) error { return d.alter(tx, req, cols) })
 	}
 	return fmt.Errorf("table %q: unknown migrate action %q", req.Table, req.Action)
+}
+
+// createRace says whether err is CREATE TABLE losing a race with another
+// session creating the same table: 42P07 (duplicate_table) when the other
+// committed first, 23505 (unique_violation) on the catalog's name index when
+// both ran at once.
+func createRace(err error) bool {
+	var he *abi.HostError
+	if !errors.As(err, &he) {
+		return false
+	}
+	switch he.SQLState {
+	case "42P07":
+		return true
+	case "23505":
+		return he.Constraint == "pg_type_typname_nsp_index" || he.Constraint == "pg_class_relname_nsp_index"
+	}
+	return false
 }
 
 // create makes the table, its schema if missing, and its performance index.
