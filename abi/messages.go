@@ -205,6 +205,20 @@ type ExpandRequest struct {
 	Format string `json:"format,omitempty"`
 }
 
+// WriteResult is the optional output of OpWrite (ABI 1.1), for guests that
+// hold rows in a state that is not durable until close (the file guest's
+// no_rotate file). No output means the batch is durable once the write
+// returns ok. A failed write may have it too.
+type WriteResult struct {
+	// HeldRows of this batch are held by the instance and not yet durable:
+	// they become durable when close succeeds, and are lost if it fails or
+	// if a later write of the table loses them (LostRows).
+	HeldRows int64 `json:"held_rows,omitempty"`
+	// LostRows of earlier batches of the table, held by this instance, were
+	// lost by this call (a failed write that discarded them).
+	LostRows int64 `json:"lost_rows,omitempty"`
+}
+
 // HostError is the JSON form of an error a host function returns through the
 // result slot. Database errors fill the fields after Message.
 type HostError struct {

@@ -270,7 +270,18 @@ func (x *Dispatcher) run(ctx context.Context, op abi.Op, header []byte, h Host) 
 			return err
 		}
 		defer rr.Release()
-		if err := d.Write(ctx, req.Table, rr); err != nil {
+		res := &abi.WriteResult{}
+		err = d.Write(context.WithValue(ctx, writeResultKey{}, res), req.Table, rr)
+		if *res != (abi.WriteResult{}) {
+			b, merr := json.Marshal(res)
+			if merr == nil {
+				merr = h.Output(b)
+			}
+			if err == nil && merr != nil {
+				return merr
+			}
+		}
+		if err != nil {
 			return err
 		}
 		if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
@@ -315,6 +326,20 @@ func (x *Dispatcher) run(ctx context.Context, op abi.Op, header []byte, h Host) 
 		return d.Close(ctx)
 	}
 	return errUnsupported
+}
+
+// writeResultKey keys the *abi.WriteResult of a Write in its context.
+type writeResultKey struct{}
+
+// ReportWrite tells the host, from inside Destination.Write (ctx is Write's
+// context), what of the batch is held and not yet durable, and what earlier
+// held rows the call lost (abi.WriteResult, ABI 1.1). A destination whose
+// writes are durable when Write returns never calls it. The last call in a
+// Write wins.
+func ReportWrite(ctx context.Context, r abi.WriteResult) {
+	if res, ok := ctx.Value(writeResultKey{}).(*abi.WriteResult); ok {
+		*res = r
+	}
 }
 
 func decodeHeader(header []byte, v any) error {

@@ -47,12 +47,15 @@ func startProgress(s *syncer.Sync, w io.Writer, log hclog.Logger) func() {
 				var lines []string
 				for _, st := range s.Stats() {
 					k := st.Destination + "\x00" + st.Table
-					rate := float64(st.Rows-last[k]) / secs
-					last[k] = st.Rows
+					// Held rows are written, only not yet durable: they
+					// count in the progress, not yet in the summary.
+					done := st.Rows + st.Held
+					rate := float64(done-last[k]) / secs
+					last[k] = done
 					if tty {
-						lines = append(lines, fmt.Sprintf("  %-16s %-32s %12d rows %10.0f rows/s", st.Destination, st.Table, st.Rows, rate))
+						lines = append(lines, fmt.Sprintf("  %-16s %-32s %12d rows %10.0f rows/s", st.Destination, st.Table, done, rate))
 					} else {
-						log.Info("progress", "destination", st.Destination, "table", st.Table, "rows", st.Rows, "pending", st.Pending, "rows_per_s", int64(rate))
+						log.Info("progress", "destination", st.Destination, "table", st.Table, "rows", done, "pending", st.Pending, "rows_per_s", int64(rate))
 					}
 				}
 				if tty {

@@ -70,7 +70,7 @@ func (d *destination) Init(_ context.Context, req abi.InitRequest) error {
 	return nil
 }
 
-func (d *destination) Write(_ context.Context, table string, records array.RecordReader) error {
+func (d *destination) Write(ctx context.Context, table string, records array.RecordReader) error {
 	of := d.open[table]
 	if of != nil && !of.schema.Equal(records.Schema()) {
 		return fmt.Errorf("table %s: the schema changed while %s is open (no_rotate keeps one file per table, and a file holds one schema); the file keeps its %d rows and is finished at close; start a new sync to write the new schema to a new file",
@@ -97,7 +97,7 @@ func (d *destination) Write(_ context.Context, table string, records array.Recor
 		}
 		if err := of.w.Write(rec); err != nil {
 			d.abort(of)
-			return fmt.Errorf("table %s: write %s: %w%s", table, of.final, err, d.discarded(of, before))
+			return fmt.Errorf("table %s: write %s: %w%s", table, of.final, err, d.discarded(ctx, of, before))
 		}
 		of.rows += rec.NumRows()
 	}
@@ -106,20 +106,27 @@ func (d *destination) Write(_ context.Context, table string, records array.Recor
 		// part of it.
 		if of != nil && (rotate || of.rows > before) {
 			d.abort(of)
-			return fmt.Errorf("table %s: %w%s", table, err, d.discarded(of, before))
+			return fmt.Errorf("table %s: %w%s", table, err, d.discarded(ctx, of, before))
 		}
 		return fmt.Errorf("table %s: %w", table, err)
 	}
-	if of == nil || !rotate {
+	if of == nil {
+		return nil
+	}
+	if !rotate {
+		// The batch is in the open file, which gets its name at close: it
+		// is not durable until then.
+		sdk.ReportWrite(ctx, abi.WriteResult{HeldRows: of.rows - before})
 		return nil
 	}
 	return d.finish(of)
 }
 
 // discarded explains, after a failure, what happened to a no_rotate file
-// that held earlier rows.
-func (d *destination) discarded(of *openFile, earlier int64) string {
+// that held earlier rows, and tells the host they are lost.
+func (d *destination) discarded(ctx context.Context, of *openFile, earlier int64) string {
 	if d.spec.NoRotate && earlier > 0 {
+		sdk.ReportWrite(ctx, abi.WriteResult{LostRows: earlier})
 		return fmt.Sprintf("; a batch cannot be taken back out of a file, so the table's open file, with the %d rows of earlier batches, was discarded (%s was not written)", earlier, of.final)
 	}
 	return ""

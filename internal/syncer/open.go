@@ -98,6 +98,8 @@ type Destination struct {
 	Batch           abi.BatchLimits
 	close           []func()
 	guestSourcePath string
+	// poolConfig made Pool (for a late sync summary).
+	poolConfig host.PoolConfig
 	// lockDB is the database of the postgres capability, where syncs take
 	// their table locks; nil without it.
 	lockDB *pgxpool.Pool
@@ -251,6 +253,7 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 		})
 		pc.Grants = append(pc.Grants, gr)
 	}
+	dest.poolConfig = pc
 	if dest.Pool, err = g.NewPool(pc); err != nil {
 		return fail(err)
 	}

@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,11 @@ type Sync struct {
 	mu    sync.Mutex
 	stats map[key]*TableStats
 	order []key
+
+	// summaryTables are the tables of the sync summaries; deferredSummaries
+	// the destinations whose summary waits for Finish.
+	summaryTables     []string
+	deferredSummaries []*Destination
 }
 
 type key struct{ dest, table string }
@@ -48,8 +54,13 @@ type key struct{ dest, table string }
 // TableStats counts what reached one destination for one table.
 type TableStats struct {
 	Destination, Table string
-	// Rows and Bytes were committed by the guest (whole batches).
+	// Rows and Bytes were committed by the guest (whole batches), durably.
 	Rows, Bytes, Batches int64
+	// Held rows were accepted by the guest but are not durable until the
+	// destination finishes (abi.WriteResult: the file guest's no_rotate
+	// file). Finish moves them to Rows, or drops them if finishing fails.
+	Held                   int64
+	heldBytes, heldBatches int64
 	// Pending rows were read but not yet written.
 	Pending int64
 	// Migration is what was done to the table before writing ("" for nothing).
@@ -181,11 +192,22 @@ func (s *Sync) Run(ctx context.Context, inputs []Input) error {
 // Finish ends the sync in every destination: it runs OpClose on every guest
 // instance (which, for example, gives files their final names) and
 // releases the destinations.
+//
+// A destination whose guest held rows until it finishes (abi.WriteResult)
+// gets its sync summary only now, through a fresh pool, so that the
+// summary counts what finishing made durable.
 func (s *Sync) Finish(ctx context.Context) error {
 	var errs []error
 	for _, d := range s.dests {
-		if err := d.Pool.Close(ctx); err != nil {
+		err := d.Pool.Close(ctx)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("destination %q: finish: %w", d.Name, err))
+		}
+		s.settleHeld(d, err)
+		if slices.Contains(s.deferredSummaries, d) {
+			if err := s.lateSummary(ctx, d); err != nil {
+				errs = append(errs, fmt.Errorf("destination %q: %w", d.Name, err))
+			}
 		}
 		d.Close()
 	}
@@ -544,14 +566,85 @@ func (s *Sync) write(ctx context.Context, tg *target, recs []arrow.RecordBatch) 
 			m.Release()
 		}
 	}()
-	if err := tg.d.Pool.Call(ctx, abi.OpWrite, abi.TableRequest{Table: tg.table}, host.RecordBody(tg.wanted, msgs...), nil); err != nil {
-		return fmt.Errorf("destination %q: table %q: batch of %d rows not written: %w", tg.d.Name, tg.table, rows, err)
+	var out bufferWriter
+	err := tg.d.Pool.Call(ctx, abi.OpWrite, abi.TableRequest{Table: tg.table}, host.RecordBody(tg.wanted, msgs...), &out)
+	var res abi.WriteResult
+	if len(out.b) > 0 {
+		if derr := json.Unmarshal(out.b, &res); derr != nil && err == nil {
+			err = fmt.Errorf("guest's write output: %w", derr)
+		}
 	}
+	res.HeldRows = min(max(res.HeldRows, 0), rows)
 	s.update(tg.d.Name, tg.table, func(st *TableStats) {
-		st.Rows += rows
-		st.Bytes += bytes
-		st.Batches++
+		if res.LostRows > 0 {
+			st.loseHeld(res.LostRows)
+		}
+		if err != nil {
+			return
+		}
+		held := res.HeldRows
+		heldBytes := bytes * held / max(rows, 1)
+		st.Rows += rows - held
+		st.Bytes += bytes - heldBytes
+		st.Held += held
+		st.heldBytes += heldBytes
+		if held > 0 {
+			st.heldBatches++
+		} else {
+			st.Batches++
+		}
 		st.Pending -= rows
 	})
+	if err != nil {
+		return fmt.Errorf("destination %q: table %q: batch of %d rows not written: %w", tg.d.Name, tg.table, rows, err)
+	}
 	return nil
+}
+
+// loseHeld drops n held rows (all when n is at least Held), with their
+// share of the held bytes and batches.
+func (st *TableStats) loseHeld(n int64) {
+	if n >= st.Held {
+		st.Held, st.heldBytes, st.heldBatches = 0, 0, 0
+		return
+	}
+	st.heldBytes -= st.heldBytes * n / st.Held
+	st.heldBatches -= st.heldBatches * n / st.Held
+	st.Held -= n
+}
+
+// settleHeld ends the held rows of destination d once it finished: durable
+// when finishing succeeded, lost (with err) when it failed.
+func (s *Sync) settleHeld(d *Destination, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.order {
+		st := s.stats[k]
+		if k.dest != d.Name || st.Held == 0 {
+			continue
+		}
+		if err != nil {
+			if st.Err == nil {
+				st.Err = fmt.Errorf("%d rows not written: the destination failed to finish: %w", st.Held, err)
+			}
+			st.loseHeld(st.Held)
+			continue
+		}
+		st.Rows += st.Held
+		st.Bytes += st.heldBytes
+		st.Batches += st.heldBatches
+		st.Held, st.heldBytes, st.heldBatches = 0, 0, 0
+	}
+}
+
+// holds says whether destination d holds rows that are not yet durable.
+func (s *Sync) holds(d *Destination) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.order {
+		if k.dest == d.Name && s.stats[k].Held > 0 {
+			return true
+		}
+	}
+	return false
 }

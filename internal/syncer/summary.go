@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -60,31 +61,63 @@ func (s *summaryInput) Next(context.Context) (arrow.RecordBatch, error) {
 }
 
 // sendSummaries writes one row per destination that asks for it, through
-// the same guest, as every other table (planned, migrated, batched).
+// the same guest, as every other table (planned, migrated, batched). A
+// destination holding rows that are durable only when it finishes gets its
+// row in Finish instead (lateSummary).
 func (s *Sync) sendSummaries(ctx context.Context, inputs []Input) error {
 	var tables []string
 	for _, in := range inputs {
 		tables = append(tables, in.Table().Name)
 	}
+	s.summaryTables = tables
 	for _, d := range s.dests {
 		if !d.Config.SendSyncSummary {
 			continue
 		}
-		in := s.summaryRecord(d, tables)
-		// Summaries accumulate, one row per sync: whatever the destination's
-		// write mode, this table is appended to and never deleted from.
-		appendOnly := *d
-		appendOnly.Config.WriteMode = abi.WriteModeAppend
-		targets, err := s.plan(ctx, []Input{in}, []*Destination{&appendOnly})
-		if err != nil {
-			in.Close()
-			return fmt.Errorf("sync summary: %w", err)
+		if s.holds(d) {
+			s.deferredSummaries = append(s.deferredSummaries, d)
+			continue
 		}
-		if err := s.copyInput(ctx, in, targets[SummaryTable]); err != nil {
-			return fmt.Errorf("sync summary: %w", err)
+		if err := s.sendSummary(ctx, d); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// sendSummary writes destination d's summary row through d.Pool.
+func (s *Sync) sendSummary(ctx context.Context, d *Destination) error {
+	in := s.summaryRecord(d, s.summaryTables)
+	// Summaries accumulate, one row per sync: whatever the destination's
+	// write mode, this table is appended to and never deleted from.
+	appendOnly := *d
+	appendOnly.Config.WriteMode = abi.WriteModeAppend
+	targets, err := s.plan(ctx, []Input{in}, []*Destination{&appendOnly})
+	if err != nil {
+		in.Close()
+		return fmt.Errorf("sync summary: %w", err)
+	}
+	if err := s.copyInput(ctx, in, targets[SummaryTable]); err != nil {
+		return fmt.Errorf("sync summary: %w", err)
+	}
+	return nil
+}
+
+// lateSummary writes d's summary after its pool finished, through a fresh
+// pool of the same guest and configuration, and finishes that pool.
+func (s *Sync) lateSummary(ctx context.Context, d *Destination) error {
+	pool, err := d.Guest.NewPool(d.poolConfig)
+	if err != nil {
+		return fmt.Errorf("sync summary: %w", err)
+	}
+	late := *d
+	late.Pool = pool
+	err = s.sendSummary(ctx, &late)
+	if cerr := pool.Close(ctx); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("sync summary: finish: %w", cerr))
+	}
+	s.settleHeld(&late, err)
+	return err
 }
 
 func (s *Sync) summaryRecord(d *Destination, tables []string) *summaryInput {
