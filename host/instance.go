@@ -161,7 +161,8 @@ func IsUnsupported(err error) bool {
 
 // Call runs one operation. header is sent as is when it is a []byte and as
 // JSON otherwise (nil sends none). body, if not nil, is what the guest reads
-// with input_read; out, if not nil, receives the guest's output.
+// with input_read; out, if not nil, receives the guest's output (for
+// OpWrite, whose output is optional, nil discards it).
 func (in *Instance) Call(ctx context.Context, op abi.Op, header any, body io.Reader, out io.Writer) error {
 	if in.broken {
 		return &CallError{Guest: in.g.name, Op: op, Trapped: true, Message: "instance was discarded after an earlier failure"}
@@ -176,6 +177,9 @@ func (in *Instance) Call(ctx context.Context, op abi.Op, header any, body io.Rea
 		if hdr, err = json.Marshal(h); err != nil {
 			return fmt.Errorf("guest %s: %s: encode request: %w", in.g.name, op, err)
 		}
+	}
+	if out == nil && op == abi.OpWrite {
+		out = io.Discard // its output (ABI 1.1 WriteResult) is optional for callers too
 	}
 	st := &Call{inst: in, body: body, out: out}
 	// However the call ends: the capabilities roll back and release what
