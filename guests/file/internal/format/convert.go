@@ -29,7 +29,8 @@ var mem = memory.DefaultAllocator
 //   - int64 and duration, int32 and month_interval;
 //   - day_time and month_day_nano intervals and structs of their parts;
 //   - unit changes of time32, time64, timestamps, dates and durations;
-//   - text (utf8) in a value's JSON Lines form, for any type.
+//   - text (utf8) in a value's JSON Lines form, for any type;
+//   - views, decimal32/64 and dictionaries, and their plain forms (widen.go).
 //
 // The result must be released.
 func Convert(arr arrow.Array, want arrow.DataType) (arrow.Array, error) {
@@ -59,6 +60,9 @@ func Convert(arr arrow.Array, want arrow.DataType) (arrow.Array, error) {
 	}
 	if sameLayout(got, want) {
 		return retype(arr, want), nil
+	}
+	if out, ok, err := convertSpecial(arr, want); ok {
+		return out, err
 	}
 	switch want.ID() {
 	case arrow.STRUCT:

@@ -41,6 +41,16 @@ func parquetType(dt arrow.DataType) arrow.DataType {
 			return dt
 		}
 		return parquetType(t.StorageType())
+	case *arrow.DictionaryType:
+		return parquetType(t.ValueType) // decoded (widen.go)
+	case *arrow.BinaryViewType:
+		return arrow.BinaryTypes.Binary
+	case *arrow.StringViewType:
+		return arrow.BinaryTypes.String
+	case *arrow.Decimal32Type:
+		return &arrow.Decimal128Type{Precision: t.Precision, Scale: t.Scale}
+	case *arrow.Decimal64Type:
+		return &arrow.Decimal128Type{Precision: t.Precision, Scale: t.Scale}
 	case *arrow.DurationType:
 		// Parquet has no duration type: an INT64 count of the unit.
 		return arrow.PrimitiveTypes.Int64
@@ -119,6 +129,12 @@ func newParquetWriter(w io.Writer, schema *arrow.Schema, s *Spec) (*parquetWrite
 		opts = append(opts, pqarrow.WithDeprecatedInt96Timestamps(true))
 	}
 	aprops := pqarrow.NewArrowWriterProperties(opts...)
+	// pqarrow's errors name no column: try each column's type alone first.
+	for i, f := range target.Fields() {
+		if _, err := pqarrow.ToParquet(arrow.NewSchema([]arrow.Field{f}, nil), props, aprops); err != nil {
+			return nil, fmt.Errorf("column %s: type %s cannot be written to parquet files: %w; cast it to a supported type (see the type table in guests/file/README.md)", f.Name, schema.Field(i).Type, err)
+		}
+	}
 	fw, err := pqarrow.NewFileWriter(target, noClose{w}, props, aprops)
 	if err != nil {
 		return nil, err
@@ -143,7 +159,11 @@ func (p *parquetWriter) Write(rec arrow.RecordBatch) error {
 		if err != nil {
 			return fmt.Errorf("column %s: %w", rec.ColumnName(j), err)
 		}
-		cols[j] = c
+		cols[j], err = compactNullLists(c)
+		c.Release()
+		if err != nil {
+			return fmt.Errorf("column %s: %w", rec.ColumnName(j), err)
+		}
 	}
 	out := array.NewRecordBatch(p.target, cols, rec.NumRows())
 	defer out.Release()
