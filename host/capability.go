@@ -73,6 +73,16 @@ type Grant interface {
 	Close() error
 }
 
+// HostErrorNoter is implemented by a Grant whose instances may meet host
+// errors the guest can only be told of vaguely: the filesystem's ENOSPC,
+// which WASI has no errno for and turns into EIO ("I/O error"). The host
+// calls ConfigureInstanceNoting instead of ConfigureInstance; take returns
+// (and forgets) the instance's last such error, which the host puts in the
+// error of the operation that failed.
+type HostErrorNoter interface {
+	ConfigureInstanceNoting(mc wazero.ModuleConfig, log hclog.Logger) (_ wazero.ModuleConfig, take func() error)
+}
+
 // Session is a capability's state during one operation.
 type Session interface {
 	// End runs when the operation ends, however it ends (it returned,

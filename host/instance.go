@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/tetratelabs/wazero"
@@ -32,6 +33,9 @@ type Instance struct {
 	stderr *lineLogger
 	// broken is set when the instance trapped or panicked: it must not be reused.
 	broken bool
+	// notes take the host errors its grants noted that the guest could
+	// only be told of vaguely (HostErrorNoter).
+	notes []func() error
 }
 
 // instanceKey is the context key of the *Instance being instantiated, so
@@ -58,6 +62,12 @@ func (g *Guest) instantiate(ctx context.Context, p *Pool, cfg PoolConfig) (*Inst
 		WithEnv("GOMEMLIMIT", fmt.Sprintf("%dMiB", limit*3/4>>20))
 	if p != nil {
 		for _, gr := range p.grants {
+			if n, ok := gr.(HostErrorNoter); ok {
+				var take func() error
+				mc, take = n.ConfigureInstanceNoting(mc, in.log)
+				in.notes = append(in.notes, take)
+				continue
+			}
 			mc = gr.ConfigureInstance(mc, in.log)
 		}
 	}
@@ -181,6 +191,7 @@ func (in *Instance) Call(ctx context.Context, op abi.Op, header any, body io.Rea
 	if out == nil && op == abi.OpWrite {
 		out = io.Discard // its output (ABI 1.1 WriteResult) is optional for callers too
 	}
+	in.takeNote() // from an earlier call
 	st := &Call{inst: in, body: body, out: out}
 	// However the call ends: the capabilities roll back and release what
 	// the guest left open.
@@ -229,6 +240,7 @@ func (in *Instance) Call(ctx context.Context, op abi.Op, header any, body io.Rea
 	if msg == "" && status != abi.StatusUnsupported {
 		msg = "failed with status " + status.String() + " and no message"
 	}
+	msg = in.withFSNote(msg)
 	return &CallError{Guest: in.g.name, Op: op, Status: status, Message: msg, Err: st.hostErr}
 }
 
@@ -252,6 +264,7 @@ func (in *Instance) trap(ctx context.Context, op abi.Op, err error) error {
 	if h := in.stderr.takeHeadline(); h != "" {
 		msg += ": guest said " + strconv.Quote(h)
 	}
+	msg = in.withFSNote(msg)
 	if strings.Contains(msg, "out of memory") {
 		msg += fmt.Sprintf(" (memory limit %d MiB)", in.g.rt.memoryLimit>>20)
 	}
@@ -302,4 +315,31 @@ func (w *lineLogger) takeHeadline() string {
 	h := w.headline
 	w.headline = ""
 	return h
+}
+
+// takeNote returns (and forgets) the first host error the instance's
+// grants noted, or nil.
+func (in *Instance) takeNote() error {
+	var first error
+	for _, take := range in.notes {
+		if err := take(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// withFSNote puts what the host really said (no space left on device, ...)
+// where the guest could only say "I/O error" (WASI has no errno for it), or
+// after msg when the guest did not say that.
+func (in *Instance) withFSNote(msg string) string {
+	err := in.takeNote()
+	if err == nil {
+		return msg
+	}
+	var se syscall.Errno
+	if errors.As(err, &se) && strings.Contains(msg, "I/O error") {
+		return strings.Replace(msg, "I/O error", se.Error()+" (host: "+err.Error()+")", 1)
+	}
+	return msg + " (host: " + err.Error() + ")"
 }

@@ -170,8 +170,12 @@ func makeTable(name string, schema *arrow.Schema) (Table, error) {
 		if name != "-" {
 			what = fmt.Sprintf("%q gives no file name", name)
 		}
-		return t, fmt.Errorf("the schema has no %s metadata and %s to take the table name from: add %s to the schema metadata",
-			abi.MetaTableName, what, abi.MetaTableName)
+		has := "has no " + abi.MetaTableName + " metadata"
+		if _, ok := schema.Metadata().GetValue(abi.MetaTableName); ok {
+			has = "has an empty " + abi.MetaTableName + " metadata value"
+		}
+		return t, fmt.Errorf("the schema %s and %s to take the table name from: set %s in the schema metadata",
+			has, what, abi.MetaTableName)
 	}
 	t.PrimaryKeys, t.Unique = arrowtypes.PrimaryKeys(schema), arrowtypes.UniqueColumns(schema)
 	return t, nil

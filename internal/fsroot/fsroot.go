@@ -17,12 +17,15 @@ package fsroot
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -41,8 +44,17 @@ type Logger interface {
 // mount fails with the reason (the host checks the directory before it gets
 // here, so that is a directory removed in between). log may be nil.
 func FSConfig(dir, guestPath string, log Logger) wazero.FSConfig {
+	return FSConfigNoting(dir, guestPath, log, nil)
+}
+
+// FSConfigNoting is FSConfig, and keeps in note (if not nil) the host
+// errors the guest could only be told of as EIO (see Note).
+func FSConfigNoting(dir, guestPath string, log Logger, note *Note) wazero.FSConfig {
 	var mount experimentalsys.FS
 	f, err := New(dir, log)
+	if f != nil {
+		f.note = note
+	}
 	if err != nil {
 		if log != nil {
 			log.Warn("filesystem root cannot be opened", "dir", dir, "error", err)
@@ -65,6 +77,37 @@ type FS struct {
 	experimentalsys.UnimplementedFS
 	root *os.Root
 	log  Logger
+	note *Note
+}
+
+// Note keeps the last host error that WASI has no errno for, such as
+// ENOSPC (no space left on device), EDQUOT or EFBIG: wazero hands the guest
+// EIO ("I/O error") for them, so the host adds what really happened to the
+// guest's error. It is safe for concurrent use.
+type Note struct {
+	mu  sync.Mutex
+	err error
+}
+
+// Take returns the error noted since the last Take, or nil, and forgets it.
+func (n *Note) Take() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	err := n.err
+	n.err = nil
+	return err
+}
+
+// noteEIO notes err, about the host path of name, when it maps to EIO but
+// is another errno.
+func (f *FS) noteEIO(op, name string, err error, errno experimentalsys.Errno) {
+	var se syscall.Errno
+	if f.note == nil || errno != experimentalsys.EIO || !errors.As(err, &se) || se == syscall.EIO {
+		return
+	}
+	f.note.mu.Lock()
+	f.note.err = fmt.Errorf("%s %s: %w", op, filepath.Join(f.root.Name(), filepath.FromSlash(name)), se)
+	f.note.mu.Unlock()
 }
 
 // New opens dir as an FS. log, which may be nil, is told of every refused
@@ -107,6 +150,7 @@ func (f *FS) errno(op, p string, err error) experimentalsys.Errno {
 		return experimentalsys.EPERM
 	}
 	if errno := experimentalsys.UnwrapOSError(err); errno != 0 {
+		f.noteEIO(op, name(p), err, errno)
 		return errno
 	}
 	return experimentalsys.EIO
@@ -400,7 +444,14 @@ func (f *file) ioErrno(err error) experimentalsys.Errno {
 	if isDir, _ := f.IsDir(); isDir {
 		return experimentalsys.EISDIR
 	}
-	return experimentalsys.UnwrapOSError(err)
+	errno := experimentalsys.UnwrapOSError(err)
+	op := "write"
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		op = pe.Op
+	}
+	f.fs.noteEIO(op, f.name, err, errno)
+	return errno
 }
 
 // Read implements experimentalsys.File.
@@ -524,7 +575,10 @@ func (f *file) Close() experimentalsys.Errno {
 		return 0
 	}
 	f.closed = true
-	return experimentalsys.UnwrapOSError(f.f.Close())
+	err := f.f.Close()
+	errno := experimentalsys.UnwrapOSError(err)
+	f.fs.noteEIO("close", f.name, err, errno)
+	return errno
 }
 
 // failFS fails every operation with one errno.

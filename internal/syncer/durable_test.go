@@ -98,3 +98,25 @@ func TestNoRotateRowsCountWhenTheDestinationFinishes(t *testing.T) {
 		t.Errorf("summary %v / %v: want resources 5000", recs[0], recs[1])
 	}
 }
+
+// Disk full: the guest only sees EIO (WASI has no ENOSPC), but the error
+// says what the host's file system said, with the host path.
+func TestDiskFullSaysNoSpaceLeftWithThePath(t *testing.T) {
+	dir := testenv.SmallFS(t, 512)
+	env := newEnv(t)
+	d := openNoRotate(t, env, dir, false)
+	s := syncer.New(env, []*syncer.Destination{d})
+	err := s.Run(context.Background(), []syncer.Input{input("users", batches("users", 100, 1000)...)})
+	err = errors.Join(err, s.Finish(context.Background()))
+	if err == nil {
+		t.Fatal("a sync of 100,000 rows fit in 512 KiB")
+	}
+	for _, want := range []string{"no space left on device", dir + "/.users.csv."} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "I/O error") {
+		t.Errorf("error %q still says I/O error", err)
+	}
+}

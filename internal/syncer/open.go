@@ -8,6 +8,7 @@ package syncer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -159,6 +160,10 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 	dest := &Destination{Name: d.Name, Config: d, Guest: g, guestSourcePath: wasm}
 	fail := func(err error) (*Destination, error) {
 		dest.Close()
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return nil, err // it names the file, the line of the key and the destination
+		}
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	m := g.Manifest

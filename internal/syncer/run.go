@@ -249,11 +249,16 @@ func (s *Sync) plan(ctx context.Context, inputs []Input, dests []*Destination) (
 
 func (s *Sync) newTarget(d *Destination, t arrowio.Table) (*target, error) {
 	in := t.Schema
-	if _, ok := in.Metadata().GetValue(abi.MetaTableName); !ok {
-		// The table's name came from the file name: say it in the schema.
+	if v, _ := in.Metadata().GetValue(abi.MetaTableName); v != t.Name {
+		// The table's name came from the file name (cq:table_name is
+		// missing or empty): say it in the schema.
 		md := in.Metadata()
-		keys := append(slices.Clone(md.Keys()), abi.MetaTableName)
-		vals := append(slices.Clone(md.Values()), t.Name)
+		keys, vals := slices.Clone(md.Keys()), slices.Clone(md.Values())
+		if i := md.FindKey(abi.MetaTableName); i >= 0 {
+			vals[i] = t.Name
+		} else {
+			keys, vals = append(keys, abi.MetaTableName), append(vals, t.Name)
+		}
 		in = arrow.NewSchema(in.Fields(), ptr(arrow.NewMetadata(keys, vals)))
 	}
 	o := s.options(d)

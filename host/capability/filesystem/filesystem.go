@@ -67,6 +67,13 @@ func (g grant) ConfigureInstance(mc wazero.ModuleConfig, log hclog.Logger) wazer
 	return mc.WithFSConfig(fsroot.FSConfig(g.root, "/", log))
 }
 
+// ConfigureInstanceNoting is ConfigureInstance, and notes the host errors
+// the guest sees as EIO (host.HostErrorNoter).
+func (g grant) ConfigureInstanceNoting(mc wazero.ModuleConfig, log hclog.Logger) (wazero.ModuleConfig, func() error) {
+	note := &fsroot.Note{}
+	return mc.WithFSConfig(fsroot.FSConfigNoting(g.root, "/", log, note)), note.Take
+}
+
 func (grant) Begin(*host.Call) host.Session { return nil }
 
 func (grant) Close() error { return nil }
