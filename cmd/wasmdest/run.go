@@ -63,6 +63,19 @@ func (c *common) env(ctx context.Context, log hclog.Logger, syncID, sourceName s
 	if c.guestDir != "" {
 		env.GuestDirs = []string{c.guestDir}
 	}
+	// Each guest is loaded (compiled) once per command, however many times
+	// it is asked for (write mode, destinations sharing a guest).
+	loaded := map[string]*host.Guest{}
+	env.LoadGuest = func(ctx context.Context, path string) (*host.Guest, error) {
+		if g := loaded[path]; g != nil {
+			return g, nil
+		}
+		g, err := rt.LoadFile(ctx, path)
+		if err == nil {
+			loaded[path] = g
+		}
+		return g, err
+	}
 	return env, nil
 }
 
@@ -143,6 +156,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if writers < 1 {
 		return fmt.Errorf("run: --writers %d: give 1 or more", writers)
 	}
+	// Every input is sniffed and opened before any guest is loaded or any
+	// database connected: a bad input fails at once.
+	open, err := inf.opener()
+	if err != nil {
+		return err
+	}
+	ins, err := openInputs(inputs, open)
+	if err != nil {
+		return err
+	}
+	defer func() { closeInputs(ins) }() // those not handed to syncAll
 	env, err := c.env(ctx, log, syncID, sourceName)
 	if err != nil {
 		return err
@@ -158,11 +182,35 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	open, err := inf.opener()
-	if err != nil {
-		return err
+	return syncAll(ctx, env, dests, takeInputs(&ins), stdout, stderr)
+}
+
+// openInputs opens (and so sniffs) every input with open, closing those
+// opened when one fails.
+func openInputs(paths []string, open func(string) ([]syncer.Input, error)) ([]syncer.Input, error) {
+	var out []syncer.Input
+	for _, p := range paths {
+		rs, err := open(p)
+		if err != nil {
+			closeInputs(out)
+			return nil, err
+		}
+		out = append(out, rs...)
 	}
-	return syncAll(ctx, env, dests, inputs, open, stdout, stderr)
+	return out, nil
+}
+
+func closeInputs(ins []syncer.Input) {
+	for _, in := range ins {
+		in.Close()
+	}
+}
+
+// takeInputs hands *ins over to a caller that closes them.
+func takeInputs(ins *[]syncer.Input) []syncer.Input {
+	out := *ins
+	*ins = nil
+	return out
 }
 
 // guestDestination makes the destination of `run --guest`.
@@ -193,7 +241,7 @@ func adaptWriteMode(ctx context.Context, env *syncer.Env, d *config.Destination,
 	if asked != "" {
 		return nil
 	}
-	g, err := env.Runtime.LoadFile(ctx, d.Path)
+	g, err := env.LoadGuest(ctx, d.Path)
 	if err != nil {
 		return err
 	}
@@ -204,26 +252,13 @@ func adaptWriteMode(ctx context.Context, env *syncer.Env, d *config.Destination,
 	return nil
 }
 
-// syncAll opens the destinations and inputs, runs the sync with progress, and
-// prints the summary.
-func syncAll(ctx context.Context, env *syncer.Env, cfg []config.Destination, paths []string, open func(string) ([]syncer.Input, error), stdout, stderr io.Writer) error {
+// syncAll opens the destinations, runs the sync of inputs (which it closes)
+// with progress, and prints the summary.
+func syncAll(ctx context.Context, env *syncer.Env, cfg []config.Destination, inputs []syncer.Input, stdout, stderr io.Writer) error {
 	dests, err := openAll(ctx, env, cfg)
 	if err != nil {
+		closeInputs(inputs)
 		return err
-	}
-	var inputs []syncer.Input
-	for _, p := range paths {
-		rs, err := open(p)
-		if err != nil {
-			for _, in := range inputs {
-				in.Close()
-			}
-			for _, d := range dests {
-				d.Close()
-			}
-			return err
-		}
-		inputs = append(inputs, rs...)
 	}
 	s := syncer.New(env, dests)
 	stopProgress := startProgress(s, stderr, env.Log)
