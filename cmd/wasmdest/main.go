@@ -28,6 +28,8 @@ const usage = `wasmdest loads Arrow data into databases and files through WebAss
 Usage:
   wasmdest run      --config FILE [flags] [INPUT...]   sync Arrow IPC, Parquet, CSV, JSON Lines ("-" is stdin)
   wasmdest run      --guest GUEST.wasm --input INPUT [--spec JSON] [flags]
+                    exit status 1: failed (tables not begun: "not attempted");
+                    3: with --keep-going, some tables failed, the others were written
   wasmdest validate --config FILE                      check a configuration and its guests, write nothing
   wasmdest demo     [--dir DIR]                        write a bundled dataset through the file guest
   wasmdest inspect  GUEST.wasm [--json]                manifest, exports, imports: can this host run the guest?
@@ -54,6 +56,15 @@ func main() {
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// codedError is an error to print, with the exit code to end with.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+func (e codedError) Unwrap() error { return e.err }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -89,11 +100,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var ee exitError
+	var ce codedError
 	switch {
 	case err == nil, errors.Is(err, errHelp):
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &ce):
+		fmt.Fprintln(stderr, "wasmdest:", err)
+		return ce.code
 	}
 	fmt.Fprintln(stderr, "wasmdest:", err)
 	return 1

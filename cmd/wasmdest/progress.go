@@ -77,6 +77,7 @@ func printSummary(w io.Writer, s *syncer.Sync, runErr error) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DESTINATION\tTABLE\tROWS\tBYTES\tBATCHES\tMIGRATION\tSTALE DELETED\tERROR")
 	var rows, bytes int64
+	notAttempted := 0
 	for _, st := range s.Stats() {
 		rows += st.Rows
 		bytes += st.Bytes
@@ -86,6 +87,10 @@ func printSummary(w io.Writer, s *syncer.Sync, runErr error) {
 		}
 		if st.Pending > 0 {
 			errText = fmt.Sprintf("%d rows not written", st.Pending)
+		}
+		if st.NotAttempted {
+			errText = "not attempted"
+			notAttempted++
 		}
 		stale := ""
 		if st.DeletedStale {
@@ -97,6 +102,9 @@ func printSummary(w io.Writer, s *syncer.Sync, runErr error) {
 	status := "done"
 	if runErr != nil {
 		status = "FAILED"
+	}
+	if notAttempted > 0 {
+		status += fmt.Sprintf(" (%d tables not attempted: the run stopped at the first failed table; --keep-going goes on)", notAttempted)
 	}
 	fmt.Fprintf(w, "%s: %d rows (%.1f MB) in %s, %.0f rows/s\n", status, rows, float64(bytes)/1e6, elapsed.Round(time.Millisecond), float64(rows)/elapsed.Seconds())
 }

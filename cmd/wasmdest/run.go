@@ -109,6 +109,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var cfgPath, guest, spec, dir, writeMode, sourceName, syncID string
 	var writers int
 	var lockWait time.Duration
+	var keepGoing bool
 	fs.StringVar(&cfgPath, "config", "", "configuration file (TOML, or CloudQuery YAML)")
 	fs.StringVar(&guest, "guest", "", "run this .wasm guest without a configuration file")
 	fs.StringVar(&spec, "spec", "{}", "with --guest: the nested spec as JSON")
@@ -120,6 +121,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var inf inputFlags
 	inf.register(fs.FlagSet)
 	fs.IntVar(&writers, "writers", 1, "batches of tables without a primary key written at once per destination (guest instances); not with the file guest's no_rotate")
+	fs.BoolVar(&keepGoing, "keep-going", false, "after a table fails, go on with the other tables (exit status 3 when some failed) instead of stopping (exit status 1, the tables not begun listed as not attempted)")
 	fs.DurationVar(&lockWait, "lock-wait", syncer.DefaultLockWait, "how long to wait for another sync of the same source and table (overwrite-delete-stale into PostgreSQL) to finish; 0 refuses at once")
 	rest, err := fs.parse(args)
 	if err != nil {
@@ -173,6 +175,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	env.Writers = writers
 	env.LockWait = lockWait
+	env.KeepGoing = keepGoing
 	if lockWait <= 0 {
 		env.LockWait = -1 // refuse at once
 	}
@@ -266,7 +269,25 @@ func syncAll(ctx context.Context, env *syncer.Env, cfg []config.Destination, inp
 	runErr = errors.Join(runErr, s.Finish(context.WithoutCancel(ctx)))
 	stopProgress()
 	printSummary(stdout, s, runErr)
+	if runErr != nil && env.KeepGoing && ctx.Err() == nil && !anyNotAttempted(s) {
+		// Every table was attempted; some failed.
+		return codedError{code: exitSomeTablesFailed, err: runErr}
+	}
 	return runErr
+}
+
+// exitSomeTablesFailed is run's exit status with --keep-going when every
+// table was attempted and some failed (1: the run failed, or stopped with
+// tables not attempted).
+const exitSomeTablesFailed = 3
+
+func anyNotAttempted(s *syncer.Sync) bool {
+	for _, st := range s.Stats() {
+		if st.NotAttempted {
+			return true
+		}
+	}
+	return false
 }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

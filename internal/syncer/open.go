@@ -61,6 +61,10 @@ type Env struct {
 	GuestLog hclog.Logger
 	// CallTimeout bounds each guest call (host.PoolConfig.CallTimeout); 0 means none.
 	CallTimeout time.Duration
+	// KeepGoing makes Sync.Run go on with the other tables after one
+	// fails, instead of stopping (tables are independent: a failed table
+	// never has its stale rows deleted).
+	KeepGoing bool
 	// LockWait bounds how long a sync in write_mode overwrite-delete-stale
 	// into a PostgreSQL destination waits for another sync of the same
 	// source and table to finish (see lock.go): 0 means DefaultLockWait, a

@@ -67,6 +67,9 @@ type TableStats struct {
 	Migration abi.MigrateAction
 	// DeletedStale is true when delete-stale ran for the table.
 	DeletedStale bool
+	// NotAttempted is true when the run stopped (another table failed)
+	// before it began this table: nothing of it was read or written.
+	NotAttempted bool
 	Err          error
 }
 
@@ -155,7 +158,9 @@ func (s *Sync) options(d *Destination) schema.Options {
 // with every change listed. Then records stream through batching into the
 // guests. A batch is written whole or not at all. When an input fails, what
 // was read of it before the failure is written, delete-stale is skipped for
-// its table, and the run stops with the input's error.
+// its table, and the run stops with the input's error: the tables it did
+// not begin are marked NotAttempted. With Env.KeepGoing it goes on with the
+// other tables instead and returns every table's error at the end.
 func (s *Sync) Run(ctx context.Context, inputs []Input) error {
 	s.start = time.Now()
 	started := 0
@@ -178,15 +183,65 @@ func (s *Sync) Run(ctx context.Context, inputs []Input) error {
 	}
 	targets, err := s.plan(ctx, inputs, s.dests)
 	if err != nil {
+		s.notAttempted(tables)
 		return err
 	}
-	for _, in := range inputs {
+	var errs []error
+	failed := map[string]bool{}
+	for i, in := range inputs {
 		started++
-		if err := s.copyInput(ctx, in, targets[in.Table().Name]); err != nil {
+		table := in.Table().Name
+		if failed[table] {
+			in.Close() // an earlier input of the table failed: its state is unknown
+			continue
+		}
+		err := s.copyInput(ctx, in, targets[table])
+		if err == nil {
+			continue
+		}
+		failed[table] = true
+		s.tableFailed(table, err)
+		errs = append(errs, err)
+		if !s.env.KeepGoing || ctx.Err() != nil {
+			var rest []string
+			for _, later := range inputs[i+1:] {
+				if t := later.Table().Name; !failed[t] && !slices.Contains(rest, t) {
+					rest = append(rest, t)
+				}
+			}
+			s.notAttempted(rest)
 			return err
 		}
 	}
-	return s.sendSummaries(ctx, inputs)
+	if err := s.sendSummaries(ctx, inputs); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// notAttempted marks tables that no input of has begun yet as not
+// attempted.
+func (s *Sync) notAttempted(tables []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.order {
+		st := s.stats[k]
+		if slices.Contains(tables, k.table) && st.Rows == 0 && st.Held == 0 && st.Pending == 0 && st.Err == nil {
+			st.NotAttempted = true
+		}
+	}
+}
+
+// tableFailed records err on the table's stats that have no error yet (an
+// input that failed to read fails the table in every destination).
+func (s *Sync) tableFailed(table string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.order {
+		if st := s.stats[k]; k.table == table && st.Err == nil {
+			st.Err = err
+		}
+	}
 }
 
 // Finish ends the sync in every destination: it runs OpClose on every guest
