@@ -118,3 +118,24 @@ func lineHas(s string, words ...string) bool {
 	}
 	return false
 }
+
+// Table names come from the input: the summary escapes what is not
+// printable (newline, NUL, terminal escape sequences).
+func TestSummaryEscapesTableNames(t *testing.T) {
+	name := "evil\nDESTINATION\x00\x1b[31mred\u202e"
+	md := arrow.NewMetadata([]string{"cq:table_name"}, []string{name})
+	ib := array.NewInt64Builder(memory.DefaultAllocator)
+	ib.AppendValues([]int64{1}, nil)
+	rec := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: "n", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, &md), []arrow.Array{ib.NewArray()}, 1)
+	in := writeArrows(t, t.TempDir(), "x.arrows", rec)
+	_, stdout, stderr := wasmdest(t, "run", "--guest", testenv.BuildGuest(t, "guests/file"), "--dir", t.TempDir(),
+		"--spec", `{"path":"out.{{FORMAT}}","format":"csv","no_rotate":true}`, in)
+	if !strings.Contains(stdout, `"evil\nDESTINATION\x00\x1b[31mred\u202e"`) {
+		t.Errorf("summary does not show the name escaped:\n%s\n%s", stdout, stderr)
+	}
+	for _, raw := range []string{"\x00", "\x1b", "\u202e", "evil\n"} {
+		if strings.Contains(stdout, raw) {
+			t.Errorf("summary holds %q raw:\n%q", raw, stdout)
+		}
+	}
+}

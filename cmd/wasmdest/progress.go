@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/term"
@@ -53,7 +55,7 @@ func startProgress(s *syncer.Sync, w io.Writer, log hclog.Logger) func() {
 					rate := float64(done-last[k]) / secs
 					last[k] = done
 					if tty {
-						lines = append(lines, fmt.Sprintf("  %-16s %-32s %12d rows %10.0f rows/s", st.Destination, st.Table, done, rate))
+						lines = append(lines, fmt.Sprintf("  %-16s %-32s %12d rows %10.0f rows/s", terminalSafe(st.Destination), terminalSafe(st.Table), done, rate))
 					} else {
 						log.Info("progress", "destination", st.Destination, "table", st.Table, "rows", done, "pending", st.Pending, "rows_per_s", int64(rate))
 					}
@@ -96,7 +98,7 @@ func printSummary(w io.Writer, s *syncer.Sync, runErr error) {
 		if st.DeletedStale {
 			stale = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", st.Destination, st.Table, st.Rows, st.Bytes, st.Batches, st.Migration, stale, errText)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", terminalSafe(st.Destination), terminalSafe(st.Table), st.Rows, st.Bytes, st.Batches, st.Migration, stale, errText)
 	}
 	tw.Flush()
 	status := "done"
@@ -107,4 +109,15 @@ func printSummary(w io.Writer, s *syncer.Sync, runErr error) {
 		status += fmt.Sprintf(" (%d tables not attempted: the run stopped at the first failed table; --keep-going goes on)", notAttempted)
 	}
 	fmt.Fprintf(w, "%s: %d rows (%.1f MB) in %s, %.0f rows/s\n", status, rows, float64(bytes)/1e6, elapsed.Round(time.Millisecond), float64(rows)/elapsed.Seconds())
+}
+
+// terminalSafe returns a name from the input (a table name is whatever the
+// input's metadata says) fit for a terminal: as is when every character is
+// printable, else quoted with Go escapes, so that a newline or NUL cannot
+// break the summary table and no control sequence reaches the terminal.
+func terminalSafe(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }
