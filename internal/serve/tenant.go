@@ -56,15 +56,21 @@ type tenantDest struct {
 	err   error
 }
 
-// fingerprint identifies a tenant's configuration and guest contents.
+// fingerprint identifies a tenant's configuration and guest contents: the
+// parsed values, not where they stand in the file (a comment line above a
+// tenant moves every line below it, and changes nothing).
 func fingerprint(c TenantConfig, guestDirs []string) string {
 	h := sha256.New()
+	dests := make([]config.Destination, len(c.Destinations))
+	for i, d := range c.Destinations {
+		d.File, d.Line = "", 0
+		dests[i] = d
+	}
+	c.Destinations = dests
 	b, _ := json.Marshal(c)
 	h.Write(b)
 	h.Write(c.hash[:])
 	for _, d := range c.Destinations {
-		b, _ := json.Marshal(d)
-		h.Write(b)
 		if p, err := syncer.ResolveGuest(d, guestDirs); err == nil {
 			if wasm, err := os.ReadFile(p); err == nil {
 				s := sha256.Sum256(wasm)
