@@ -205,7 +205,7 @@ type ExpandRequest struct {
 	Format string `json:"format,omitempty"`
 }
 
-// WriteResult is the optional output of OpWrite (ABI 1.1), for guests that
+// WriteResult is the optional output of OpWrite (ABI 1.2), for guests that
 // hold rows in a state that is not durable until close (the file guest's
 // no_rotate file). No output means the batch is durable once the write
 // returns ok. A failed write may have it too.

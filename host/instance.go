@@ -189,7 +189,7 @@ func (in *Instance) Call(ctx context.Context, op abi.Op, header any, body io.Rea
 		}
 	}
 	if out == nil && op == abi.OpWrite {
-		out = io.Discard // its output (ABI 1.1 WriteResult) is optional for callers too
+		out = io.Discard // its output (ABI 1.2 WriteResult) is optional for callers too
 	}
 	in.takeNote() // from an earlier call
 	st := &Call{inst: in, body: body, out: out}

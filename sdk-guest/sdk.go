@@ -333,7 +333,7 @@ type writeResultKey struct{}
 
 // ReportWrite tells the host, from inside Destination.Write (ctx is Write's
 // context), what of the batch is held and not yet durable, and what earlier
-// held rows the call lost (abi.WriteResult, ABI 1.1). A destination whose
+// held rows the call lost (abi.WriteResult, ABI 1.2). A destination whose
 // writes are durable when Write returns never calls it. The last call in a
 // Write wins.
 func ReportWrite(ctx context.Context, r abi.WriteResult) {
