@@ -104,6 +104,10 @@ func (q *copyQueue) Read(p []byte) (int, error) {
 			q.mu.Unlock()
 			return 0, err
 		}
+		if q.ring == nil {
+			q.mu.Unlock()
+			return 0, errStopped
+		}
 		if q.n > 0 {
 			ring := *q.ring
 			end := min(q.r+q.n, len(ring))
@@ -145,13 +149,15 @@ func (q *copyQueue) abort(err error) {
 	signal(q.writable)
 }
 
-// release returns the ring for reuse; call it when neither side uses the
-// queue any more.
+// release returns the ring for reuse once the COPY ended. pgconn may leave
+// its reading goroutine behind when the server closes the connection: a
+// Read waiting in it returns errStopped.
 func (q *copyQueue) release() {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.ring != nil {
 		queueBuffers.Put(q.ring)
 		q.ring = nil
 	}
+	q.mu.Unlock()
+	signal(q.readable)
 }
