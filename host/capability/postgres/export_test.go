@@ -8,3 +8,10 @@ import (
 
 // GrantPool returns the connection pool of a grant of the capability.
 func GrantPool(g host.Grant) *pgxpool.Pool { return g.(*grant).pool }
+
+// CopyQueueHighWater is the most bytes a COPY's queue has held since the
+// last ResetCopyQueueHighWater.
+func CopyQueueHighWater() int64 { return copyQueueHigh.Load() }
+
+// ResetCopyQueueHighWater resets CopyQueueHighWater.
+func ResetCopyQueueHighWater() { copyQueueHigh.Store(0) }

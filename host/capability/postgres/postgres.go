@@ -161,12 +161,13 @@ type session struct {
 func sessionOf(c *host.Call) *session { return c.Session().(*session) }
 
 // pgCopy is a COPY ... FROM STDIN in progress: pgconn's CopyFrom runs in a
-// goroutine and reads what pg_copy_data writes into the pipe.
+// goroutine and drains the queue pg_copy_data fills (CopyQueueBytes), so
+// that the guest's encoding overlaps the transfer and the server's ingest.
 type pgCopy struct {
 	tx   int64          // 0 when outside a transaction
 	conn *pgxpool.Conn  // the connection acquired for it when tx is 0
 	pg   *pgconn.PgConn // the connection it runs on
-	pw   *io.PipeWriter
+	q    *copyQueue
 	done chan struct{}
 	tag  pgconn.CommandTag // valid after done
 	err  error             // valid after done
@@ -177,6 +178,7 @@ type pgCopy struct {
 // finish waits for the COPY to end and releases what it holds.
 func (c *pgCopy) finish() (pgconn.CommandTag, error) {
 	<-c.done
+	c.q.release()
 	if c.conn != nil {
 		c.conn.Release()
 		c.conn = nil
@@ -184,12 +186,12 @@ func (c *pgCopy) finish() (pgconn.CommandTag, error) {
 	return c.tag, c.err
 }
 
-// abort ends an unfinished COPY: the server gets a CopyFail and throws away
-// what it received. If the server does not answer before ctx ends, the
-// connection is closed under the COPY.
+// abort ends an unfinished COPY: what is queued is dropped, the server gets
+// a CopyFail and throws away what it received. If the server does not answer
+// before ctx ends, the connection is closed under the COPY.
 func (c *pgCopy) abort(ctx context.Context) {
 	c.aborted.Store(true)
-	c.pw.CloseWithError(errors.New("COPY aborted by the host: the guest's operation ended before pg_copy_end"))
+	c.q.abort(errors.New("COPY aborted by the host: the guest's operation ended before pg_copy_end"))
 	select {
 	case <-c.done:
 	case <-ctx.Done():
@@ -580,20 +582,13 @@ func pgCopyFrom(ctx context.Context, c *host.Call, stack []uint64) {
 		conn = cp.conn.Conn()
 	}
 	cp.pg = conn.PgConn()
-	pr, pw := io.Pipe()
-	cp.pw = pw
+	cp.q = newCopyQueue()
 	go func() {
 		defer close(cp.done)
 		ctx, end := traceStart(ctx, conn, req.SQL, nil)
-		cp.tag, cp.err = cp.pg.CopyFrom(ctx, pr, req.SQL)
+		cp.tag, cp.err = cp.pg.CopyFrom(ctx, cp.q, req.SQL)
 		if !cp.aborted.Load() {
 			end(cp.tag, cp.err) // an abort is the host's doing, not a failure to log
-		}
-		// Unblock a pg_copy_data still writing, with the reason.
-		if cp.err != nil {
-			pr.CloseWithError(cp.err)
-		} else {
-			pr.CloseWithError(errors.New("the COPY has ended"))
 		}
 	}()
 	ps.copy = cp
@@ -609,17 +604,27 @@ func pgCopyData(ctx context.Context, c *host.Call, stack []uint64) {
 		fail(ctx, c, stack, fn, errors.New("no COPY in progress: start one with pg_copy_from"))
 		return
 	}
-	// Write returns when CopyFrom has read all of data and sent it on to
-	// the server, so the view of guest memory is not kept.
-	if _, err := cp.pw.Write(data); err != nil {
-		// The COPY failed (the server refused the data, the connection
-		// broke, the call was stopped): report why.
+	// The chunk is copied into the queue (the view of guest memory is not
+	// kept); pg_copy_data waits only while the queue is full. An error of
+	// the COPY (the server refused the data, the connection broke, the call
+	// was stopped) is reported by the first call after it.
+	err := errStopped
+	select {
+	case <-cp.done:
+	default:
+		err = cp.q.write(ctx, data, cp.done)
+	}
+	if err != nil {
+		// The COPY ended, or the call was stopped, which pgconn sees too
+		// (it cancels the COPY on the same context): report the COPY's
+		// error.
 		ps.copy = nil
-		_, cerr := cp.finish()
-		if cerr == nil {
-			cerr = err
+		if _, cerr := cp.finish(); cerr != nil {
+			err = cerr
+		} else if errors.Is(err, errStopped) {
+			err = errors.New("the COPY has ended")
 		}
-		fail(ctx, c, stack, fn, cerr)
+		fail(ctx, c, stack, fn, err)
 		return
 	}
 	c.ReturnValue(stack, 0)
@@ -634,7 +639,7 @@ func pgCopyEnd(ctx context.Context, c *host.Call, stack []uint64) {
 		return
 	}
 	ps.copy = nil
-	cp.pw.Close()
+	cp.q.close()
 	tag, err := cp.finish()
 	if err != nil {
 		fail(ctx, c, stack, fn, err)

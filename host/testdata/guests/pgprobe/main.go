@@ -55,6 +55,18 @@ func hostError(err error) string {
 		he.SQLState, he.Table, he.Column, he.Constraint, he.Detail, he.Message)
 }
 
+// copyChunks is how many chunks the COPY scenarios send.
+const copyChunks = 64
+
+// whereOf returns err's HostError.Where.
+func whereOf(err error) string {
+	var he *abi.HostError
+	if errors.As(err, &he) {
+		return he.Where
+	}
+	return ""
+}
+
 func (p *probe) Write(_ context.Context, scenario string, _ array.RecordReader) error {
 	switch scenario {
 	case "setup":
@@ -163,6 +175,56 @@ func (p *probe) Write(_ context.Context, scenario string, _ array.RecordReader) 
 			return errors.New("bad COPY data accepted")
 		}
 		return errors.New(hostError(err))
+	case "copy-many-chunks":
+		// copyChunks chunks of about 256 KiB, far more than the host's
+		// queue holds; the test holds a lock on c meanwhile.
+		if err := sdk.PgCopyFrom(0, `COPY c FROM STDIN`); err != nil {
+			return err
+		}
+		rows := 0
+		for i := 0; i < copyChunks; i++ {
+			var b []byte
+			for len(b) < 256<<10 {
+				b = fmt.Appendf(b, "%d\t%s\n", 200000+rows, strings.Repeat("x", 100))
+				rows++
+			}
+			if err := sdk.PgCopyData(b); err != nil {
+				return fmt.Errorf("chunk %d: %w", i, err)
+			}
+		}
+		n, err := sdk.PgCopyEnd()
+		if err != nil {
+			return err
+		}
+		return expect("rows copied", n, rows)
+	case "copy-bad-mid":
+		// A bad value in the third chunk of copyChunks: the error comes
+		// back from a later pg_copy_data or from pg_copy_end, with the
+		// server's fields.
+		if err := sdk.PgCopyFrom(0, `COPY c FROM STDIN`); err != nil {
+			return err
+		}
+		rows, bad := 0, false
+		for i := 0; i < copyChunks; i++ {
+			var b []byte
+			for len(b) < 256<<10 {
+				if i == 2 && !bad && len(b) > 128<<10 {
+					b = append(b, "not a number\tbad\n"...)
+					bad = true
+				} else {
+					b = fmt.Appendf(b, "%d\t%s\n", 300000+rows, strings.Repeat("y", 100))
+				}
+				rows++
+			}
+			if err := sdk.PgCopyData(b); err != nil {
+				return fmt.Errorf("pg_copy_data %s where=%q", hostError(err), whereOf(err))
+			}
+		}
+		_, err := sdk.PgCopyEnd()
+		if err == nil {
+			return errors.New("bad COPY data accepted")
+		}
+		return fmt.Errorf("pg_copy_end %s where=%q", hostError(err), whereOf(err))
 	case "copy-busy":
 		tx, err := sdk.PgBegin()
 		if err != nil {
