@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -153,7 +154,12 @@ func fillValue(b array.Builder, f arrow.Field, r int) {
 		appendText(b, pick(r, "192.168.0.1/24", "10.0.0.1", "2001:db8::1/64", "::1", "0.0.0.0/0", "::ffff:1.2.3.4"))
 		return
 	case abi.ExtMAC:
-		appendText(b, pick(r, "08:00:2b:01:02:03", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"))
+		// CloudQuery's mac storage: the raw address bytes.
+		hw, err := net.ParseMAC(pick(r, "08:00:2b:01:02:03", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"))
+		if err != nil {
+			panic(err)
+		}
+		appendText(b, string(hw))
 		return
 	}
 	switch b := b.(type) {
