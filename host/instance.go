@@ -32,6 +32,9 @@ type Instance struct {
 	stderr *lineLogger
 	// broken is set when the instance trapped or panicked: it must not be reused.
 	broken bool
+	// states are the capabilities' states kept across operations
+	// (Call.InstanceState), closed with the instance.
+	states map[Grant]InstanceState
 }
 
 // instanceKey is the context key of the *Instance being instantiated, so
@@ -103,6 +106,10 @@ func (in *Instance) logLine(level abi.Level, msg string) {
 }
 
 func (in *Instance) close(ctx context.Context) {
+	for _, st := range in.states {
+		st.Close()
+	}
+	in.states = nil
 	if in.mod != nil {
 		in.mod.Close(ctx)
 	}
