@@ -46,7 +46,7 @@ func TestRoundTrip(t *testing.T) {
 	for name, s := range specs(t) {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
-			w, err := codec.NewWriter(&buf, schema, &s)
+			w, err := codec.NewWriter(&buf, schema, &s, "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -134,6 +134,28 @@ func Parse(raw []byte) (Spec, error) {
 	return s, nil
 }
 
+// ParseFormat checks and fills the format keys of a spec alone (format,
+// format_spec, compression), as the codec capability receives them; the
+// Spec it returns has no path.
+func ParseFormat(format Format, formatSpec json.RawMessage, c Compression) (Spec, error) {
+	s := Spec{Format: format, FormatSpec: formatSpec, Compression: c}
+	if s.Format == "" {
+		s.Format = JSON
+	}
+	if !slices.Contains(Formats, s.Format) {
+		return s, fmt.Errorf("format %q is not supported; use csv, json (JSON Lines) or parquet", s.Format)
+	}
+	if err := s.parseFormatSpec(); err != nil {
+		return s, err
+	}
+	switch s.Compression {
+	case None, Gzip, Zstd:
+	default:
+		return s, fmt.Errorf("compression %q is not supported; use \"\" (none), gzip or zstd", s.Compression)
+	}
+	return s, nil
+}
+
 func strictDecode(raw []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
