@@ -23,6 +23,7 @@ import (
 	"github.com/wasmdest/wasmdest/host/capability/filesystem"
 	"github.com/wasmdest/wasmdest/host/conformance"
 	"github.com/wasmdest/wasmdest/internal/batch"
+	"github.com/wasmdest/wasmdest/internal/codec/testtable"
 )
 
 // TestRoundTrip writes the reference test table, in two Write calls, in
