@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"fmt"
+	_ "github.com/apache/arrow-go/v18/arrow/extensions" // registers arrow.uuid and arrow.json
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
