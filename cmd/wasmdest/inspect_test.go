@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/wasmdest/wasmdest/abi"
 	"path/filepath"
 	"slices"
 	"strings"
