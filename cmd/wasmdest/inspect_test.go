@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/wasmdest/wasmdest/abi"
 	"path/filepath"
 	"slices"
 	"strings"

@@ -1,4 +1,4 @@
-package codec
+package codec_test
 
 import (
 	"bytes"
@@ -11,8 +11,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/wasmdest/wasmdest/abi"
+	codeccap "github.com/wasmdest/wasmdest/host/capability/codec"
+	"github.com/wasmdest/wasmdest/host/conformance"
 	"github.com/wasmdest/wasmdest/internal/codec"
-	"github.com/wasmdest/wasmdest/internal/codec/testtable"
 	"github.com/wasmdest/wasmdest/internal/filespec"
 )
 
@@ -26,12 +27,12 @@ func schemaBytes(t *testing.T, s *arrow.Schema) []byte {
 	return buf.Bytes()
 }
 
-// TestDecodeProjects: codec_decode's work reads a file the encoder wrote in
+// TestDecodeProjects: Decode, codec_decode's work, reads a file the encoder wrote in
 // every format and returns its rows as the wanted schema, a column the file
 // lacks as nulls.
 func TestDecodeProjects(t *testing.T) {
-	schema := testtable.Schema()
-	rec := testtable.Record(schema, 0, 20)
+	schema := conformance.TableSchema("test_table", false, conformance.TestTableFields()...)
+	rec := conformance.Rows(schema, 0, 20, conformance.RowOptions{})
 	defer rec.Release()
 	extra := arrow.Field{Name: "added_later", Type: arrow.PrimitiveTypes.Int64, Nullable: true}
 	wanted := arrow.NewSchema(append(schema.Fields(), extra), nil)
@@ -53,7 +54,7 @@ func TestDecodeProjects(t *testing.T) {
 				if err := w.Close(); err != nil {
 					t.Fatal(err)
 				}
-				out, err := decode(context.Background(), abi.CodecDecodeRequest{
+				out, err := codeccap.Decode(context.Background(), abi.CodecDecodeRequest{
 					CodecFormat: abi.CodecFormat{Format: string(f), Compression: string(c)},
 					FileSchema:  schemaBytes(t, schema), Schema: schemaBytes(t, wanted),
 				}, file.Bytes())
@@ -101,11 +102,10 @@ func TestDecodeRefusesBadRequests(t *testing.T) {
 		{"data", abi.CodecDecodeRequest{CodecFormat: abi.CodecFormat{Format: "parquet"}, FileSchema: schemaBytes(t, schema)}, "parquet"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := decode(context.Background(), c.req, []byte("not a file"))
+			_, err := codeccap.Decode(context.Background(), c.req, []byte("not a file"))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
 			}
 		})
 	}
 }
-
