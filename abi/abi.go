@@ -17,7 +17,7 @@ import "fmt"
 // host functions this host does not have; a lower minor version is accepted.
 const (
 	VersionMajor = 1
-	VersionMinor = 2
+	VersionMinor = 3
 )
 
 // Version is a packed ABI version as returned by the ExportVersion function:
@@ -115,7 +115,7 @@ const (
 	ImportExpand = "expand"
 )
 
-// Host functions of the codec capability (CapCodec). Each returns an i64:
+// Host functions of the codec capability (CapCodec, ABI 1.3). Each returns an i64:
 // >= 0 on success (a handle, a count or a length, as each says), or minus
 // the length of a HostError waiting in the result slot. An encoder belongs
 // to the instance that opened it and lives across its operations (a file
