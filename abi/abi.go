@@ -17,7 +17,7 @@ import "fmt"
 // host functions this host does not have; a lower minor version is accepted.
 const (
 	VersionMajor = 1
-	VersionMinor = 2
+	VersionMinor = 3
 )
 
 // Version is a packed ABI version as returned by the ExportVersion function:
@@ -113,6 +113,41 @@ const (
 	// JSON ExpandRequest at ptr. Returns the result length (>= 0) or minus
 	// the length of a HostError (< 0); either waits in the result slot.
 	ImportExpand = "expand"
+)
+
+// Host functions of the codec capability (CapCodec, ABI 1.3). Each returns an i64:
+// >= 0 on success (a handle, a count or a length, as each says), or minus
+// the length of a HostError waiting in the result slot. An encoder belongs
+// to the instance that opened it and lives across its operations (a file
+// kept open with no_rotate spans write calls) until codec_close or the
+// instance's end.
+const (
+	// ImportCodecOpen is (ptr i32, len i32) -> i64: opens an encoder for the
+	// CodecOpenRequest JSON at ptr and returns its handle (> 0).
+	ImportCodecOpen = "codec_open"
+	// ImportCodecWrite is (h i64, ptr i32, len i32) -> i64: encodes records
+	// and returns how many rows. len 0 encodes the records of the running
+	// write operation's body, by reference (the guest need not read them);
+	// otherwise ptr..ptr+len is an Arrow IPC stream the guest produced.
+	// Either way the schema must be the encoder's. The encoded bytes wait
+	// for ImportCodecRead.
+	ImportCodecWrite = "codec_write"
+	// ImportCodecRead is (h i64, ptr i32, cap i32) -> i64: copies up to cap
+	// encoded bytes waiting in encoder h to ptr and returns how many; 0 when
+	// none wait.
+	ImportCodecRead = "codec_read"
+	// ImportCodecFinish is (h i64) -> i64: ends the encoder's content
+	// (Parquet footer, compression trailer), whose last bytes then wait
+	// for ImportCodecRead; returns 0.
+	ImportCodecFinish = "codec_finish"
+	// ImportCodecClose is (h i64) -> i64: releases encoder h, finished or
+	// not (an unfinished one is dropped); returns 0.
+	ImportCodecClose = "codec_close"
+	// ImportCodecDecode is (ptr i32, len i32, data i32, data_len i32) -> i64:
+	// decodes the whole file at data..data+data_len as the CodecDecodeRequest
+	// JSON at ptr says, and returns the length of an Arrow IPC stream of its
+	// rows in the result slot.
+	ImportCodecDecode = "codec_decode"
 )
 
 // Host functions of the postgres capability (CapPostgres). Each returns an

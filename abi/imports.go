@@ -85,6 +85,7 @@ var (
 	pLen   = Param{"len", I32}
 	pCap   = Param{"cap", I32}
 	pTx    = Param{"tx", I64}
+	pH     = Param{"h", I64}
 )
 
 // imports is the table of section 3 of ABI.md, in its order. A test checks
@@ -113,6 +114,12 @@ var imports = []Import{
 	{ImportSQLLoad, []Param{pPtr, pLen}, []ValueType{I64}, CapSQL},
 	{ImportSQLLoadData, []Param{pPtr, pLen}, []ValueType{I64}, CapSQL},
 	{ImportSQLLoadEnd, nil, []ValueType{I64}, CapSQL},
+	{ImportCodecOpen, []Param{pPtr, pLen}, []ValueType{I64}, CapCodec},
+	{ImportCodecWrite, []Param{pH, pPtr, pLen}, []ValueType{I64}, CapCodec},
+	{ImportCodecRead, []Param{pH, pPtr, pCap}, []ValueType{I64}, CapCodec},
+	{ImportCodecFinish, []Param{pH}, []ValueType{I64}, CapCodec},
+	{ImportCodecClose, []Param{pH}, []ValueType{I64}, CapCodec},
+	{ImportCodecDecode, []Param{pPtr, pLen, {"data", I32}, {"data_len", I32}}, []ValueType{I64}, CapCodec},
 }
 
 // Imports returns every host function of this ABI version: the one table

@@ -219,6 +219,41 @@ type WriteResult struct {
 	LostRows int64 `json:"lost_rows,omitempty"`
 }
 
+// CodecFormat is how the codec capability encodes or decodes a file: the
+// file destination's spec keys for it (guests/file/README.md).
+type CodecFormat struct {
+	// Format is "csv", "json" (JSON Lines) or "parquet"; "" is json.
+	Format string `json:"format,omitempty"`
+	// FormatSpec is the format's options: csv takes delimiter and
+	// skip_header, parquet version, root_repetition and
+	// max_row_group_length.
+	FormatSpec json.RawMessage `json:"format_spec,omitempty"`
+	// Compression is "", "gzip" or "zstd". CSV and JSON Lines files are
+	// compressed as one stream; Parquet compresses its columns.
+	Compression string `json:"compression,omitempty"`
+}
+
+// CodecOpenRequest is what codec_open opens an encoder for.
+type CodecOpenRequest struct {
+	CodecFormat
+	// Schema is an Arrow IPC stream holding the schema of the records to
+	// encode (no records); empty means the schema of the running write
+	// operation's body.
+	Schema []byte `json:"schema,omitempty"`
+	// CreatedBy is the "created by" of Parquet files.
+	CreatedBy string `json:"created_by,omitempty"`
+}
+
+// CodecDecodeRequest is what codec_decode decodes a file as.
+type CodecDecodeRequest struct {
+	CodecFormat
+	// FileSchema is an Arrow IPC stream holding the schema the file was
+	// written with; Schema the one wanted (a column the file lacks reads as
+	// nulls, types are converted). Schema empty means FileSchema.
+	FileSchema []byte `json:"file_schema"`
+	Schema     []byte `json:"schema,omitempty"`
+}
+
 // HostError is the JSON form of an error a host function returns through the
 // result slot. Database errors fill the fields after Message.
 type HostError struct {

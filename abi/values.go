@@ -83,10 +83,14 @@ const (
 	// opens from the spec: driver, and dsn (a secret) for servers or path
 	// (inside the destination's directory) for file databases.
 	CapSQL Capability = "sql"
+	// CapCodec (ABI 1.3) is the codec_* host functions: the host encodes
+	// record batches as CSV, JSON Lines or Parquet files (and decodes them
+	// back) natively, and the guest writes the bytes where its policy says.
+	CapCodec Capability = "codec"
 )
 
 // Capabilities returns every capability this ABI version defines.
-func Capabilities() []Capability { return []Capability{CapFilesystem, CapPostgres, CapSQL} }
+func Capabilities() []Capability { return []Capability{CapFilesystem, CapPostgres, CapSQL, CapCodec} }
 
 // Valid returns nil when c is a capability of this ABI version, or else an
 // error listing them.

@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"fmt"
+	_ "github.com/apache/arrow-go/v18/arrow/extensions" // registers arrow.uuid and arrow.json
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -30,19 +31,20 @@ func NewIPCReader(r io.Reader) (*ipc.Reader, error) {
 // recordBody is an io.Reader of an Arrow IPC stream that encodes one record
 // at a time as it is read, so a body costs one encoded record of memory.
 type recordBody struct {
-	w    *ipc.Writer
-	buf  bytes.Buffer
-	recs []arrow.RecordBatch
-	next int
-	done bool
-	err  error
+	w      *ipc.Writer
+	schema *arrow.Schema
+	buf    bytes.Buffer
+	recs   []arrow.RecordBatch
+	next   int
+	done   bool
+	err    error
 }
 
 // RecordBody returns the Arrow IPC stream of schema and recs as an io.Reader,
 // for OpWrite and, with no recs, for the schema-only bodies of OpDescribe,
 // OpMigrate and OpRead. recs must stay valid until the reader is drained.
 func RecordBody(schema *arrow.Schema, recs ...arrow.RecordBatch) io.Reader {
-	b := &recordBody{recs: recs}
+	b := &recordBody{schema: schema, recs: recs}
 	b.w = ipc.NewWriter(&b.buf, ipc.WithSchema(schema))
 	return b
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/hashicorp/go-hclog"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -89,6 +90,14 @@ type Session interface {
 	// trapped, panicked or was stopped): it rolls back and releases what
 	// the guest left open. ctx may be done already.
 	End(ctx context.Context)
+}
+
+// InstanceState is a capability's state kept across the operations of one
+// instance (an encoder of a file that spans write calls): Call.InstanceState
+// makes it, and the host closes it when the instance is closed or discarded.
+type InstanceState interface {
+	// Close releases what the state holds.
+	Close()
 }
 
 // Function is one host function of a capability. Its name and signature
@@ -181,6 +190,34 @@ func (c *Call) Session() Session {
 	s := c.grant.Begin(c)
 	c.sessions = append(c.sessions, session{c.grant, s})
 	return s
+}
+
+// InstanceState returns the running capability's state on this instance,
+// made with newState on first use; the host closes it when the instance ends.
+func (c *Call) InstanceState(newState func() InstanceState) InstanceState {
+	in := c.inst
+	if st, ok := in.states[c.grant]; ok {
+		return st
+	}
+	if in.states == nil {
+		in.states = map[Grant]InstanceState{}
+	}
+	st := newState()
+	in.states[c.grant] = st
+	return st
+}
+
+// Records returns the records of the running operation's body when the
+// host produced it from decoded records (RecordBody: a write's batch), so
+// a capability can use them by reference instead of the guest sending them
+// back; ok is false for other bodies. They are valid while the host
+// function runs.
+func (c *Call) Records() (schema *arrow.Schema, recs []arrow.RecordBatch, ok bool) {
+	b, ok := c.body.(*recordBody)
+	if !ok {
+		return nil, nil, false
+	}
+	return b.schema, b.recs, true
 }
 
 // Logger returns the instance's logger.

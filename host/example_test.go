@@ -70,6 +70,6 @@ func Example() {
 		fmt.Println("read back ids:", ids.Int64Values())
 	}
 	// Output:
-	// guest: misbehave v0.0.1 ABI 1.2
+	// guest: misbehave v0.0.1 ABI 1.3
 	// read back ids: [0 1 2]
 }

@@ -36,6 +36,9 @@ type Instance struct {
 	// notes take the host errors its grants noted that the guest could
 	// only be told of vaguely (HostErrorNoter).
 	notes []func() error
+	// states are the capabilities' states kept across operations
+	// (Call.InstanceState), closed with the instance.
+	states map[Grant]InstanceState
 }
 
 // instanceKey is the context key of the *Instance being instantiated, so
@@ -113,6 +116,10 @@ func (in *Instance) logLine(level abi.Level, msg string) {
 }
 
 func (in *Instance) close(ctx context.Context) {
+	for _, st := range in.states {
+		st.Close()
+	}
+	in.states = nil
 	if in.mod != nil {
 		in.mod.Close(ctx)
 	}

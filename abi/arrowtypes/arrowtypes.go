@@ -17,7 +17,10 @@
 //
 // The canonical Arrow extension types "arrow.uuid" and "arrow.json" are not
 // re-implemented: arrow-go's arrow/extensions package provides and registers
-// them (this package imports it). The Is* helpers accept either naming.
+// them. This package does not import it (it pulls in parts of arrow-go's
+// Parquet, megabytes of a guest that never needs them): a program that must
+// decode those types as extension types imports it itself, as the host and
+// the postgres guest do. The Is* helpers accept either naming.
 //
 // Call Register before decoding IPC so that the types decode as extension
 // types rather than as their storage. The package builds for GOOS=wasip1.
@@ -30,7 +33,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	_ "github.com/apache/arrow-go/v18/arrow/extensions" // registers arrow.uuid and arrow.json
 	"github.com/wasmdest/wasmdest/abi"
 )
 

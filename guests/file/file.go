@@ -19,7 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/guests/file/internal/format"
+	"github.com/wasmdest/wasmdest/internal/filespec"
 	sdk "github.com/wasmdest/wasmdest/sdk-guest"
 )
 
@@ -31,8 +31,17 @@ import (
 // file is written under a temporary name (".<name>.<random>.tmp" in the
 // same directory) and gets its final name only once complete, without
 // replacing a file of that name: a file is complete or absent.
+//
+// The host encodes the files (the codec capability, host/capability/codec):
+// the guest hands it each write's batch by reference and writes the bytes
+// it gets back to the file it opened. Names, rotation, the temporary file
+// and what happens on failure stay here.
 type destination struct {
-	spec format.Spec
+	spec filespec.Spec
+	// codec is the spec's format keys, as the codec capability takes them.
+	codec abi.CodecFormat
+	// scratch is the buffer encoded bytes are copied through.
+	scratch []byte
 	// open holds, per table, the file kept open across Write calls with no_rotate.
 	open map[string]*openFile
 	// written lists, per table, the files this instance finished, for Read.
@@ -50,7 +59,7 @@ type openFile struct {
 	schema            *arrow.Schema
 	f                 *os.File
 	buf               *bufio.Writer
-	w                 format.Writer
+	enc               *sdk.Encoder
 	rows              int64
 }
 
@@ -60,63 +69,75 @@ func (d *destination) Init(_ context.Context, req abi.InitRequest) error {
 	default:
 		return fmt.Errorf("write_mode %q is not supported by the file destination: files are append-only (each batch becomes new files; nothing is ever rewritten or deleted, so there is nothing to overwrite); set write_mode to %q", req.WriteMode, abi.WriteModeAppend)
 	}
-	s, err := format.Parse(req.Spec)
+	s, err := filespec.Parse(req.Spec)
 	if err != nil {
 		return err
 	}
 	d.spec = s
+	d.codec = abi.CodecFormat{Format: string(s.Format), FormatSpec: s.FormatSpec, Compression: string(s.Compression)}
+	d.scratch = make([]byte, 256<<10)
 	d.open = map[string]*openFile{}
 	d.written = map[string][]writtenFile{}
 	return nil
 }
 
 func (d *destination) Write(ctx context.Context, table string, records array.RecordReader) error {
+	// The guest reads only the batch's schema: the host encodes its records
+	// by reference (sdk.Encoder.WriteBatch).
+	schema := records.Schema()
 	of := d.open[table]
-	if of != nil && !of.schema.Equal(records.Schema()) {
+	if of != nil && !of.schema.Equal(schema) {
 		return fmt.Errorf("table %s: the schema changed while %s is open (no_rotate keeps one file per table, and a file holds one schema); the file keeps its %d rows and is finished at close; start a new sync to write the new schema to a new file",
 			table, of.final, of.rows)
 	}
-	rotate := !d.spec.NoRotate
-	var before int64 // rows of the open file before this batch
-	if of != nil {
-		before = of.rows
+	if of == nil {
+		return d.writeNew(ctx, table, schema)
 	}
-	for records.Next() {
-		rec := records.RecordBatch()
-		if rec.NumRows() == 0 {
-			continue
-		}
-		if of == nil {
-			var err error
-			if of, err = d.create(table, records.Schema()); err != nil {
-				return err
-			}
-			if !rotate {
-				d.open[table] = of
-			}
-		}
-		if err := of.w.Write(rec); err != nil {
-			d.abort(of)
-			return fmt.Errorf("table %s: write %s: %w%s", table, of.final, err, d.discarded(ctx, of, before))
-		}
-		of.rows += rec.NumRows()
+	before := of.rows
+	rows, err := of.enc.WriteBatch()
+	if err == nil {
+		_, err = of.enc.Drain(of.buf, d.scratch)
 	}
-	if err := records.Err(); err != nil {
-		// A batch is written whole or not at all: drop a file that holds
-		// part of it.
-		if of != nil && (rotate || of.rows > before) {
-			d.abort(of)
-			return fmt.Errorf("table %s: %w%s", table, err, d.discarded(ctx, of, before))
-		}
+	if err != nil {
+		d.abort(of)
+		return fmt.Errorf("table %s: write %s: %w%s", table, of.final, err, d.discarded(ctx, of, before))
+	}
+	of.rows += rows
+	// The batch is in the open no_rotate file, which gets its name at
+	// close: it is not durable until then.
+	sdk.ReportWrite(ctx, abi.WriteResult{HeldRows: rows})
+	return nil
+}
+
+// writeNew writes the running write's batch to a new file: finished at
+// once, or kept open for later batches with no_rotate. An empty batch makes
+// no file.
+func (d *destination) writeNew(ctx context.Context, table string, schema *arrow.Schema) error {
+	enc, err := sdk.CodecOpen(d.codec, nil, CreatedBy)
+	if err != nil {
 		return fmt.Errorf("table %s: %w", table, err)
 	}
-	if of == nil {
+	rows, err := enc.WriteBatch()
+	if err != nil || rows == 0 {
+		enc.Close()
+		if err != nil {
+			return fmt.Errorf("table %s: %w", table, err)
+		}
 		return nil
 	}
-	if !rotate {
-		// The batch is in the open file, which gets its name at close: it
-		// is not durable until then.
-		sdk.ReportWrite(ctx, abi.WriteResult{HeldRows: of.rows - before})
+	of, err := d.create(table, schema, enc)
+	if err != nil {
+		enc.Close()
+		return err
+	}
+	of.rows = rows
+	if _, err := enc.Drain(of.buf, d.scratch); err != nil {
+		d.abort(of)
+		return fmt.Errorf("table %s: write %s: %w", table, of.final, err)
+	}
+	if d.spec.NoRotate {
+		d.open[table] = of
+		sdk.ReportWrite(ctx, abi.WriteResult{HeldRows: rows})
 		return nil
 	}
 	return d.finish(of)
@@ -133,16 +154,13 @@ func (d *destination) discarded(ctx context.Context, of *openFile, earlier int64
 }
 
 // create expands the path for a new file of table and opens it under a
-// temporary name in the final directory.
-func (d *destination) create(table string, schema *arrow.Schema) (*openFile, error) {
-	if err := format.CheckSchema(schema, d.spec.Format); err != nil {
-		return nil, fmt.Errorf("table %s: %w", table, err)
-	}
+// temporary name in the final directory, for the content enc encodes.
+func (d *destination) create(table string, schema *arrow.Schema, enc *sdk.Encoder) (*openFile, error) {
 	name, err := sdk.Expand(abi.ExpandRequest{Template: d.spec.Path, Table: table, Format: d.spec.Extension()})
 	if err != nil {
 		return nil, fmt.Errorf("table %s: path %q: %w", table, d.spec.Path, err)
 	}
-	rel, err := format.CleanPath(name)
+	rel, err := filespec.CleanPath(name)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: path %q expands to %w", table, d.spec.Path, err)
 	}
@@ -161,12 +179,7 @@ func (d *destination) create(table string, schema *arrow.Schema) (*openFile, err
 	if err != nil {
 		return nil, fmt.Errorf("table %s: create %s: %w%s", table, tmp, err, explain(tmp, err))
 	}
-	of := &openFile{table: table, final: final, tmp: tmp, schema: schema, f: f, buf: bufio.NewWriterSize(f, 256<<10)}
-	if of.w, err = format.NewWriter(of.buf, schema, &d.spec); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return nil, fmt.Errorf("table %s: %w", table, err)
-	}
+	of := &openFile{table: table, final: final, tmp: tmp, schema: schema, f: f, buf: bufio.NewWriterSize(f, 256<<10), enc: enc}
 	sdk.Debug("file opened", "table", table, "path", final, "tmp", tmp)
 	return of, nil
 }
@@ -215,7 +228,13 @@ func randomHex() string {
 // finish completes a file and gives it its final name.
 func (d *destination) finish(of *openFile) error {
 	delete(d.open, of.table)
-	err := of.w.Close()
+	err := of.enc.Finish()
+	if err == nil {
+		_, err = of.enc.Drain(of.buf, d.scratch)
+	}
+	if cerr := of.enc.Close(); err == nil {
+		err = cerr
+	}
 	if err == nil {
 		err = of.buf.Flush()
 	}
@@ -261,6 +280,7 @@ func publish(tmp, final string) error {
 // abort removes a file that will not be finished.
 func (d *destination) abort(of *openFile) {
 	delete(d.open, of.table)
+	of.enc.Close()
 	of.f.Close()
 	os.Remove(of.tmp)
 }
@@ -288,22 +308,26 @@ func (d *destination) Read(ctx context.Context, table string, schema *arrow.Sche
 	return nil
 }
 
-func (d *destination) readFile(ctx context.Context, wf writtenFile, schema *arrow.Schema, emit func(arrow.RecordBatch) error) error {
-	f, err := os.Open(wf.name)
+// readFile decodes a file through the host's codec (codec_decode): the
+// guest holds no decoder of its own.
+func (d *destination) readFile(_ context.Context, wf writtenFile, schema *arrow.Schema, emit func(arrow.RecordBatch) error) error {
+	data, err := os.ReadFile(wf.name)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
+	recs, err := sdk.CodecDecode(d.codec, wf.schema, schema, data)
 	if err != nil {
 		return err
 	}
-	return format.Read(ctx, bufio.NewReaderSize(f, 256<<10), f, fi.Size(), wf.schema, &d.spec, func(rec arrow.RecordBatch) error {
-		out, err := format.Project(rec, schema)
-		if err != nil {
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	for _, r := range recs {
+		if err := emit(r); err != nil {
 			return err
 		}
-		defer out.Release()
-		return emit(out)
-	})
+	}
+	return nil
 }

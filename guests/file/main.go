@@ -13,7 +13,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
-	"github.com/wasmdest/wasmdest/guests/file/internal/format"
+	"github.com/wasmdest/wasmdest/internal/filespec"
 	sdk "github.com/wasmdest/wasmdest/sdk-guest"
 )
 
@@ -21,24 +21,26 @@ import (
 var specSchema []byte
 
 // version is the guest's own version, reported in its manifest.
-const version = "v0.2.0"
+const version = "v0.3.0"
+
+// CreatedBy is the "created by" of the Parquet files the guest writes.
+const CreatedBy = "wasmdest file destination " + version
 
 func init() {
 	// Decode CloudQuery's uuid, json, inet and mac columns as those types.
 	arrowtypes.Register()
-	format.CreatedBy = "wasmdest file destination " + version
 	// The guest implements sdk.Reader but not sdk.StaleDeleter: files are
 	// append-only, so the host refuses overwrite-delete-stale up front.
 	sdk.Register(abi.Manifest{
 		Name:         "file",
 		Version:      version,
-		Capabilities: []abi.Capability{abi.CapFilesystem},
+		Capabilities: []abi.Capability{abi.CapFilesystem, abi.CapCodec},
 		SpecSchema:   specSchema,
 		WriteModes:   []abi.WriteMode{abi.WriteModeAppend},
 		BatchDefaults: abi.BatchLimits{
-			Rows:    format.DefaultBatchRows,
-			Bytes:   format.DefaultBatchBytes,
-			Timeout: format.DefaultBatchTimeout,
+			Rows:    filespec.DefaultBatchRows,
+			Bytes:   filespec.DefaultBatchBytes,
+			Timeout: filespec.DefaultBatchTimeout,
 		},
 	}, &destination{})
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	_ "embed"
 	"errors"
+	_ "github.com/apache/arrow-go/v18/arrow/extensions" // registers arrow.uuid and arrow.json
 	"strings"
 	"time"
 

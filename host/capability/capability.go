@@ -8,6 +8,7 @@ package capability
 import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/codec"
 	"github.com/wasmdest/wasmdest/host/capability/filesystem"
 	"github.com/wasmdest/wasmdest/host/capability/postgres"
 	"github.com/wasmdest/wasmdest/host/capability/sqldb"
@@ -16,7 +17,7 @@ import (
 // Builtin returns every capability of this build, in the order of
 // abi.Capabilities().
 func Builtin() []host.Capability {
-	return []host.Capability{filesystem.Capability(), postgres.Capability(), sqldb.Capability()}
+	return []host.Capability{filesystem.Capability(), postgres.Capability(), sqldb.Capability(), codec.Capability()}
 }
 
 // Find returns the capability of cs named name, or nil.

@@ -66,7 +66,8 @@ type TenantConfig struct {
 	RowsPerMinute  int64 `toml:"rows_per_minute"`
 	BytesPerMinute int64 `toml:"bytes_per_minute"`
 	// Grant lists the capabilities the tenant's guests may have
-	// ("filesystem", "postgres"). A guest asking for another is refused.
+	// ("filesystem", "postgres"; "codec" is always granted). A guest asking
+	// for another is refused.
 	Grant []abi.Capability `toml:"grant"`
 	// Root is the tenant's directory: every filesystem destination's
 	// directory must be inside it; one without a directory gets
@@ -243,4 +244,9 @@ func within(dir, path string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
-func (t *TenantConfig) granted(c abi.Capability) bool { return slices.Contains(t.Grant, c) }
+// granted reports whether the tenant's guests may have c. The codec
+// capability is always granted: it reaches nothing (no file, no network),
+// it only encodes what the guest hands it, on the host's CPU.
+func (t *TenantConfig) granted(c abi.Capability) bool {
+	return c == abi.CapCodec || slices.Contains(t.Grant, c)
+}

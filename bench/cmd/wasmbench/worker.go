@@ -19,6 +19,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/codec"
 	"github.com/wasmdest/wasmdest/host/capability/filesystem"
 	"github.com/wasmdest/wasmdest/host/capability/postgres"
 	"github.com/wasmdest/wasmdest/host/capability/sqldb"
@@ -93,7 +94,7 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 		Writers: j.Writers,
 		// pgx logs at the default pgx_log_level: no statement is expected
 		// to fail, so an error logged here is worth seeing.
-		Capabilities: []host.Capability{filesystem.Capability(), postgres.Capability(), sqldb.Capability()},
+		Capabilities: []host.Capability{filesystem.Capability(), postgres.Capability(), sqldb.Capability(), codec.Capability()},
 	}
 	d := config.Destination{
 		Name: "bench", Registry: config.RegistryLocal, Path: j.Guest,

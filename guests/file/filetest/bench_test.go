@@ -18,8 +18,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
-	"github.com/wasmdest/wasmdest/guests/file/internal/format"
 	"github.com/wasmdest/wasmdest/host/conformance"
+	format "github.com/wasmdest/wasmdest/internal/codec"
 )
 
 // narrowRecord makes n rows of a typical table: a uuid, numbers, text, a
@@ -103,7 +103,7 @@ func BenchmarkFormats(b *testing.B) {
 					start = time.Now()
 					for k, r := range tb.batches {
 						if err := writeFile(filepath.Join(dir, fmt.Sprintf("native-%d", k)), func(w *bufio.Writer) error {
-							fw, err := format.NewWriter(w, schema, &s)
+							fw, err := format.NewWriter(w, schema, &s, "")
 							if err != nil {
 								return err
 							}

@@ -29,6 +29,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/codec"
 	"github.com/wasmdest/wasmdest/host/capability/filesystem"
 	"github.com/wasmdest/wasmdest/host/conformance"
 	"github.com/wasmdest/wasmdest/internal/placeholder"
@@ -104,7 +105,7 @@ func newPool(t testing.TB, g *host.Guest, root, spec string) *testPool {
 		t.Fatal(err)
 	}
 	p, err := g.NewPool(host.PoolConfig{
-		Grants: []host.Grant{fs},
+		Grants: []host.Grant{fs, codec.Grant()},
 		Init: &abi.InitRequest{Destination: "files", Spec: json.RawMessage(spec), WriteMode: abi.WriteModeAppend,
 			SyncID: syncID, SyncTime: syncTime.Format(time.RFC3339Nano)},
 		Expand: expand,

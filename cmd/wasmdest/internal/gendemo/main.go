@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	_ "github.com/apache/arrow-go/v18/arrow/extensions" // registers arrow.uuid and arrow.json
 	"log"
 	"math/rand/v2"
 	"os"

@@ -11,7 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/wasmdest/wasmdest/guests/internal/jsonstring"
+	"github.com/wasmdest/wasmdest/internal/jsonstring"
 )
 
 // Structs, maps and lists of lists are stored as jsonb documents. Their

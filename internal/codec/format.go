@@ -1,4 +1,4 @@
-package format
+package codec
 
 import (
 	"context"
@@ -22,13 +22,17 @@ type Writer interface {
 }
 
 // NewWriter returns a Writer of s.Format and s.Compression on w. It checks
-// up front that every column's type can be written.
-func NewWriter(w io.Writer, schema *arrow.Schema, s *Spec) (Writer, error) {
+// up front that every column's type can be written. createdBy is the
+// "created by" of Parquet files; "" means DefaultCreatedBy.
+func NewWriter(w io.Writer, schema *arrow.Schema, s *Spec, createdBy string) (Writer, error) {
+	if createdBy == "" {
+		createdBy = DefaultCreatedBy
+	}
 	if err := CheckSchema(schema, s.Format); err != nil {
 		return nil, err
 	}
 	if s.Format == Parquet {
-		return newParquetWriter(w, schema, s)
+		return newParquetWriter(w, schema, s, createdBy)
 	}
 	cw, err := compressWriter(w, s.Compression)
 	if err != nil {

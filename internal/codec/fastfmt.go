@@ -1,4 +1,4 @@
-package format
+package codec
 
 import (
 	"github.com/apache/arrow-go/v18/arrow"

@@ -1,7 +1,8 @@
-package format
+package codec_test
 
 import (
 	"bytes"
+	"github.com/wasmdest/wasmdest/internal/codec"
 	"strings"
 	"testing"
 
@@ -18,15 +19,15 @@ func TestCSVListsAsArrow(t *testing.T) {
 	schema := testTable()
 	rec := conformance.Rows(schema, 0, 60, conformance.RowOptions{Nanoseconds: true})
 	var ours, theirs bytes.Buffer
-	if err := newCSVWriter(&ours, schema, CSVSpec{Delimiter: ","}).Write(rec); err != nil {
+	if err := codec.NewCSVWriter(&ours, schema, codec.CSVSpec{Delimiter: ","}).Write(rec); err != nil {
 		t.Fatal(err)
 	}
 	plain := csv.NewWriter(&theirs, schema, csv.WithHeader(true), csv.WithCRLF(true), csv.WithNullWriter(""),
 		csv.WithCustomTypeConverter(func(dt arrow.DataType, col arrow.Array) ([]string, bool) {
-			if isList(dt) {
+			if codec.IsList(dt) {
 				return nil, false // arrow/csv's own list path
 			}
-			return csvCells(dt, col)
+			return codec.CSVCells(dt, col)
 		}))
 	if err := plain.Write(rec); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,8 @@
-package format
+package codec_test
 
 import (
 	"bytes"
+	"github.com/wasmdest/wasmdest/internal/codec"
 	"math"
 	"strings"
 	"testing"
@@ -44,10 +45,10 @@ func TestFastTimestamps(t *testing.T) {
 			b.Append(arrow.Timestamp(v))
 		}
 		arr := b.NewArray().(*array.Timestamp)
-		enc := valueEncoder(arr)
+		enc := codec.ValueEncoder(arr)
 		for i := 0; i < arr.Len(); i++ {
 			got, _ := enc(nil, i)
-			want, _ := appendAny(nil, arr.GetOneForMarshal(i))
+			want, _ := codec.AppendAny(nil, arr.GetOneForMarshal(i))
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s %d: JSON %s, arrow-go %s", unit, arr.Value(i), got, want)
 			}
@@ -55,7 +56,7 @@ func TestFastTimestamps(t *testing.T) {
 		schema := arrow.NewSchema([]arrow.Field{{Name: "t", Type: dt}}, nil)
 		rec := array.NewRecordBatch(schema, []arrow.Array{arr}, int64(arr.Len()))
 		var fast, plain bytes.Buffer
-		w := newCSVWriter(&fast, schema, CSVSpec{Delimiter: ","})
+		w := codec.NewCSVWriter(&fast, schema, codec.CSVSpec{Delimiter: ","})
 		if err := w.Write(rec); err != nil {
 			t.Fatal(err)
 		}
@@ -80,8 +81,8 @@ func TestFastUUID(t *testing.T) {
 		b.Append(uuid.New())
 	}
 	arr := b.NewArray()
-	enc := valueEncoder(arr)
-	cells := fastCells(arr)
+	enc := codec.ValueEncoder(arr)
+	cells := codec.FastCells(arr)
 	for i := 0; i < arr.Len(); i++ {
 		got, _ := enc(nil, i)
 		if want := `"` + arr.ValueStr(i) + `"`; string(got) != want {
@@ -130,13 +131,13 @@ func TestFastJSONAsArrow(t *testing.T) {
 		if _, nested := col.DataType().(arrow.NestedType); nested {
 			continue
 		}
-		enc := newEncoder(col)
+		enc := codec.NewEncoder(col)
 		for i := 0; i < col.Len(); i++ {
 			got, err := enc(nil, i)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := appendAny(nil, col.GetOneForMarshal(i))
+			want, err := codec.AppendAny(nil, col.GetOneForMarshal(i))
 			if err != nil {
 				t.Fatal(err)
 			}

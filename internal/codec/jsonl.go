@@ -1,4 +1,4 @@
-package format
+package codec
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
-	"github.com/wasmdest/wasmdest/guests/internal/jsonstring"
+	"github.com/wasmdest/wasmdest/internal/jsonstring"
 )
 
 // jsonWriter writes JSON Lines: one object per row, keys in schema order.

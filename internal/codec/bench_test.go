@@ -1,4 +1,4 @@
-package format
+package codec
 
 import (
 	"fmt"
@@ -49,7 +49,7 @@ func BenchmarkWriters(b *testing.B) {
 			b.Run(f+"/"+sc.Field(0).Name, func(b *testing.B) {
 				s, _ := Parse([]byte(`{"path":"{{UUID}}","format":"` + f + `"}`))
 				for i := 0; i < b.N; i++ {
-					w, err := NewWriter(io.Discard, sc, &s)
+					w, err := NewWriter(io.Discard, sc, &s, "")
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -1,9 +1,11 @@
-package format
+package codec_test
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/wasmdest/wasmdest/internal/codec"
+	"github.com/wasmdest/wasmdest/internal/filespec"
 	"strings"
 	"testing"
 
@@ -14,21 +16,21 @@ import (
 )
 
 // specs returns one spec per format, compression and Parquet version.
-func specs(t testing.TB) map[string]Spec {
-	out := map[string]Spec{}
+func specs(t testing.TB) map[string]codec.Spec {
+	out := map[string]codec.Spec{}
 	add := func(name, raw string) {
-		s, err := Parse([]byte(raw))
+		s, err := codec.Parse([]byte(raw))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		out[name] = s
 	}
-	for _, c := range []Compression{None, Gzip, Zstd} {
-		for _, f := range formats {
+	for _, c := range []codec.Compression{codec.None, codec.Gzip, codec.Zstd} {
+		for _, f := range filespec.Formats {
 			add(fmt.Sprintf("%s/%s", f, c), fmt.Sprintf(`{"path":"{{TABLE}}/{{UUID}}.{{FORMAT}}","format":%q,"compression":%q}`, f, c))
 		}
 	}
-	for _, v := range parquetVersions {
+	for _, v := range []string{"v1.0", "v2.4", "v2.6", "v2Latest"} {
 		add("parquet/"+v, fmt.Sprintf(`{"path":"{{TABLE}}/{{UUID}}.{{FORMAT}}","format":"parquet","format_spec":{"version":%q,"root_repetition":"required","max_row_group_length":7}}`, v))
 	}
 	add("csv/semicolon-noheader", `{"path":"{{TABLE}}/{{UUID}}.{{FORMAT}}","format":"csv","format_spec":{"delimiter":";","skip_header":true}}`)
@@ -37,14 +39,14 @@ func specs(t testing.TB) map[string]Spec {
 }
 
 // TestRoundTrip writes the test table in every format and reads it back
-// through Read: every type returns exactly.
+// through codec.Read: every type returns exactly.
 func TestRoundTrip(t *testing.T) {
 	schema := testTable()
 	recs := []arrow.RecordBatch{conformance.Rows(schema, 0, 25, conformance.RowOptions{Nanoseconds: true}), conformance.Rows(schema, 25, 11, conformance.RowOptions{Nanoseconds: true})}
 	for name, s := range specs(t) {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
-			w, err := NewWriter(&buf, schema, &s)
+			w, err := codec.NewWriter(&buf, schema, &s, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +59,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []arrow.RecordBatch
-			err = Read(context.Background(), bytes.NewReader(buf.Bytes()), bytes.NewReader(buf.Bytes()), int64(buf.Len()), schema, &s, func(r arrow.RecordBatch) error {
+			err = codec.Read(context.Background(), bytes.NewReader(buf.Bytes()), bytes.NewReader(buf.Bytes()), int64(buf.Len()), schema, &s, func(r arrow.RecordBatch) error {
 				r.Retain()
 				got = append(got, r)
 				return nil

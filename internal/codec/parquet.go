@@ -1,4 +1,4 @@
-package format
+package codec
 
 import (
 	"context"
@@ -16,8 +16,9 @@ import (
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 )
 
-// CreatedBy is the "created by" of the Parquet files written.
-var CreatedBy = "wasmdest file destination"
+// DefaultCreatedBy is the "created by" of the Parquet files written when
+// the writer is given none.
+const DefaultCreatedBy = "wasmdest file destination"
 
 // parquetType is the Arrow type a column of dt is written to Parquet as, by
 // arrow-go's pqarrow writer (which then picks the Parquet physical and
@@ -91,7 +92,7 @@ func parquetElem(f arrow.Field) arrow.Field {
 
 func parquetSchema(schema *arrow.Schema) *arrow.Schema { return twinSchema(schema, parquetType) }
 
-func parquetProps(s *Spec) (*parquet.WriterProperties, error) {
+func parquetProps(s *Spec, createdBy string) (*parquet.WriterProperties, error) {
 	version := map[string]parquet.Version{"v1.0": parquet.V1_0, "v2.4": parquet.V2_4, "v2.6": parquet.V2_6, "v2Latest": parquet.V2_LATEST}[s.Parquet.Version]
 	rep := map[string]parquet.Repetition{
 		"required": parquet.Repetitions.Required, "optional": parquet.Repetitions.Optional, "repeated": parquet.Repetitions.Repeated,
@@ -102,7 +103,7 @@ func parquetProps(s *Spec) (*parquet.WriterProperties, error) {
 		parquet.WithRootRepetition(rep),
 		parquet.WithMaxRowGroupLength(s.Parquet.MaxRowGroupLength),
 		parquet.WithCompression(codec),
-		parquet.WithCreatedBy(CreatedBy),
+		parquet.WithCreatedBy(createdBy),
 		parquet.WithAllocator(mem),
 	), nil
 }
@@ -115,8 +116,8 @@ type parquetWriter struct {
 	target *arrow.Schema
 }
 
-func newParquetWriter(w io.Writer, schema *arrow.Schema, s *Spec) (*parquetWriter, error) {
-	props, err := parquetProps(s)
+func newParquetWriter(w io.Writer, schema *arrow.Schema, s *Spec, createdBy string) (*parquetWriter, error) {
+	props, err := parquetProps(s, createdBy)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package format
+package filespec
 
 import (
 	"bytes"
@@ -86,7 +86,7 @@ func TestParseDefaults(t *testing.T) {
 // TestSchemaAgrees: spec.schema.json accepts exactly the specs Parse
 // accepts, but for the rules only the guest can check.
 func TestSchemaAgrees(t *testing.T) {
-	raw, err := os.ReadFile("../../spec.schema.json")
+	raw, err := os.ReadFile("../../guests/file/spec.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}

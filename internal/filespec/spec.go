@@ -1,9 +1,7 @@
-// Package format is the file destination's knowledge of its file formats:
-// the spec, how Arrow types map to CSV, JSON Lines and Parquet, and the
-// writers and readers. It has no filesystem access and builds for any
-// platform, so it is tested natively; the guest (package main beside it)
-// owns the files.
-package format
+// Package filespec is the file destination's spec: its keys, defaults and
+// rules, and the paths it may name. It is light (no encoders), so guests
+// import it to parse their spec while the host encodes (package codec).
+package filespec
 
 import (
 	"bytes"
@@ -32,7 +30,8 @@ const (
 	Parquet Format = "parquet"
 )
 
-var formats = []Format{CSV, JSON, Parquet}
+// Formats lists every format, in the order the spec documents them.
+var Formats = []Format{CSV, JSON, Parquet}
 
 // Compression names a compression, as in the spec.
 type Compression string
@@ -115,7 +114,7 @@ func Parse(raw []byte) (Spec, error) {
 	if s.Format == "" {
 		s.Format = JSON
 	}
-	if !slices.Contains(formats, s.Format) {
+	if !slices.Contains(Formats, s.Format) {
 		return s, fmt.Errorf("spec: format %q is not supported; use csv, json (JSON Lines) or parquet", s.Format)
 	}
 	if err := s.parseFormatSpec(); err != nil {
@@ -131,6 +130,28 @@ func Parse(raw []byte) (Spec, error) {
 	}
 	if err := s.checkPath(); err != nil {
 		return s, err
+	}
+	return s, nil
+}
+
+// ParseFormat checks and fills the format keys of a spec alone (format,
+// format_spec, compression), as the codec capability receives them; the
+// Spec it returns has no path.
+func ParseFormat(format Format, formatSpec json.RawMessage, c Compression) (Spec, error) {
+	s := Spec{Format: format, FormatSpec: formatSpec, Compression: c}
+	if s.Format == "" {
+		s.Format = JSON
+	}
+	if !slices.Contains(Formats, s.Format) {
+		return s, fmt.Errorf("format %q is not supported; use csv, json (JSON Lines) or parquet", s.Format)
+	}
+	if err := s.parseFormatSpec(); err != nil {
+		return s, err
+	}
+	switch s.Compression {
+	case None, Gzip, Zstd:
+	default:
+		return s, fmt.Errorf("compression %q is not supported; use \"\" (none), gzip or zstd", s.Compression)
 	}
 	return s, nil
 }
