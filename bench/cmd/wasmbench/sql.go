@@ -134,11 +134,17 @@ func (b *bench) sqlScenario(name string, t sqlTarget) error {
 	if err != nil {
 		return err
 	}
-	db, err := sqldb.Open(b.ctx, o)
-	if err != nil {
-		return err
+	// The database is opened only while the benchmark itself uses it:
+	// DuckDB lets one process at a time open a file, and the guest's
+	// worker is another.
+	withDB := func(fn func(db *sql.DB) error) error {
+		db, err := sqldb.Open(b.ctx, o)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return fn(db.SQL())
 	}
-	defer db.Close()
 	sqlJob := func(gen int) job {
 		j := job{Guest: wasm, CacheDir: b.cacheDir, WriteMode: abi.WriteModeAppend, Spec: spec, Directory: dir, Writers: 1,
 			SyncTime: b.opts.t1, SourceName: b.opts.source}
@@ -148,20 +154,25 @@ func (b *bench) sqlScenario(name string, t sqlTarget) error {
 		return j
 	}
 	// The guest makes the table (a sync of no rows); both sides load into it.
-	db.SQL().Exec("DROP TABLE IF EXISTS " + table)
+	withDB(func(db *sql.DB) error {
+		_, err := db.Exec("DROP TABLE IF EXISTS " + table)
+		return err
+	})
 	if _, err := runJob(sqlJob(-1)); err != nil {
 		return fmt.Errorf("create the table: %w", err)
 	}
 	empty := func() error {
-		_, err := db.SQL().Exec("DELETE FROM " + table)
-		return err
+		return withDB(func(db *sql.DB) error {
+			_, err := db.Exec("DELETE FROM " + table)
+			return err
+		})
 	}
 	check := func(r result, err error) (result, error) {
 		if err != nil {
 			return r, err
 		}
 		var n int64
-		if err := db.SQL().QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+		if err := withDB(func(db *sql.DB) error { return db.QueryRow("SELECT count(*) FROM " + table).Scan(&n) }); err != nil {
 			return r, err
 		}
 		if n != int64(b.rows) {
@@ -182,7 +193,9 @@ func (b *bench) sqlScenario(name string, t sqlTarget) error {
 				return result{}, err
 			}
 			fmt.Fprintf(os.Stderr, "  %-40s", t.native)
-			m, err := timeIt(0, func() error { return t.load(b.ctx, db.SQL(), b.ds.wanted) })
+			m, err := timeIt(0, func() error {
+				return withDB(func(db *sql.DB) error { return t.load(b.ctx, db, b.ds.wanted) })
+			})
 			if err != nil {
 				return result{}, fmt.Errorf("%s: %w", t.native, err)
 			}
