@@ -99,7 +99,7 @@ func misbehavePool(t *testing.T, rt *host.Runtime, spec string, size int) *host.
 }
 
 func write(ctx context.Context, p *host.Pool, table string, rec arrow.RecordBatch) error {
-	return p.Call(ctx, abi.OpWrite, abi.TableRequest{Table: table}, host.RecordBody(rec.Schema(), rec), nil)
+	return p.Call(ctx, nil, abi.OpWrite, abi.TableRequest{Table: table}, host.RecordBody(rec.Schema(), rec), nil)
 }
 
 func TestABIVersionMismatchIsRefused(t *testing.T) {
@@ -206,7 +206,7 @@ func TestBadArrowBodyFailsCleanly(t *testing.T) {
 	rt := newRuntime(t, host.Config{})
 	p := misbehavePool(t, rt, `{}`, 1)
 	ctx := context.Background()
-	err := p.Call(ctx, abi.OpWrite, abi.TableRequest{Table: "t"}, strings.NewReader("\xff\xff\xff\xff\x10\x00\x00\x00garbage-garbage!"), nil)
+	err := p.Call(ctx, nil, abi.OpWrite, abi.TableRequest{Table: "t"}, strings.NewReader("\xff\xff\xff\xff\x10\x00\x00\x00garbage-garbage!"), nil)
 	var ce *host.CallError
 	if !errors.As(err, &ce) || ce.Status != abi.StatusBadRequest || !strings.Contains(err.Error(), "Arrow IPC") {
 		t.Fatalf("got %v, want a bad request error about Arrow IPC", err)
@@ -249,11 +249,11 @@ func TestPoolConcurrentWriters(t *testing.T) {
 						return err
 					}
 					defer p.Release(ctx, in)
-					if err := in.Call(ctx, abi.OpWrite, abi.TableRequest{Table: table}, host.RecordBody(rec.Schema(), rec), nil); err != nil {
+					if err := p.Call(ctx, in, abi.OpWrite, abi.TableRequest{Table: table}, host.RecordBody(rec.Schema(), rec), nil); err != nil {
 						return err
 					}
 					var out bytes.Buffer
-					if err := in.Call(ctx, abi.OpRead, abi.TableRequest{Table: table}, host.RecordBody(rec.Schema()), &out); err != nil {
+					if err := p.Call(ctx, in, abi.OpRead, abi.TableRequest{Table: table}, host.RecordBody(rec.Schema()), &out); err != nil {
 						return err
 					}
 					return sameRows(rec, &out)
@@ -274,19 +274,9 @@ func TestPoolConcurrentWriters(t *testing.T) {
 
 // sameRows checks that the IPC stream in out holds exactly the rows of want.
 func sameRows(want arrow.RecordBatch, out *bytes.Buffer) error {
-	rr, err := host.NewIPCReader(out)
+	_, got, err := host.ReadRecords(out)
 	if err != nil {
 		return err
-	}
-	defer rr.Release()
-	var got []arrow.RecordBatch
-	for rr.Next() {
-		r := rr.RecordBatch()
-		r.Retain()
-		got = append(got, r)
-	}
-	if rr.Err() != nil {
-		return rr.Err()
 	}
 	tbl := array.NewTableFromRecords(want.Schema(), got)
 	defer tbl.Release()
@@ -316,8 +306,8 @@ func TestCompilationCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		times = append(times, g.CompileTime)
-		t.Logf("run %d: guest %s, %d bytes, compile %v, instantiate+_initialize %v", i+1, g.Name(), g.Size, g.CompileTime, g.InstantiateTime)
+		times = append(times, g.CompileTime())
+		t.Logf("run %d: guest %s, %d bytes, compile %v, instantiate+_initialize %v", i+1, g.Name(), g.Size(), g.CompileTime(), g.InstantiateTime())
 		rt.Close(ctx)
 		if i == 0 {
 			entries, _ := os.ReadDir(dir)

@@ -164,8 +164,8 @@ func inspect(ctx context.Context, path string, c common, log hclog.Logger) (*ins
 		return rep, nil
 	}
 	rep.Runnable = true
-	rep.ABIVersion = g.Version.String()
-	m := g.Manifest
+	rep.ABIVersion = g.ABIVersion().String()
+	m := g.Manifest()
 	rep.Manifest = &m
 	secrets := slices.Clone(m.Secrets)
 	for _, name := range m.Capabilities {

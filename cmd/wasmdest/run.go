@@ -191,7 +191,7 @@ func adaptWriteMode(ctx context.Context, env *syncer.Env, d *config.Destination,
 	if err != nil {
 		return err
 	}
-	if modes := g.Manifest.WriteModes; len(modes) > 0 && !slices.Contains(modes, d.WriteMode) {
+	if modes := g.Manifest().WriteModes; len(modes) > 0 && !slices.Contains(modes, d.WriteMode) {
 		d.WriteMode = modes[0]
 		env.Log.Info("using the guest's write mode", "write_mode", d.WriteMode)
 	}
@@ -262,7 +262,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	for _, d := range dests {
-		m := d.Guest.Manifest
+		m := d.Guest.Manifest()
 		fmt.Fprintf(stdout, "%s: destination %q: guest %s %s (ABI %s), write_mode %s, batch %d rows / %d bytes / %s: ok\n",
 			f.Path, d.Name, m.Name, m.Version, m.ABIVersion, d.Config.WriteMode, d.Batch.Rows, d.Batch.Bytes, d.Batch.Timeout)
 		d.Close()

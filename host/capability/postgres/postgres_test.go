@@ -53,7 +53,7 @@ func probePool(t *testing.T) (*host.Pool, *pgxpool.Pool) {
 }
 
 func scenario(p *host.Pool, name string) error {
-	return p.Call(context.Background(), abi.OpWrite, abi.TableRequest{Table: name}, host.RecordBody(arrow.NewSchema(nil, nil)), nil)
+	return p.Call(context.Background(), nil, abi.OpWrite, abi.TableRequest{Table: name}, host.RecordBody(arrow.NewSchema(nil, nil)), nil)
 }
 
 func count(t *testing.T, db *pgxpool.Pool, where string) int {
