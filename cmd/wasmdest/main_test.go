@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,7 +57,14 @@ var (
 	guestDir     string
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m)) }
+func TestMain(m *testing.M) {
+	var err error
+	if sharedCache, err = testenv.ProcessCache(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(testenv.RunMain(m))
+}
 
 // demoTables reads the embedded dataset.
 func demoTables(t *testing.T) map[string]arrow.RecordBatch {

@@ -57,16 +57,22 @@ var shared struct {
 // from disk takes seconds). It stays open until the process exits.
 func Cache(t testing.TB) wazero.CompilationCache {
 	t.Helper()
+	c, err := ProcessCache()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// ProcessCache is Cache for callers without a testing.TB, such as TestMain.
+func ProcessCache() (wazero.CompilationCache, error) {
 	shared.once.Do(func() {
 		var dir string
 		if dir, shared.err = CompilationCacheDir(); shared.err == nil {
 			shared.cache, shared.err = wazero.NewCompilationCacheWithDir(dir)
 		}
 	})
-	if shared.err != nil {
-		t.Fatal(shared.err)
-	}
-	return shared.cache
+	return shared.cache, shared.err
 }
 
 // LoadGuest loads the Go guest package pkg (see BuildGuest) into rt.
