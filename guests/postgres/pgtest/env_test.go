@@ -15,7 +15,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -117,19 +116,7 @@ func (e *env) wanted(in *arrow.Schema) *arrow.Schema {
 // sends it, under options o.
 func withInternal(t testing.TB, rec arrow.RecordBatch, o schema.Options) arrow.RecordBatch {
 	t.Helper()
-	out, err := schema.Transform(rec.Schema(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := schema.NewAppender(out, o, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := app.Apply(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return testenv.HostRecord(t, rec, o)
 }
 
 func tableOf(s *arrow.Schema) string { return schema.TableName(s) }

@@ -52,18 +52,7 @@ func rows(t *testing.T, s *arrow.Schema, o schema.Options, prefix string, ids ..
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
-	wanted, err := schema.Transform(s, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := schema.NewAppender(wanted, o, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := app.Apply(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := testenv.HostRecord(t, rec, o)
 	t.Cleanup(out.Release)
 	return out
 }
