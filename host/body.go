@@ -2,30 +2,24 @@ package host
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	_ "github.com/apache/arrow-go/v18/arrow/extensions" // registers arrow.uuid and arrow.json
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+
+	"github.com/wasmdest/wasmdest/internal/arrowio"
 )
 
-// IPC size limits the host applies when it decodes what a guest produced.
-const (
-	MaxMetadataBytes = 16 << 20
-	MaxBodyBytes     = 256 << 20
-)
-
-// IPCLimits are the reader options the host decodes guest output with.
-func IPCLimits() []ipc.Option {
-	return []ipc.Option{ipc.WithMetadataSizeLimit(MaxMetadataBytes), ipc.WithBodySizeLimit(MaxBodyBytes)}
-}
-
-// NewIPCReader reads an Arrow IPC stream with the host's size limits. arrow-go's
-// ipc.NewReader does not apply limits (wasm-runtime-facts.md), so never use it
-// on bytes a guest or a user produced.
-func NewIPCReader(r io.Reader) (*ipc.Reader, error) {
-	return ipc.NewReaderFromMessageReader(ipc.NewMessageReader(r, IPCLimits()...), IPCLimits()...)
+// ReadRecords decodes an Arrow IPC stream a guest produced (OpRead output)
+// with every check the host makes of its input (internal/arrowio: the ABI's
+// size limits, verified metadata, validated records; arrow-go's own
+// ipc.NewReader applies no limits, docs/background.md "Safety"), and returns
+// its schema and records, which the caller releases.
+func ReadRecords(r io.Reader) (*arrow.Schema, []arrow.RecordBatch, error) {
+	return arrowio.ReadAll(context.Background(), "guest output", r, arrowio.DefaultLimits)
 }
 
 // recordBody is an io.Reader of an Arrow IPC stream that encodes one record

@@ -39,7 +39,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("guest:", guest.Manifest.Name, guest.Manifest.Version, "ABI", guest.Version)
+	fmt.Println("guest:", guest.Manifest().Name, guest.Manifest().Version, "ABI", guest.ABIVersion())
 
 	pool, err := guest.NewPool(host.PoolConfig{Size: 1, Init: &abi.InitRequest{Destination: "example", Spec: []byte(`{}`)}})
 	if err != nil {
@@ -50,24 +50,23 @@ func Example() {
 
 	rec := people(0, 3)
 	defer rec.Release()
-	if err := pool.Call(ctx, abi.OpWrite, abi.TableRequest{Table: "people"}, host.RecordBody(rec.Schema(), rec), nil); err != nil {
+	if err := pool.Call(ctx, nil, abi.OpWrite, abi.TableRequest{Table: "people"}, host.RecordBody(rec.Schema(), rec), nil); err != nil {
 		fmt.Println(err)
 		return
 	}
 	var out bytes.Buffer
-	if err := pool.Call(ctx, abi.OpRead, abi.TableRequest{Table: "people"}, host.RecordBody(rec.Schema()), &out); err != nil {
+	if err := pool.Call(ctx, nil, abi.OpRead, abi.TableRequest{Table: "people"}, host.RecordBody(rec.Schema()), &out); err != nil {
 		fmt.Println(err)
 		return
 	}
-	rr, err := host.NewIPCReader(&out)
+	_, recs, err := host.ReadRecords(&out)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer rr.Release()
-	for rr.Next() {
-		ids := rr.RecordBatch().Column(0).(*array.Int64)
-		fmt.Println("read back ids:", ids.Int64Values())
+	for _, rec := range recs {
+		fmt.Println("read back ids:", rec.Column(0).(*array.Int64).Int64Values())
+		rec.Release()
 	}
 	// Output:
 	// guest: misbehave v0.0.1 ABI 1.3

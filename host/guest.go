@@ -15,22 +15,43 @@ import (
 )
 
 // Guest is a compiled guest whose exports, imports, ABI version and manifest
-// have been checked. Make a Pool to run it.
+// have been checked. Make a Pool to run it. A Guest does not change once
+// loaded, so it may be shared (wasmdest serve shares one between tenants):
+// its accessors return copies.
 type Guest struct {
-	rt       *Runtime
-	compiled wazero.CompiledModule
-	name     string
-	// Manifest is what the guest says of itself.
-	Manifest abi.Manifest
-	// Version is the ABI version the guest was built for.
-	Version abi.Version
-	// Size is the size of the .wasm in bytes.
-	Size int
-	// CompileTime is how long compiling (or loading from the cache) took.
-	CompileTime time.Duration
-	// InstantiateTime is how long the first instantiation and _initialize took.
-	InstantiateTime time.Duration
+	rt              *Runtime
+	compiled        wazero.CompiledModule
+	name            string
+	manifest        abi.Manifest
+	abiVersion      abi.Version
+	size            int
+	compileTime     time.Duration
+	instantiateTime time.Duration
 }
+
+// Manifest returns what the guest says of itself (a copy).
+func (g *Guest) Manifest() abi.Manifest {
+	m := g.manifest
+	m.Capabilities = slices.Clone(m.Capabilities)
+	m.SpecSchema = slices.Clone(m.SpecSchema)
+	m.Secrets = slices.Clone(m.Secrets)
+	m.WriteModes = slices.Clone(m.WriteModes)
+	m.Features = slices.Clone(m.Features)
+	return m
+}
+
+// ABIVersion returns the ABI version the guest was built for.
+func (g *Guest) ABIVersion() abi.Version { return g.abiVersion }
+
+// Size returns the size of the .wasm in bytes.
+func (g *Guest) Size() int { return g.size }
+
+// CompileTime returns how long compiling (or loading from the cache) took.
+func (g *Guest) CompileTime() time.Duration { return g.compileTime }
+
+// InstantiateTime returns how long the first instantiation and _initialize
+// took.
+func (g *Guest) InstantiateTime() time.Duration { return g.instantiateTime }
 
 // Name returns the guest's name from its manifest.
 func (g *Guest) Name() string { return g.name }
@@ -107,35 +128,35 @@ func (g *Guest) readManifest(ctx context.Context) error {
 		return err
 	}
 	defer in.close(ctx)
-	g.InstantiateTime = time.Since(start)
+	g.instantiateTime = time.Since(start)
 	res, err := in.fn.version.Call(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", abi.ExportVersion, err)
 	}
-	g.Version = abi.Version(uint32(res[0]))
-	if err := g.Version.Compatible(abi.CurrentVersion); err != nil {
+	g.abiVersion = abi.Version(uint32(res[0]))
+	if err := g.abiVersion.Compatible(abi.CurrentVersion); err != nil {
 		return err
 	}
 	var out strings.Builder
-	if err := in.Call(ctx, abi.OpManifest, nil, nil, &out); err != nil {
+	if err := in.call(ctx, abi.OpManifest, nil, nil, &out); err != nil {
 		return err
 	}
-	if err := json.Unmarshal([]byte(out.String()), &g.Manifest); err != nil {
+	if err := json.Unmarshal([]byte(out.String()), &g.manifest); err != nil {
 		return fmt.Errorf("manifest is not valid JSON: %w", err)
 	}
 	return g.checkManifest()
 }
 
 func (g *Guest) checkManifest() error {
-	m := &g.Manifest
+	m := &g.manifest
 	if m.Name == "" {
 		return fmt.Errorf("manifest has no name")
 	}
 	if !abi.ValidSemver(m.Version) {
 		return fmt.Errorf("manifest version %q is not a semantic version like v1.2.3", m.Version)
 	}
-	if m.ABIVersion != g.Version.String() {
-		return fmt.Errorf("manifest says ABI %q but %s returns %s", m.ABIVersion, abi.ExportVersion, g.Version)
+	if m.ABIVersion != g.abiVersion.String() {
+		return fmt.Errorf("manifest says ABI %q but %s returns %s", m.ABIVersion, abi.ExportVersion, g.abiVersion)
 	}
 	for _, c := range m.Capabilities {
 		if err := c.Valid(); err != nil {
@@ -166,8 +187,8 @@ func (g *Guest) checkManifest() error {
 
 // HasCapability reports whether the manifest asks for c.
 func (g *Guest) HasCapability(c abi.Capability) bool {
-	return slices.Contains(g.Manifest.Capabilities, c)
+	return slices.Contains(g.manifest.Capabilities, c)
 }
 
 // HasFeature reports whether the manifest lists the optional feature f.
-func (g *Guest) HasFeature(f abi.Feature) bool { return slices.Contains(g.Manifest.Features, f) }
+func (g *Guest) HasFeature(f abi.Feature) bool { return slices.Contains(g.manifest.Features, f) }

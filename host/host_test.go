@@ -15,7 +15,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
@@ -23,43 +22,10 @@ import (
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 
-func newRuntime(t *testing.T, c host.Config) *host.Runtime {
-	t.Helper()
-	if c.CacheDir == "" {
-		c.CacheDir = testenv.CacheDir(t)
-	}
-	if c.Logger == nil {
-		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Warn, Output: testWriter{t}})
-	}
-	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close(ctx) })
-	return rt
-}
-
 // fsGrant grants the filesystem capability on root.
 func fsGrant(t *testing.T, root string) host.Grant {
 	t.Helper()
 	g, err := filesystem.Dir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-func load(t *testing.T, rt *host.Runtime, pkg string) *host.Guest {
-	t.Helper()
-	g, err := rt.LoadFile(context.Background(), testenv.BuildGuest(t, pkg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +55,7 @@ func people(from, n int) arrow.RecordBatch {
 
 func misbehavePool(t *testing.T, rt *host.Runtime, spec string, size int) *host.Pool {
 	t.Helper()
-	g := load(t, rt, "host/testdata/guests/misbehave")
+	g := testenv.LoadGuest(t, rt, "host/testdata/guests/misbehave")
 	p, err := g.NewPool(host.PoolConfig{Size: size, Init: &abi.InitRequest{Destination: "test", Spec: []byte(spec)}})
 	if err != nil {
 		t.Fatal(err)
@@ -99,11 +65,11 @@ func misbehavePool(t *testing.T, rt *host.Runtime, spec string, size int) *host.
 }
 
 func write(ctx context.Context, p *host.Pool, table string, rec arrow.RecordBatch) error {
-	return p.Call(ctx, abi.OpWrite, abi.TableRequest{Table: table}, host.RecordBody(rec.Schema(), rec), nil)
+	return p.Call(ctx, nil, abi.OpWrite, abi.TableRequest{Table: table}, host.RecordBody(rec.Schema(), rec), nil)
 }
 
 func TestABIVersionMismatchIsRefused(t *testing.T) {
-	rt := newRuntime(t, host.Config{})
+	rt := testenv.Runtime(t, host.Config{})
 	_, err := rt.LoadFile(context.Background(), testenv.BuildGuest(t, "host/testdata/guests/abiv2"))
 	if err == nil {
 		t.Fatal("a guest built for ABI 2.0 was loaded")
@@ -116,7 +82,7 @@ func TestABIVersionMismatchIsRefused(t *testing.T) {
 }
 
 func TestNotAGuestIsRefused(t *testing.T) {
-	rt := newRuntime(t, host.Config{})
+	rt := testenv.Runtime(t, host.Config{})
 	// The smallest valid module: magic and version, no exports.
 	_, err := rt.Load(context.Background(), "empty.wasm", []byte("\x00asm\x01\x00\x00\x00"))
 	if err == nil || !strings.Contains(err.Error(), "not a wasmdest guest") {
@@ -142,7 +108,7 @@ func TestMisbehavingGuestIsReplaced(t *testing.T) {
 		{"exit", []string{"guest misbehave: write:", "exited with code 3"}, true},
 		{"error", []string{"guest misbehave: write: misbehave: error in write"}, false},
 	}
-	rt := newRuntime(t, host.Config{MemoryLimit: 64 << 20})
+	rt := testenv.Runtime(t, host.Config{MemoryLimit: 64 << 20})
 	ctx := context.Background()
 	for _, c := range cases {
 		t.Run(c.fail, func(t *testing.T) {
@@ -181,7 +147,7 @@ func TestMisbehavingGuestIsReplaced(t *testing.T) {
 }
 
 func TestSpinningGuestIsStoppedWhenInterruptible(t *testing.T) {
-	rt := newRuntime(t, host.Config{Interruptible: true})
+	rt := testenv.Runtime(t, host.Config{Interruptible: true})
 	p := misbehavePool(t, rt, `{"fail":{"write":"spin"},"after":1}`, 1)
 	rec := people(0, 3)
 	defer rec.Release()
@@ -203,10 +169,10 @@ func TestSpinningGuestIsStoppedWhenInterruptible(t *testing.T) {
 }
 
 func TestBadArrowBodyFailsCleanly(t *testing.T) {
-	rt := newRuntime(t, host.Config{})
+	rt := testenv.Runtime(t, host.Config{})
 	p := misbehavePool(t, rt, `{}`, 1)
 	ctx := context.Background()
-	err := p.Call(ctx, abi.OpWrite, abi.TableRequest{Table: "t"}, strings.NewReader("\xff\xff\xff\xff\x10\x00\x00\x00garbage-garbage!"), nil)
+	err := p.Call(ctx, nil, abi.OpWrite, abi.TableRequest{Table: "t"}, strings.NewReader("\xff\xff\xff\xff\x10\x00\x00\x00garbage-garbage!"), nil)
 	var ce *host.CallError
 	if !errors.As(err, &ce) || ce.Status != abi.StatusBadRequest || !strings.Contains(err.Error(), "Arrow IPC") {
 		t.Fatalf("got %v, want a bad request error about Arrow IPC", err)
@@ -219,8 +185,8 @@ func TestBadArrowBodyFailsCleanly(t *testing.T) {
 }
 
 func TestUngrantedCapabilityIsRefused(t *testing.T) {
-	rt := newRuntime(t, host.Config{})
-	g := load(t, rt, "guests/file")
+	rt := testenv.Runtime(t, host.Config{})
+	g := testenv.LoadGuest(t, rt, "guests/file")
 	_, err := g.NewPool(host.PoolConfig{})
 	if err == nil || !strings.Contains(err.Error(), `capability "filesystem"`) {
 		t.Fatalf("got %v, want a refusal naming the filesystem capability", err)
@@ -230,7 +196,7 @@ func TestUngrantedCapabilityIsRefused(t *testing.T) {
 // TestPoolConcurrentWriters: goroutines share a pool of fewer instances; each
 // writes its own rows and reads them back from the same instance.
 func TestPoolConcurrentWriters(t *testing.T) {
-	rt := newRuntime(t, host.Config{})
+	rt := testenv.Runtime(t, host.Config{})
 	p := misbehavePool(t, rt, `{}`, 3)
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -249,11 +215,11 @@ func TestPoolConcurrentWriters(t *testing.T) {
 						return err
 					}
 					defer p.Release(ctx, in)
-					if err := in.Call(ctx, abi.OpWrite, abi.TableRequest{Table: table}, host.RecordBody(rec.Schema(), rec), nil); err != nil {
+					if err := p.Call(ctx, in, abi.OpWrite, abi.TableRequest{Table: table}, host.RecordBody(rec.Schema(), rec), nil); err != nil {
 						return err
 					}
 					var out bytes.Buffer
-					if err := in.Call(ctx, abi.OpRead, abi.TableRequest{Table: table}, host.RecordBody(rec.Schema()), &out); err != nil {
+					if err := p.Call(ctx, in, abi.OpRead, abi.TableRequest{Table: table}, host.RecordBody(rec.Schema()), &out); err != nil {
 						return err
 					}
 					return sameRows(rec, &out)
@@ -274,19 +240,9 @@ func TestPoolConcurrentWriters(t *testing.T) {
 
 // sameRows checks that the IPC stream in out holds exactly the rows of want.
 func sameRows(want arrow.RecordBatch, out *bytes.Buffer) error {
-	rr, err := host.NewIPCReader(out)
+	_, got, err := host.ReadRecords(out)
 	if err != nil {
 		return err
-	}
-	defer rr.Release()
-	var got []arrow.RecordBatch
-	for rr.Next() {
-		r := rr.RecordBatch()
-		r.Retain()
-		got = append(got, r)
-	}
-	if rr.Err() != nil {
-		return rr.Err()
 	}
 	tbl := array.NewTableFromRecords(want.Schema(), got)
 	defer tbl.Release()
@@ -311,13 +267,13 @@ func TestCompilationCache(t *testing.T) {
 	wasm := testenv.BuildGuest(t, "host/testdata/guests/misbehave")
 	var times []time.Duration
 	for i := 0; i < 2; i++ {
-		rt := newRuntime(t, host.Config{CacheDir: dir})
+		rt := testenv.Runtime(t, host.Config{CacheDir: dir})
 		g, err := rt.LoadFile(ctx, wasm)
 		if err != nil {
 			t.Fatal(err)
 		}
-		times = append(times, g.CompileTime)
-		t.Logf("run %d: guest %s, %d bytes, compile %v, instantiate+_initialize %v", i+1, g.Name(), g.Size, g.CompileTime, g.InstantiateTime)
+		times = append(times, g.CompileTime())
+		t.Logf("run %d: guest %s, %d bytes, compile %v, instantiate+_initialize %v", i+1, g.Name(), g.Size(), g.CompileTime(), g.InstantiateTime())
 		rt.Close(ctx)
 		if i == 0 {
 			entries, _ := os.ReadDir(dir)
@@ -332,8 +288,8 @@ func TestCompilationCache(t *testing.T) {
 // TestFileGuestJSONLines writes two tables through the file guest and reads
 // them back with arrow-go's own JSON reader.
 func TestFileGuestJSONLines(t *testing.T) {
-	rt := newRuntime(t, host.Config{})
-	g := load(t, rt, "guests/file")
+	rt := testenv.Runtime(t, host.Config{})
+	g := testenv.LoadGuest(t, rt, "guests/file")
 	root := t.TempDir()
 	p, err := g.NewPool(host.PoolConfig{
 		Grants: []host.Grant{fsGrant(t, root)},

@@ -176,11 +176,8 @@ func IsUnsupported(err error) bool {
 	return errors.As(err, &ce) && ce.Status == abi.StatusUnsupported
 }
 
-// Call runs one operation. header is sent as is when it is a []byte and as
-// JSON otherwise (nil sends none). body, if not nil, is what the guest reads
-// with input_read; out, if not nil, receives the guest's output (for
-// OpWrite, whose output is optional, nil discards it).
-func (in *Instance) Call(ctx context.Context, op abi.Op, header any, body io.Reader, out io.Writer) error {
+// call runs one operation on the instance; see Pool.Call.
+func (in *Instance) call(ctx context.Context, op abi.Op, header any, body io.Reader, out io.Writer) error {
 	if in.broken {
 		return &CallError{Guest: in.g.name, Op: op, Trapped: true, Message: "instance was discarded after an earlier failure"}
 	}

@@ -104,7 +104,7 @@ func (g *Guest) NewPool(cfg PoolConfig) (*Pool, error) {
 		cfg.Size = 1
 	}
 	p := &Pool{g: g, cfg: cfg, slots: make(chan struct{}, cfg.Size), memory: map[*Instance]uint32{}, funcs: map[string]capabilityFunc{}}
-	for _, c := range g.Manifest.Capabilities {
+	for _, c := range g.manifest.Capabilities {
 		i := slices.IndexFunc(cfg.Grants, func(gr Grant) bool { return gr.Capability().Name() == c })
 		if i < 0 {
 			return nil, fmt.Errorf("guest %s asks for capability %q, which is not granted", g.name, c)
@@ -132,7 +132,8 @@ type capabilityFunc struct {
 func (p *Pool) Guest() *Guest { return p.g }
 
 // Acquire returns an instance for the caller's use alone, making one if none
-// is idle, and waits while Size instances are in use. Give it back with Release.
+// is idle, and waits while Size instances are in use. Run operations on it
+// with Call; give it back with Release.
 func (p *Pool) Acquire(ctx context.Context) (*Instance, error) {
 	select {
 	case p.slots <- struct{}{}:
@@ -173,7 +174,7 @@ func (p *Pool) newInstance(ctx context.Context) (*Instance, error) {
 		return nil, fmt.Errorf("guest %s: %w", p.g.name, err)
 	}
 	if p.cfg.Init != nil {
-		if err := in.Call(ctx, abi.OpInit, p.cfg.Init, nil, nil); err != nil {
+		if err := in.call(ctx, abi.OpInit, p.cfg.Init, nil, nil); err != nil {
 			in.close(ctx)
 			return nil, err
 		}
@@ -204,17 +205,28 @@ func (p *Pool) Release(ctx context.Context, in *Instance) {
 	<-p.slots
 }
 
-// Call runs one operation on an instance of the pool; see Instance.Call.
-func (p *Pool) Call(ctx context.Context, op abi.Op, header any, body io.Reader, out io.Writer) error {
-	in, err := p.Acquire(ctx)
-	if err != nil {
-		return err
+// Call runs one operation on an instance of the pool, within CallTimeout,
+// and reports it to Observe. With a nil in, it takes an idle instance (or
+// makes one, waiting while Size are in use) and gives it back after; with
+// an instance from Acquire, it runs on that one, for guests whose storage
+// lives with the instance (reading back what that instance wrote).
+//
+// header is sent as is when it is a []byte and as JSON otherwise (nil sends
+// none). body, if not nil, is what the guest reads with input_read; out, if
+// not nil, receives the guest's output. A failed operation returns a
+// *CallError.
+func (p *Pool) Call(ctx context.Context, in *Instance, op abi.Op, header any, body io.Reader, out io.Writer) error {
+	if in == nil {
+		var err error
+		if in, err = p.Acquire(ctx); err != nil {
+			return err
+		}
+		defer p.Release(ctx, in)
 	}
-	defer p.Release(ctx, in)
 	cctx, cancel := p.callContext(ctx)
 	defer cancel()
 	start := time.Now()
-	err = in.Call(cctx, op, header, body, out)
+	err := in.call(cctx, op, header, body, out)
 	if p.cfg.Observe != nil {
 		p.cfg.Observe(op, time.Since(start), err)
 	}
@@ -250,7 +262,7 @@ func (p *Pool) Close(ctx context.Context) error {
 	var errs []error
 	for _, in := range p.live {
 		cctx, cancel := p.callContext(ctx)
-		if err := in.Call(cctx, abi.OpClose, nil, nil, nil); err != nil && !IsUnsupported(err) {
+		if err := in.call(cctx, abi.OpClose, nil, nil, nil); err != nil && !IsUnsupported(err) {
 			errs = append(errs, err)
 		}
 		cancel()

@@ -8,14 +8,15 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 
 // TestPoolCallTimeout: with CallTimeout, a spinning guest of an Interruptible
 // runtime is stopped at the deadline of its own call, without the caller
 // setting one, and the pool's stats count the discarded instance.
 func TestPoolCallTimeout(t *testing.T) {
-	rt := newRuntime(t, host.Config{Interruptible: true})
-	g := load(t, rt, "host/testdata/guests/misbehave")
+	rt := testenv.Runtime(t, host.Config{Interruptible: true})
+	g := testenv.LoadGuest(t, rt, "host/testdata/guests/misbehave")
 	p, err := g.NewPool(host.PoolConfig{Init: &abi.InitRequest{Destination: "test", Spec: []byte(`{"fail":{"write":"spin"},"after":1}`)}, CallTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

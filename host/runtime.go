@@ -162,7 +162,7 @@ func (r *Runtime) Load(ctx context.Context, source string, wasm []byte) (*Guest,
 		return nil, fmt.Errorf("guest %s: compile: %w", source, err)
 	}
 	compileTime := time.Since(start)
-	g := &Guest{rt: r, compiled: compiled, name: source, CompileTime: compileTime, Size: len(wasm)}
+	g := &Guest{rt: r, compiled: compiled, name: source, compileTime: compileTime, size: len(wasm)}
 	if err := g.checkShape(); err != nil {
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("guest %s: %w", source, err)
@@ -171,8 +171,8 @@ func (r *Runtime) Load(ctx context.Context, source string, wasm []byte) (*Guest,
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("guest %s: %w", source, err)
 	}
-	g.name = g.Manifest.Name
-	r.log.Debug("guest loaded", "guest", g.name, "version", g.Manifest.Version, "source", source,
+	g.name = g.manifest.Name
+	r.log.Debug("guest loaded", "guest", g.name, "version", g.manifest.Version, "source", source,
 		"bytes", len(wasm), "compile", compileTime)
 	return g, nil
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/conformance"
 	"github.com/wasmdest/wasmdest/internal/config"
 	"github.com/wasmdest/wasmdest/internal/syncer"
@@ -86,7 +85,7 @@ func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	if cfg.Guest == "" {
 		return fs.fail("give --guest GUEST.wasm, or --config FILE whose destination names the guest")
 	}
-	rt, err := host.NewRuntime(ctx, host.Config{CacheDir: c.cacheDir, Logger: log, MemoryLimit: c.memoryMiB << 20})
+	rt, err := c.runtime(ctx, log)
 	if err != nil {
 		return err
 	}

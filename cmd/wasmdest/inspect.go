@@ -16,7 +16,6 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/capability"
 )
 
@@ -153,7 +152,7 @@ func inspect(ctx context.Context, path string, c common, log hclog.Logger) (*ins
 		rep.Memory = mem
 	}
 
-	rt, err := host.NewRuntime(ctx, host.Config{CacheDir: c.cacheDir, Logger: log, MemoryLimit: c.memoryMiB << 20})
+	rt, err := c.runtime(ctx, log)
 	if err != nil {
 		return nil, err
 	}
@@ -164,8 +163,8 @@ func inspect(ctx context.Context, path string, c common, log hclog.Logger) (*ins
 		return rep, nil
 	}
 	rep.Runnable = true
-	rep.ABIVersion = g.Version.String()
-	m := g.Manifest
+	rep.ABIVersion = g.ABIVersion().String()
+	m := g.Manifest()
 	rep.Manifest = &m
 	secrets := slices.Clone(m.Secrets)
 	for _, name := range m.Capabilities {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,7 +75,14 @@ func addBuiltin(t *testing.T, name string) {
 	}
 }
 
-func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m)) }
+func TestMain(m *testing.M) {
+	var err error
+	if sharedCache, err = testenv.ProcessCache(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(testenv.RunMain(m))
+}
 
 // demoTables reads the embedded dataset.
 func demoTables(t *testing.T) map[string]arrow.RecordBatch {

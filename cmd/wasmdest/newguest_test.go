@@ -35,25 +35,26 @@ func TestNewGuestBuildsAndConforms(t *testing.T) {
 	if !strings.Contains(string(gomod), "module example.org/acme") || !strings.Contains(string(gomod), "replace github.com/wasmdest/wasmdest => "+testenv.RepoRoot(t)) {
 		t.Errorf("go.mod:\n%s", gomod)
 	}
-	gocmd := func(env []string, args ...string) {
+	gocmd := func(env []string, args ...string) string {
 		t.Helper()
 		cmd := exec.Command("go", args...)
 		cmd.Dir = dir
 		// Offline: everything comes from the checkout and the module cache.
 		cmd.Env = append(append(os.Environ(), "GOPROXY=off", "GOFLAGS=-mod=readonly"), env...)
-		if b, err := cmd.CombinedOutput(); err != nil {
+		b, err := cmd.CombinedOutput()
+		if err != nil {
 			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, b)
 		}
+		return string(b)
 	}
-	wasm := []string{"GOOS=wasip1", "GOARCH=wasm"}
-	gocmd(wasm, "build", "-buildmode=c-shared", "-o", "acme-db.wasm", ".")
-	gocmd(wasm, "vet", "./...")
+	gocmd([]string{"GOOS=wasip1", "GOARCH=wasm"}, "vet", "./...")
 	gocmd(nil, "vet", "./...")
-	gocmd(nil, "test", "-count=1", "./...")
-
-	code, stdout, stderr := wasmdest(t, "conformance", "--guest", filepath.Join(dir, "acme-db.wasm"), "--spec", `{"prefix":"data"}`)
-	if code != 0 || !strings.Contains(stdout, "acme-db v0.1.0: 6 passed, 0 failed") {
-		t.Errorf("conformance: exit %d\n%s\n%s", code, stdout, stderr)
+	// The module's own tests: TestWriteRead in-process (sdktest), and
+	// TestConformance, which builds the guest to WebAssembly and runs the
+	// suite on it (the command line's conformance is TestConformanceCommand's).
+	testOut := gocmd(nil, "test", "-count=1", "-v", "./...")
+	if n := strings.Count(testOut, "--- PASS: TestConformance/"); n != 6 || !strings.Contains(testOut, "--- PASS: TestWriteRead") {
+		t.Errorf("go test: %d conformance cases passed, want 6, and TestWriteRead\n%s", n, testOut)
 	}
 
 	// A second time into the same directory is refused.

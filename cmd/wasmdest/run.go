@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
+	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
@@ -37,6 +38,16 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&c.memoryMiB, "memory-limit", host.DefaultMemoryLimit>>20, "memory limit of each guest instance, in MiB")
 }
 
+// sharedCache, when set, is the compilation cache of every runtime the
+// commands make, instead of one on --cache-dir each: the tests run many
+// commands in one process and set it so that they load each guest once.
+var sharedCache wazero.CompilationCache
+
+// runtime makes a command's runtime.
+func (c *common) runtime(ctx context.Context, log hclog.Logger) (*host.Runtime, error) {
+	return host.NewRuntime(ctx, host.Config{CacheDir: c.cacheDir, Cache: sharedCache, Logger: log, MemoryLimit: c.memoryMiB << 20})
+}
+
 func (c *common) logger(stderr io.Writer) (hclog.Logger, error) {
 	level := hclog.LevelFromString(c.logLevel)
 	if level == hclog.NoLevel {
@@ -49,7 +60,7 @@ func (c *common) logger(stderr io.Writer) (hclog.Logger, error) {
 }
 
 func (c *common) env(ctx context.Context, log hclog.Logger, syncID, sourceName string) (*syncer.Env, error) {
-	rt, err := host.NewRuntime(ctx, host.Config{CacheDir: c.cacheDir, Logger: log, MemoryLimit: c.memoryMiB << 20})
+	rt, err := c.runtime(ctx, log)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +259,7 @@ func adaptWriteMode(ctx context.Context, env *syncer.Env, d *config.Destination,
 	if err != nil {
 		return err
 	}
-	if modes := g.Manifest.WriteModes; len(modes) > 0 && !slices.Contains(modes, d.WriteMode) {
+	if modes := g.Manifest().WriteModes; len(modes) > 0 && !slices.Contains(modes, d.WriteMode) {
 		d.WriteMode = modes[0]
 		env.Log.Info("using the guest's write mode", "write_mode", d.WriteMode)
 	}
@@ -324,7 +335,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	for _, d := range dests {
-		m := d.Guest.Manifest
+		m := d.Guest.Manifest()
 		fmt.Fprintf(stdout, "%s: destination %q: guest %s %s (ABI %s), write_mode %s, batch %d rows / %d bytes / %s: ok\n",
 			f.Path, d.Name, m.Name, m.Version, m.ABIVersion, d.Config.WriteMode, d.Batch.Rows, d.Batch.Bytes, d.Batch.Timeout)
 		d.Close()

@@ -60,7 +60,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		runtime.GOMAXPROCS(max(2*runtime.NumCPU(), 4))
 	}
 	opts := serve.Options{
-		ConfigPath: *cfgPath, CacheDir: c.cacheDir, Log: log, LogOutput: stderr, LogLevel: log.GetLevel(), LogJSON: c.logFormat == "json",
+		ConfigPath: *cfgPath, CacheDir: c.cacheDir, Cache: sharedCache, Log: log, LogOutput: stderr, LogLevel: log.GetLevel(), LogJSON: c.logFormat == "json",
 		MemoryLimitMiB: int(c.memoryMiB), MaxActiveStreams: *maxStreams, SyncIdleTimeout: *idle, MaxMessageBytes: *maxMsg, GuestLogLinesPerSecond: *guestLog,
 	}
 	if c.guestDir != "" {

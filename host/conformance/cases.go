@@ -152,7 +152,7 @@ func (c *caseRun) load(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	m := g.Manifest
+	m := g.Manifest()
 	mode := firstMode(m.WriteModes)
 	probe := TableSchema(c.table("probe"), false)
 	st := step{writeMode: mode}
@@ -161,7 +161,7 @@ func (c *caseRun) load(ctx context.Context) (string, error) {
 	err = c.withDestination(ctx, st, func(d *syncer.Destination) error {
 		// The first call makes the instance, which runs init.
 		var out bytes.Buffer
-		describeErr = d.Pool.Call(ctx, abi.OpDescribe, abi.TableRequest{Table: c.table("probe")}, host.RecordBody(c.wantedSchema(st, probe)), &out)
+		describeErr = d.Pool.Call(ctx, nil, abi.OpDescribe, abi.TableRequest{Table: c.table("probe")}, host.RecordBody(c.wantedSchema(st, probe)), &out)
 		if describeErr != nil && isInitError(describeErr) {
 			return describeErr
 		}
@@ -190,7 +190,7 @@ func (c *caseRun) load(ctx context.Context) (string, error) {
 	if len(m.Features) > 0 {
 		feats = abi.List(m.Features)
 	}
-	return fmt.Sprintf("%s %s, ABI %s; capabilities %s; write modes %s; features %s; %s", m.Name, m.Version, g.Version, caps, modes, feats, desc), nil
+	return fmt.Sprintf("%s %s, ABI %s; capabilities %s; write modes %s; features %s; %s", m.Name, m.Version, g.ABIVersion(), caps, modes, feats, desc), nil
 }
 
 func isInitError(err error) bool {
@@ -234,7 +234,7 @@ func (c *caseRun) unknownOp(ctx context.Context) (string, error) {
 			return err
 		}
 		defer d.Pool.Release(ctx, in)
-		err = in.Call(ctx, abi.Op(99), nil, nil, nil)
+		err = d.Pool.Call(ctx, in, abi.Op(99), nil, nil, nil)
 		if !host.IsUnsupported(err) {
 			return fmt.Errorf("op 99 should answer unsupported (status 2), got: %v", err)
 		}
@@ -244,7 +244,7 @@ func (c *caseRun) unknownOp(ctx context.Context) (string, error) {
 		// Still usable: a describe or a read of nothing must not trap.
 		var out bytes.Buffer
 		probe := TableSchema(c.table("unknown_op"), false)
-		err = in.Call(ctx, abi.OpDescribe, abi.TableRequest{Table: c.table("unknown_op")}, host.RecordBody(c.wantedSchema(st, probe)), &out)
+		err = d.Pool.Call(ctx, in, abi.OpDescribe, abi.TableRequest{Table: c.table("unknown_op")}, host.RecordBody(c.wantedSchema(st, probe)), &out)
 		if in.Broken() {
 			return fmt.Errorf("after op 99, describe broke the instance: %v", err)
 		}
@@ -595,7 +595,7 @@ func (c *caseRun) explain(ctx context.Context, st step, src *arrow.Schema) strin
 	var ts abi.TableState
 	err := c.withDestination(ctx, st, func(d *syncer.Destination) error {
 		var out bytes.Buffer
-		if err := d.Pool.Call(ctx, abi.OpDescribe, abi.TableRequest{Table: schemaTable(src)}, host.RecordBody(wanted), &out); err != nil {
+		if err := d.Pool.Call(ctx, nil, abi.OpDescribe, abi.TableRequest{Table: schemaTable(src)}, host.RecordBody(wanted), &out); err != nil {
 			return err
 		}
 		return json.Unmarshal(out.Bytes(), &ts)

@@ -211,7 +211,7 @@ func run(ctx context.Context, cfg Config, each func(name string, fn func() Resul
 		rep.Results = append(rep.Results, res)
 		if c.name == "load" {
 			if s.guest != nil {
-				m := s.guest.Manifest
+				m := s.guest.Manifest()
 				rep.Manifest = &m
 			}
 		}
@@ -271,7 +271,7 @@ type needs struct {
 // unmet says why the guest does not meet n, or "".
 func (s *suite) unmet(n needs) string {
 	if len(n.modes) > 0 && s.mode(n.modes...) == "" {
-		return fmt.Sprintf("needs write_mode %s; the guest supports %s", abi.List(n.modes), abi.List(s.guest.Manifest.WriteModes))
+		return fmt.Sprintf("needs write_mode %s; the guest supports %s", abi.List(n.modes), abi.List(s.guest.Manifest().WriteModes))
 	}
 	for _, f := range n.features {
 		if !s.guest.HasFeature(f) {
@@ -287,7 +287,7 @@ func (s *suite) unmet(n needs) string {
 // mode returns the first of modes the guest supports, or "".
 func (s *suite) mode(modes ...abi.WriteMode) abi.WriteMode {
 	for _, m := range modes {
-		if len(s.guest.Manifest.WriteModes) == 0 || slices.Contains(s.guest.Manifest.WriteModes, m) {
+		if len(s.guest.Manifest().WriteModes) == 0 || slices.Contains(s.guest.Manifest().WriteModes, m) {
 			return m
 		}
 	}

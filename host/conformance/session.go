@@ -177,23 +177,24 @@ func (c *caseRun) read(ctx context.Context, d *syncer.Destination, src *arrow.Sc
 	}
 	table := schema.TableName(src)
 	var buf bytes.Buffer
-	if err := d.Pool.Call(ctx, abi.OpRead, abi.TableRequest{Table: table}, host.RecordBody(wanted), &buf); err != nil {
+	if err := d.Pool.Call(ctx, nil, abi.OpRead, abi.TableRequest{Table: table}, host.RecordBody(wanted), &buf); err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
-	rd, err := host.NewIPCReader(&buf)
+	got, recs, err := host.ReadRecords(&buf)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: the guest's output is not an Arrow IPC stream: %w", table, err)
+		return nil, fmt.Errorf("read %s: the guest's output: %w", table, err)
 	}
-	defer rd.Release()
-	if d := checkTypes(wanted, rd.Schema()); d != "" {
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	if d := checkTypes(wanted, got); d != "" {
 		return nil, fmt.Errorf("read %s: %s", table, d)
 	}
 	var rows []row
-	for rd.Next() {
-		rows = append(rows, rowsOf(rd.RecordBatch())...)
-	}
-	if err := rd.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read %s: the guest's output: %w", table, err)
+	for _, rec := range recs {
+		rows = append(rows, rowsOf(rec)...)
 	}
 	return rows, nil
 }

@@ -85,7 +85,40 @@ func NewReader(name string, r io.Reader, lim Limits) (*Reader, error) {
 	return newReader(name, r, lim, memory.DefaultAllocator)
 }
 
-func newReader(name string, src io.Reader, lim Limits, mem memory.Allocator) (rd *Reader, err error) {
+// ReadAll reads the whole Arrow IPC stream or file in r with every check
+// Reader makes, and returns its schema and its records, which the caller
+// releases. Unlike NewReader it needs no table name: it is for Arrow IPC
+// that is not an input, such as what a guest returns for OpRead. name names
+// r in errors.
+func ReadAll(ctx context.Context, name string, r io.Reader, lim Limits) (*arrow.Schema, []arrow.RecordBatch, error) {
+	rd, err := openReader(name, r, lim, memory.DefaultAllocator, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rd.Close()
+	var recs []arrow.RecordBatch
+	for {
+		rec, err := rd.Next(ctx)
+		if err == io.EOF {
+			return rd.table.Schema, recs, nil
+		}
+		if err != nil {
+			for _, r := range recs {
+				r.Release()
+			}
+			return nil, nil, err
+		}
+		recs = append(recs, rec)
+	}
+}
+
+func newReader(name string, src io.Reader, lim Limits, mem memory.Allocator) (*Reader, error) {
+	return openReader(name, src, lim, mem, true)
+}
+
+// openReader is NewReader; without needTable a schema that names no table
+// is accepted (Table().Name is then "").
+func openReader(name string, src io.Reader, lim Limits, mem memory.Allocator, needTable bool) (rd *Reader, err error) {
 	arrowtypes.Register()
 	r := &Reader{name: displayName(name), lim: lim.withDefaults(), mem: mem, budget: &budgetAllocator{mem: mem}}
 	defer func() {
@@ -126,9 +159,10 @@ func newReader(name string, src io.Reader, lim Limits, mem memory.Allocator) (rd
 	if err != nil {
 		return nil, err
 	}
-	if r.table, err = makeTable(name, schema); err != nil {
+	if r.table, err = makeTable(name, schema); err != nil && needTable {
 		return nil, &Error{Input: r.name, Message: 0, Err: err}
 	}
+	r.table.Schema = schema
 	return r, nil
 }
 

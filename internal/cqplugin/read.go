@@ -42,7 +42,7 @@ func (s *Server) Read(req *pb.Read_Request, stream pb.Plugin_ReadServer) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := od.Pool.Call(ctx, abi.OpRead, abi.TableRequest{Table: t.Name}, host.RecordBody(t.Schema), pw)
+		err := od.Pool.Call(ctx, nil, abi.OpRead, abi.TableRequest{Table: t.Name}, host.RecordBody(t.Schema), pw)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -61,13 +61,16 @@ func (s *Server) Read(req *pb.Read_Request, stream pb.Plugin_ReadServer) error {
 // sendRecords decodes the guest's output and sends each record, in the
 // table's schema, as its own message.
 func (s *Server) sendRecords(r io.Reader, sc *arrow.Schema, stream pb.Plugin_ReadServer) error {
-	rd, err := host.NewIPCReader(r)
+	_, recs, err := host.ReadRecords(r)
 	if err != nil {
-		return fmt.Errorf("the guest's output is not an Arrow IPC stream: %w", err)
+		return fmt.Errorf("the guest's output: %w", err)
 	}
-	defer rd.Release()
-	for rd.Next() {
-		rec := rd.RecordBatch()
+	defer func() {
+		for _, rec := range recs {
+			rec.Release()
+		}
+	}()
+	for _, rec := range recs {
 		if rec.NumRows() == 0 {
 			continue
 		}
@@ -90,9 +93,6 @@ func (s *Server) sendRecords(r io.Reader, sc *arrow.Schema, stream pb.Plugin_Rea
 		if err := stream.Send(&pb.Read_Response{Record: buf.Bytes()}); err != nil {
 			return err
 		}
-	}
-	if err := rd.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("the guest's output: %w", err)
 	}
 	return nil
 }

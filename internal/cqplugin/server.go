@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			log.Error("loading the guest failed", "guest", cfg.GuestPath, "error", s.loadErr)
 			return
 		}
-		log.Info("guest loaded", "guest", s.guest.Name(), "version", s.guest.Manifest.Version, "took", time.Since(start).Round(time.Millisecond).String())
+		log.Info("guest loaded", "guest", s.guest.Name(), "version", s.guest.Manifest().Version, "took", time.Since(start).Round(time.Millisecond).String())
 	}()
 	return s, nil
 }
@@ -145,7 +145,7 @@ func (s *Server) GetName(ctx context.Context, _ *pb.GetName_Request) (*pb.GetNam
 	if _, err := s.Guest(ctx); err != nil {
 		return nil, err
 	}
-	return &pb.GetName_Response{Name: s.guest.Manifest.Name}, nil
+	return &pb.GetName_Response{Name: s.guest.Manifest().Name}, nil
 }
 
 // GetVersion returns the guest's version, as "v1.2.3".
@@ -153,7 +153,7 @@ func (s *Server) GetVersion(ctx context.Context, _ *pb.GetVersion_Request) (*pb.
 	if _, err := s.Guest(ctx); err != nil {
 		return nil, err
 	}
-	v := s.guest.Manifest.Version
+	v := s.guest.Manifest().Version
 	if v != "" && !strings.HasPrefix(v, "v") {
 		v = "v" + v
 	}
@@ -165,10 +165,10 @@ func (s *Server) GetSpecSchema(ctx context.Context, _ *pb.GetSpecSchema_Request)
 	if _, err := s.Guest(ctx); err != nil {
 		return nil, err
 	}
-	if len(s.guest.Manifest.SpecSchema) == 0 {
+	if len(s.guest.Manifest().SpecSchema) == 0 {
 		return &pb.GetSpecSchema_Response{}, nil
 	}
-	js := string(s.guest.Manifest.SpecSchema)
+	js := string(s.guest.Manifest().SpecSchema)
 	return &pb.GetSpecSchema_Response{JsonSchema: &js}, nil
 }
 
@@ -180,7 +180,7 @@ func (s *Server) GetTables(context.Context, *pb.GetTables_Request) (*pb.GetTable
 // destination makes the destination of a nested spec, validated against the
 // guest's spec schema.
 func (s *Server) destination(spec []byte) (*config.Destination, error) {
-	m := s.guest.Manifest
+	m := s.guest.Manifest()
 	d := &config.Destination{
 		Name: m.Name, Registry: config.RegistryLocal, Path: s.cfg.GuestPath,
 		WriteMode: writeMode(m.WriteModes), MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
@@ -261,7 +261,7 @@ func (s *Server) Init(ctx context.Context, req *pb.Init_Request) (*pb.Init_Respo
 	s.mu.Lock()
 	s.dest, s.invocationID, s.closed = d, req.GetInvocationId(), false
 	s.mu.Unlock()
-	s.log.Info("initialised", "guest", s.guest.Name(), "version", s.guest.Manifest.Version, "no_connection", req.GetNoConnection())
+	s.log.Info("initialised", "guest", s.guest.Name(), "version", s.guest.Manifest().Version, "no_connection", req.GetNoConnection())
 	return &pb.Init_Response{}, nil
 }
 

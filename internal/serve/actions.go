@@ -125,8 +125,8 @@ func (s *Server) begin(ctx context.Context, t *tenant, req BeginRequest) (*Begin
 	s.syncs[sy.handle] = sy
 	s.mu.Unlock()
 	s.metrics.syncs.WithLabelValues(t.cfg.Name).Inc()
-	s.log.Info("sync begun", "tenant", t.cfg.Name, "destination", req.Destination, "sync", sy.handle, "guest", d.Guest.Name(), "version", d.Guest.Manifest.Version)
-	return &BeginResult{Sync: sy.handle, SyncID: syncID, SyncTime: abi.FormatTime(env.SyncTime), Guest: d.Guest.Name(), GuestVersion: d.Guest.Manifest.Version}, nil
+	s.log.Info("sync begun", "tenant", t.cfg.Name, "destination", req.Destination, "sync", sy.handle, "guest", d.Guest.Name(), "version", d.Guest.Manifest().Version)
+	return &BeginResult{Sync: sy.handle, SyncID: syncID, SyncTime: abi.FormatTime(env.SyncTime), Guest: d.Guest.Name(), GuestVersion: d.Guest.Manifest().Version}, nil
 }
 
 func (s *Server) unref(t *tenant) {

@@ -91,7 +91,7 @@ func startServer(t testing.TB, opts serve.Options, tenants ...tenantSpec) *live 
 	l := &live{t: t, dir: dir, config: filepath.Join(dir, "tenants.toml"), logs: &lockedBuffer{}, tokens: map[string]string{}}
 	l.writeConfig(tenants...)
 	opts.ConfigPath = l.config
-	opts.CacheDir = testenv.CacheDir(t)
+	opts.Cache = testenv.Cache(t)
 	opts.LogOutput = l.logs
 	if opts.LogLevel == hclog.NoLevel {
 		opts.LogLevel = hclog.Info

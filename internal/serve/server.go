@@ -43,6 +43,10 @@ type Options struct {
 	ConfigPath string
 	// CacheDir is the compilation cache (host.Config.CacheDir).
 	CacheDir string
+	// Cache, if set, is a compilation cache shared with the caller (tests
+	// share one per process) instead of one opened on CacheDir; the server
+	// does not close it.
+	Cache wazero.CompilationCache
 	// GuestDirs are searched for builtin guests.
 	GuestDirs []string
 	// Log receives the server's logs; LogOutput and LogLevel make each
@@ -133,8 +137,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{opts: opts, log: opts.Log, sched: newScheduler(opts.MaxActiveStreams), penalty: newPenalties(),
 		tenants: map[string]*tenant{}, syncs: map[string]*syncState{}, groups: map[groupKey]*group{}, stopReap: make(chan struct{})}
 	s.metrics = newMetrics(s)
-	switch dir := opts.CacheDir; dir {
-	case "off":
+	switch dir := opts.CacheDir; {
+	case opts.Cache != nil:
+		s.cache = nopClose{opts.Cache}
+	case dir == "off":
 		s.cache = wazero.NewCompilationCache()
 	default:
 		if dir == "" {
@@ -284,6 +290,11 @@ func (s *Server) Close(ctx context.Context) error {
 	})
 	return nil
 }
+
+// nopClose is a compilation cache the server uses but does not own.
+type nopClose struct{ wazero.CompilationCache }
+
+func (nopClose) Close(context.Context) error { return nil }
 
 func (s *Server) reap() {
 	tick := time.NewTicker(min(s.opts.SyncIdleTimeout/4, 30*time.Second))

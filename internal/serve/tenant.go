@@ -118,7 +118,7 @@ func (s *Server) newTenant(ctx context.Context, c TenantConfig, fp string) (*ten
 			continue
 		}
 		td.guest = g
-		for _, cap := range g.Manifest.Capabilities {
+		for _, cap := range g.Manifest().Capabilities {
 			if !c.granted(cap) {
 				td.err = fmt.Errorf("guest %s asks for capability %q, which tenant %q is not granted", g.Name(), cap, c.Name)
 			}

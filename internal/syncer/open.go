@@ -170,7 +170,7 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 		}
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	m := g.Manifest
+	m := g.Manifest()
 	if d.Version != "" && !abi.SameSemver(d.Version, m.Version) {
 		return fail(fmt.Errorf("version %s asked for, but guest %s is version %s", d.Version, wasm, m.Version))
 	}

@@ -394,7 +394,7 @@ func (s *Sync) migrate(ctx context.Context, targets []*target, dests []*Destinat
 		}
 		tg := p.tg
 		s.log.Info("migrating table", "destination", tg.d.Name, "table", tg.table, "action", p.plan.Action, "changes", len(p.plan.Changes))
-		if err := tg.d.Pool.Call(ctx, abi.OpMigrate, p.plan.Request(), host.RecordBody(tg.wanted), nil); err != nil {
+		if err := tg.d.Pool.Call(ctx, nil, abi.OpMigrate, p.plan.Request(), host.RecordBody(tg.wanted), nil); err != nil {
 			return fmt.Errorf("destination %q: table %q: %w", tg.d.Name, tg.table, err)
 		}
 		after, err := describe(ctx, tg)
@@ -411,7 +411,7 @@ func (s *Sync) migrate(ctx context.Context, targets []*target, dests []*Destinat
 
 func describe(ctx context.Context, tg *target) (abi.TableState, error) {
 	var out bufferWriter
-	if err := tg.d.Pool.Call(ctx, abi.OpDescribe, abi.TableRequest{Table: tg.table}, host.RecordBody(tg.wanted), &out); err != nil {
+	if err := tg.d.Pool.Call(ctx, nil, abi.OpDescribe, abi.TableRequest{Table: tg.table}, host.RecordBody(tg.wanted), &out); err != nil {
 		return abi.TableState{}, err
 	}
 	st, err := decodeJSON[abi.TableState](out.b)
@@ -548,7 +548,7 @@ func (s *Sync) finishInput(ctx context.Context, table string, targets []*target)
 			continue // Open refused such a write mode unless the manifest allows it
 		}
 		req := abi.DeleteStaleRequest{Table: table, SourceName: s.env.SourceName, SyncTime: abi.FormatTime(s.env.SyncTime)}
-		if err := tg.d.Pool.Call(ctx, abi.OpDeleteStale, req, nil, nil); err != nil {
+		if err := tg.d.Pool.Call(ctx, nil, abi.OpDeleteStale, req, nil, nil); err != nil {
 			return s.fail(tg, fmt.Errorf("destination %q: table %q: delete stale: %w", tg.d.Name, table, err))
 		}
 		s.update(tg.d.Name, table, func(st *TableStats) { st.DeletedStale = true })
@@ -627,7 +627,7 @@ func (s *Sync) write(ctx context.Context, tg *target, recs []arrow.RecordBatch) 
 		}
 	}()
 	var out bufferWriter
-	err := tg.d.Pool.Call(ctx, abi.OpWrite, abi.TableRequest{Table: tg.table}, host.RecordBody(tg.wanted, msgs...), &out)
+	err := tg.d.Pool.Call(ctx, nil, abi.OpWrite, abi.TableRequest{Table: tg.table}, host.RecordBody(tg.wanted, msgs...), &out)
 	var res abi.WriteResult
 	if len(out.b) > 0 {
 		if derr := json.Unmarshal(out.b, &res); derr != nil && err == nil {

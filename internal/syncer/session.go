@@ -136,7 +136,7 @@ func (s *Session) DeleteStale(ctx context.Context, table, sourceName string, syn
 			return fmt.Errorf("destination %q: table %q: guest %s cannot delete stale rows (its manifest lacks the %q feature): use write_mode overwrite or append", d.Name, table, d.Guest.Name(), abi.FeatureDeleteStale)
 		}
 		req := abi.DeleteStaleRequest{Table: table, SourceName: sourceName, SyncTime: abi.FormatTime(syncTime)}
-		if err := d.Pool.Call(ctx, abi.OpDeleteStale, req, nil, nil); err != nil {
+		if err := d.Pool.Call(ctx, nil, abi.OpDeleteStale, req, nil, nil); err != nil {
 			err = fmt.Errorf("destination %q: table %q: delete stale: %w", d.Name, table, err)
 			s.update(d.Name, table, func(st *TableStats) { st.Err = err })
 			return err
@@ -155,7 +155,7 @@ func (s *Session) DeleteRecord(ctx context.Context, req abi.DeleteRecordRequest)
 		if !d.Guest.HasFeature(abi.FeatureDeleteRecord) {
 			return fmt.Errorf("destination %q: table %q: guest %s cannot delete records: it does not implement the optional delete_record operation (ABI 1.1, feature %q)", d.Name, req.Table, d.Guest.Name(), abi.FeatureDeleteRecord)
 		}
-		if err := d.Pool.Call(ctx, abi.OpDeleteRecord, req, nil, nil); err != nil {
+		if err := d.Pool.Call(ctx, nil, abi.OpDeleteRecord, req, nil, nil); err != nil {
 			err = fmt.Errorf("destination %q: table %q: delete record: %w", d.Name, req.Table, err)
 			s.update(d.Name, req.Table, func(st *TableStats) { st.Err = err })
 			return err

@@ -147,7 +147,7 @@ func (s *Sync) summaryRecord(d *Destination, tables []string) *summaryInput {
 	num(1, errs)
 	str(2, d.Name)
 	str(3, d.guestSourcePath)
-	str(4, d.Guest.Manifest.Version)
+	str(4, d.Guest.Manifest().Version)
 	num(5, 0)
 	num(6, rows)
 	num(7, 0)

@@ -119,7 +119,7 @@ func ops(t *testing.T, d *syncer.Destination) []string {
 	t.Helper()
 	sc := arrow.NewSchema([]arrow.Field{{Name: "op", Type: arrow.BinaryTypes.String}}, nil)
 	var out bytes.Buffer
-	if err := d.Pool.Call(context.Background(), abi.OpRead, abi.TableRequest{Table: "__ops"}, host.RecordBody(sc), &out); err != nil {
+	if err := d.Pool.Call(context.Background(), nil, abi.OpRead, abi.TableRequest{Table: "__ops"}, host.RecordBody(sc), &out); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -137,7 +137,7 @@ func ops(t *testing.T, d *syncer.Destination) []string {
 func stored(t *testing.T, d *syncer.Destination, table string, sc *arrow.Schema) []arrow.RecordBatch {
 	t.Helper()
 	var out bytes.Buffer
-	if err := d.Pool.Call(context.Background(), abi.OpRead, abi.TableRequest{Table: table}, host.RecordBody(sc), &out); err != nil {
+	if err := d.Pool.Call(context.Background(), nil, abi.OpRead, abi.TableRequest{Table: table}, host.RecordBody(sc), &out); err != nil {
 		t.Fatal(err)
 	}
 	return readAll(t, &out)
@@ -145,19 +145,9 @@ func stored(t *testing.T, d *syncer.Destination, table string, sc *arrow.Schema)
 
 func readAll(t *testing.T, r io.Reader) []arrow.RecordBatch {
 	t.Helper()
-	rr, err := host.NewIPCReader(r)
+	_, recs, err := host.ReadRecords(r)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rr.Release()
-	var recs []arrow.RecordBatch
-	for rr.Next() {
-		rec := rr.RecordBatch()
-		rec.Retain()
-		recs = append(recs, rec)
-	}
-	if rr.Err() != nil {
-		t.Fatal(rr.Err())
 	}
 	return recs
 }

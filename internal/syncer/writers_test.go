@@ -45,7 +45,7 @@ func writesPerInstance(t *testing.T, d *syncer.Destination, table string, n int)
 	for _, in := range held {
 		var buf bytes.Buffer
 		sc := arrow.NewSchema([]arrow.Field{{Name: "op", Type: arrow.BinaryTypes.String}}, nil)
-		if err := in.Call(ctx, abi.OpRead, abi.TableRequest{Table: "__ops"}, host.RecordBody(sc), &buf); err != nil {
+		if err := d.Pool.Call(ctx, in, abi.OpRead, abi.TableRequest{Table: "__ops"}, host.RecordBody(sc), &buf); err != nil {
 			t.Fatal(err)
 		}
 		wrote := 0

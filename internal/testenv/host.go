@@ -6,10 +6,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/hashicorp/go-hclog"
 	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/internal/schema"
 )
 
 // Logger returns a logger at level whose lines go to t's log (shown for
@@ -57,16 +60,22 @@ var shared struct {
 // from disk takes seconds). It stays open until the process exits.
 func Cache(t testing.TB) wazero.CompilationCache {
 	t.Helper()
+	c, err := ProcessCache()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// ProcessCache is Cache for callers without a testing.TB, such as TestMain.
+func ProcessCache() (wazero.CompilationCache, error) {
 	shared.once.Do(func() {
 		var dir string
 		if dir, shared.err = CompilationCacheDir(); shared.err == nil {
 			shared.cache, shared.err = wazero.NewCompilationCacheWithDir(dir)
 		}
 	})
-	if shared.err != nil {
-		t.Fatal(shared.err)
-	}
-	return shared.cache
+	return shared.cache, shared.err
 }
 
 // LoadGuest loads the Go guest package pkg (see BuildGuest) into rt.
@@ -77,4 +86,24 @@ func LoadGuest(t testing.TB, rt *host.Runtime, pkg string) *host.Guest {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// HostRecord returns rec as the host sends it to a guest in a sync with
+// options o: its schema transformed (schema.Transform) and the internal
+// columns filled. The caller releases it.
+func HostRecord(t testing.TB, rec arrow.RecordBatch, o schema.Options) arrow.RecordBatch {
+	t.Helper()
+	out, err := schema.Transform(rec.Schema(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := schema.NewAppender(out, o, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := app.Apply(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -261,12 +261,12 @@ func (b *bench) guestStart() error {
 				return err
 			}
 			if g.name == "file" {
-				b.fileFormats = specEnum(gu.Manifest.SpecSchema, "format")
+				b.fileFormats = specEnum(gu.Manifest().SpecSchema, "format")
 			}
 			if i == 0 {
-				st.ColdSeconds, st.WasmBytes = gu.CompileTime.Seconds(), gu.Size
+				st.ColdSeconds, st.WasmBytes = gu.CompileTime().Seconds(), gu.Size()
 			} else {
-				st.CachedSeconds, st.InstantiateSeconds = gu.CompileTime.Seconds(), gu.InstantiateTime.Seconds()
+				st.CachedSeconds, st.InstantiateSeconds = gu.CompileTime().Seconds(), gu.InstantiateTime().Seconds()
 			}
 			rt.Close(b.ctx)
 		}

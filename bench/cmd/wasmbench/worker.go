@@ -105,8 +105,8 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 	if err != nil {
 		return res, err
 	}
-	res.CompileSeconds = dest.Guest.CompileTime.Seconds()
-	res.InstantiateSeconds = dest.Guest.InstantiateTime.Seconds()
+	res.CompileSeconds = dest.Guest.CompileTime().Seconds()
+	res.InstantiateSeconds = dest.Guest.InstantiateTime().Seconds()
 	var in syncer.Input
 	var gi *genInput
 	if j.InputFile != "" {

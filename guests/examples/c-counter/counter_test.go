@@ -138,7 +138,7 @@ func TestMalformedBodies(t *testing.T) {
 		bodies["cut at "+strconv.Itoa(cut)] = good[:cut]
 	}
 	for name, b := range bodies {
-		err := in.Call(ctx, abi.OpWrite, abi.TableRequest{Table: "t"}, bytes.NewReader(b), nil)
+		err := p.Call(ctx, in, abi.OpWrite, abi.TableRequest{Table: "t"}, bytes.NewReader(b), nil)
 		var ce *host.CallError
 		if !errors.As(err, &ce) || ce.Trapped || ce.Status != abi.StatusBadRequest {
 			t.Errorf("%s: %v, want status bad request", name, err)
@@ -147,21 +147,21 @@ func TestMalformedBodies(t *testing.T) {
 			t.Fatalf("%s: the instance broke", name)
 		}
 	}
-	if err := in.Call(ctx, abi.OpWrite, abi.TableRequest{Table: "t"}, bytes.NewReader(good), nil); err != nil {
+	if err := p.Call(ctx, in, abi.OpWrite, abi.TableRequest{Table: "t"}, bytes.NewReader(good), nil); err != nil {
 		t.Fatalf("a good batch after the bad ones: %v", err)
 	}
 	var out bytes.Buffer
-	if err := in.Call(ctx, abi.OpRead, abi.TableRequest{Table: "t"}, host.RecordBody(s), &out); err != nil {
+	if err := p.Call(ctx, in, abi.OpRead, abi.TableRequest{Table: "t"}, host.RecordBody(s), &out); err != nil {
 		t.Fatal(err)
 	}
-	rd, err := host.NewIPCReader(&out)
+	_, recs, err := host.ReadRecords(&out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rd.Release()
 	var n int64
-	for rd.Next() {
-		n += rd.RecordBatch().NumRows()
+	for _, rec := range recs {
+		n += rec.NumRows()
+		rec.Release()
 	}
 	if n != 5 {
 		t.Errorf("read back %d rows, want the 5 of the one good batch", n)

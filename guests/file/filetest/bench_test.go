@@ -94,7 +94,7 @@ func BenchmarkFormats(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					start := time.Now()
 					for _, r := range tb.batches {
-						if err := write(ctx, p, "t", r); err != nil {
+						if err := write(ctx, p, nil, "t", r); err != nil {
 							b.Fatal(err)
 						}
 					}

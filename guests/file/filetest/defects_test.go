@@ -42,7 +42,7 @@ func TestNamedTimeZones(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			root := t.TempDir()
 			p := newPool(t, g, root, fmt.Sprintf(`{"path":"{{TABLE}}.{{FORMAT}}","format":%q,"no_rotate":true}`, format))
-			if err := write(ctx, p, "zones", rec); err != nil {
+			if err := write(ctx, p, nil, "zones", rec); err != nil {
 				t.Fatalf("write timestamps in US/Eastern and Europe/Paris as %s: %v", format, err)
 			}
 			if err := p.Close(ctx); err != nil {
@@ -75,7 +75,7 @@ func TestParquetWritesViewsDecimalsAndDictionaries(t *testing.T) {
 			defer rec.Release()
 			root := t.TempDir()
 			p := newPool(t, g, root, `{"path":"{{TABLE}}.{{FORMAT}}","format":"parquet","no_rotate":true}`)
-			if err := write(ctx, p, "gaps", rec); err != nil {
+			if err := write(ctx, p, nil, "gaps", rec); err != nil {
 				t.Fatalf("write %s to parquet: %v", col.DataType(), err)
 			}
 			if err := p.Close(ctx); err != nil {

@@ -66,11 +66,11 @@ func TestRoundTrip(t *testing.T) {
 			}
 			defer p.Release(ctx, in)
 			for _, b := range batches {
-				if err := write(ctx, in, "test_table", b); err != nil {
+				if err := write(ctx, p, in, "test_table", b); err != nil {
 					t.Fatal(err)
 				}
 			}
-			got, err := readBack(ctx, in, schema, "test_table")
+			got, err := readBack(ctx, p, in, schema, "test_table")
 			if err != nil {
 				t.Fatalf("OpRead: %v", err)
 			}
@@ -178,7 +178,7 @@ func TestPlaceholders(t *testing.T) {
 	root := t.TempDir()
 	p := newPool(t, g, root, `{"path":"/{{SYNC_ID}}/{{YEAR}}/{{MONTH}}/{{DAY}}/{{HOUR}}{{MINUTE}}/{{TABLE_HYPHEN}}/{{TABLE}}-{{UUID}}.{{FORMAT}}","format":"csv","compression":"gzip"}`)
 	for i := 0; i < 3; i++ {
-		if err := write(ctx, p, "my_table", rec); err != nil {
+		if err := write(ctx, p, nil, "my_table", rec); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -198,7 +198,7 @@ func TestPlaceholders(t *testing.T) {
 
 	root = t.TempDir()
 	p = newPool(t, g, root, `{"path":"by-sync/{{SYNC_ID}}","format":"parquet","compression":"zstd","no_rotate":true}`)
-	if err := write(ctx, p, "t1", rec); err != nil {
+	if err := write(ctx, p, nil, "t1", rec); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Close(ctx); err != nil {
@@ -247,7 +247,7 @@ func TestRotation(t *testing.T) {
 					n += r.NumRows()
 				}
 				maxRows = max(maxRows, n)
-				return write(ctx, p, "t", batch...)
+				return write(ctx, p, nil, "t", batch...)
 			})
 			for _, r := range recs {
 				if err := b.Add(ctx, r); err != nil {
@@ -297,10 +297,10 @@ func TestNoRotate(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, b := range batches {
-				if err := write(ctx, in, "test_table", b); err != nil {
+				if err := write(ctx, p, in, "test_table", b); err != nil {
 					t.Fatal(err)
 				}
-				if err := write(ctx, in, "other", b); err != nil {
+				if err := write(ctx, p, in, "other", b); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -309,7 +309,7 @@ func TestNoRotate(t *testing.T) {
 					t.Errorf("%s is under its final name before close", f)
 				}
 			}
-			if _, err := readBack(ctx, in, schema, "test_table"); err == nil || !strings.Contains(err.Error(), "still being written (no_rotate)") {
+			if _, err := readBack(ctx, p, in, schema, "test_table"); err == nil || !strings.Contains(err.Error(), "still being written (no_rotate)") {
 				t.Errorf("OpRead of an open no_rotate file: got %v, want an error saying it is still being written", err)
 			}
 			p.Release(ctx, in)
@@ -393,7 +393,7 @@ func TestEscapes(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := newPool(t, g, root, fmt.Sprintf(`{"path":%q,"batch_size":0,"batch_size_bytes":0}`, c.path))
-			err := write(ctx, p, "t", rec)
+			err := write(ctx, p, nil, "t", rec)
 			if len(c.want) == 0 {
 				if err != nil {
 					t.Fatal(err)
@@ -456,7 +456,7 @@ func TestKilledMidWrite(t *testing.T) {
 		root := t.TempDir()
 		ctx := context.Background()
 		p := newPool(t, g, root, `{"path":"{{TABLE}}/{{UUID}}.{{FORMAT}}","format":"csv"}`)
-		if err := write(ctx, p, "t", small); err != nil {
+		if err := write(ctx, p, nil, "t", small); err != nil {
 			t.Fatal(err)
 		}
 		// The first write made a file: move it away to see only the
@@ -466,7 +466,7 @@ func TestKilledMidWrite(t *testing.T) {
 		}
 		cctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 		defer cancel()
-		err := write(cctx, p, "t", big, big, big, big)
+		err := write(cctx, p, nil, "t", big, big, big, big)
 		check(t, root, err)
 
 		// An instance that dies with a no_rotate file open (the host
@@ -479,12 +479,12 @@ func TestKilledMidWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := write(ctx, in, "t", small); err != nil {
+		if err := write(ctx, np, in, "t", small); err != nil {
 			t.Fatal(err)
 		}
 		dead, stop := context.WithCancel(ctx)
 		stop()
-		err = write(dead, in, "t", big)
+		err = write(dead, np, in, "t", big)
 		check(t, root, err)
 		np.Release(ctx, in)
 		if err := np.Close(ctx); err != nil {
@@ -541,8 +541,8 @@ func TestRefusals(t *testing.T) {
 	if !g.HasFeature(abi.FeatureRead) {
 		t.Error("the manifest does not offer read")
 	}
-	if fmt.Sprint(g.Manifest.WriteModes) != "[append]" {
-		t.Errorf("write modes %v, want [append]", g.Manifest.WriteModes)
+	if fmt.Sprint(g.Manifest().WriteModes) != "[append]" {
+		t.Errorf("write modes %v, want [append]", g.Manifest().WriteModes)
 	}
 
 	t.Run("existing file", func(t *testing.T) {
@@ -556,7 +556,7 @@ func TestRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := newPool(t, g, root, `{"path":"keep/{{TABLE}}.{{FORMAT}}","no_rotate":true}`)
-		err := write(ctx, p, "t", rec)
+		err := write(ctx, p, nil, "t", rec)
 		if err == nil || !strings.Contains(err.Error(), "exists already") {
 			t.Errorf("got %v, want an error saying the file exists", err)
 		}
@@ -589,7 +589,7 @@ func TestMemoryPlateau(t *testing.T) {
 			var sizes []uint32
 			for i := 0; i < 4; i++ {
 				for _, r := range batches {
-					if err := write(ctx, in, "t", r); err != nil {
+					if err := write(ctx, p, in, "t", r); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -624,11 +624,11 @@ func TestBrokenBatch(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			root := t.TempDir()
 			p := newPool(t, g, root, c.spec)
-			if err := write(ctx, p, "t", rec); err != nil {
+			if err := write(ctx, p, nil, "t", rec); err != nil {
 				t.Fatal(err)
 			}
 			before := files(t, root)
-			err := p.Call(ctx, abi.OpWrite, abi.TableRequest{Table: "t"}, bytes.NewReader(broken), nil)
+			err := p.Call(ctx, nil, abi.OpWrite, abi.TableRequest{Table: "t"}, bytes.NewReader(broken), nil)
 			if err == nil {
 				t.Fatal("a broken body was written")
 			}

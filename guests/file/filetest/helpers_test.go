@@ -118,30 +118,18 @@ func newPool(t testing.TB, g *host.Guest, root, spec string) *testPool {
 	return tp
 }
 
-func write(ctx context.Context, c interface {
-	Call(context.Context, abi.Op, any, io.Reader, io.Writer) error
-}, table string, recs ...arrow.RecordBatch) error {
-	return c.Call(ctx, abi.OpWrite, abi.TableRequest{Table: table}, host.RecordBody(recs[0].Schema(), recs...), nil)
+func write(ctx context.Context, p *testPool, in *host.Instance, table string, recs ...arrow.RecordBatch) error {
+	return p.Call(ctx, in, abi.OpWrite, abi.TableRequest{Table: table}, host.RecordBody(recs[0].Schema(), recs...), nil)
 }
 
 // readBack runs OpRead for table and returns the rows the guest emitted.
-func readBack(ctx context.Context, in *host.Instance, schema *arrow.Schema, table string) ([]arrow.RecordBatch, error) {
+func readBack(ctx context.Context, p *testPool, in *host.Instance, schema *arrow.Schema, table string) ([]arrow.RecordBatch, error) {
 	var out bytes.Buffer
-	if err := in.Call(ctx, abi.OpRead, abi.TableRequest{Table: table}, host.RecordBody(schema), &out); err != nil {
+	if err := p.Call(ctx, in, abi.OpRead, abi.TableRequest{Table: table}, host.RecordBody(schema), &out); err != nil {
 		return nil, err
 	}
-	rr, err := host.NewIPCReader(&out)
-	if err != nil {
-		return nil, err
-	}
-	defer rr.Release()
-	var recs []arrow.RecordBatch
-	for rr.Next() {
-		r := rr.RecordBatch()
-		r.Retain()
-		recs = append(recs, r)
-	}
-	return recs, rr.Err()
+	_, recs, err := host.ReadRecords(&out)
+	return recs, err
 }
 
 // files lists the files below root (relative, sorted), temporary ones too.

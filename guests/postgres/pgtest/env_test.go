@@ -15,7 +15,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -117,19 +116,7 @@ func (e *env) wanted(in *arrow.Schema) *arrow.Schema {
 // sends it, under options o.
 func withInternal(t testing.TB, rec arrow.RecordBatch, o schema.Options) arrow.RecordBatch {
 	t.Helper()
-	out, err := schema.Transform(rec.Schema(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := schema.NewAppender(out, o, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := app.Apply(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return testenv.HostRecord(t, rec, o)
 }
 
 func tableOf(s *arrow.Schema) string { return schema.TableName(s) }
@@ -137,7 +124,7 @@ func tableOf(s *arrow.Schema) string { return schema.TableName(s) }
 func (e *env) describe(wanted *arrow.Schema) abi.TableState {
 	e.t.Helper()
 	var out bytes.Buffer
-	if err := e.pool.Call(e.ctx, abi.OpDescribe, abi.TableRequest{Table: tableOf(wanted)}, host.RecordBody(wanted), &out); err != nil {
+	if err := e.pool.Call(e.ctx, nil, abi.OpDescribe, abi.TableRequest{Table: tableOf(wanted)}, host.RecordBody(wanted), &out); err != nil {
 		e.t.Fatalf("describe: %v", err)
 	}
 	var st abi.TableState
@@ -162,7 +149,7 @@ func (e *env) migrateTo(wanted *arrow.Schema, mode abi.MigrateMode) (migrate.Pla
 	if plan.Action == "" {
 		return plan, nil
 	}
-	if err := e.pool.Call(e.ctx, abi.OpMigrate, plan.Request(), host.RecordBody(wanted), nil); err != nil {
+	if err := e.pool.Call(e.ctx, nil, abi.OpMigrate, plan.Request(), host.RecordBody(wanted), nil); err != nil {
 		return plan, err
 	}
 	if err := migrate.VerifyApplied(wanted, e.describe(wanted)); err != nil {
@@ -181,7 +168,7 @@ func (e *env) mustMigrate(wanted *arrow.Schema, mode abi.MigrateMode) migrate.Pl
 }
 
 func (e *env) write(recs ...arrow.RecordBatch) error {
-	return e.pool.Call(e.ctx, abi.OpWrite, abi.TableRequest{Table: tableOf(recs[0].Schema())}, host.RecordBody(recs[0].Schema(), recs...), nil)
+	return e.pool.Call(e.ctx, nil, abi.OpWrite, abi.TableRequest{Table: tableOf(recs[0].Schema())}, host.RecordBody(recs[0].Schema(), recs...), nil)
 }
 
 func (e *env) mustWrite(recs ...arrow.RecordBatch) {
@@ -195,25 +182,15 @@ func (e *env) mustWrite(recs ...arrow.RecordBatch) {
 func (e *env) read(s *arrow.Schema) arrow.Table {
 	e.t.Helper()
 	var out bytes.Buffer
-	if err := e.pool.Call(e.ctx, abi.OpRead, abi.TableRequest{Table: tableOf(s)}, host.RecordBody(s), &out); err != nil {
+	if err := e.pool.Call(e.ctx, nil, abi.OpRead, abi.TableRequest{Table: tableOf(s)}, host.RecordBody(s), &out); err != nil {
 		e.t.Fatalf("read: %v", err)
 	}
-	rr, err := host.NewIPCReader(&out)
+	got, recs, err := host.ReadRecords(&out)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer rr.Release()
-	var recs []arrow.RecordBatch
-	for rr.Next() {
-		r := rr.RecordBatch()
-		r.Retain()
-		recs = append(recs, r)
-	}
-	if rr.Err() != nil {
-		e.t.Fatal(rr.Err())
-	}
-	if !rr.Schema().Equal(s) {
-		e.t.Fatalf("read back schema\n%s\nwant\n%s", rr.Schema(), s)
+	if !got.Equal(s) {
+		e.t.Fatalf("read back schema\n%s\nwant\n%s", got, s)
 	}
 	tbl := array.NewTableFromRecords(s, recs)
 	for _, r := range recs {
@@ -226,7 +203,7 @@ func (e *env) read(s *arrow.Schema) arrow.Table {
 func (e *env) deleteStale(table string, syncTime time.Time) {
 	e.t.Helper()
 	req := abi.DeleteStaleRequest{Table: table, SourceName: e.opts.SourceName, SyncTime: syncTime.UTC().Format(time.RFC3339Nano)}
-	if err := e.pool.Call(e.ctx, abi.OpDeleteStale, req, nil, nil); err != nil {
+	if err := e.pool.Call(e.ctx, nil, abi.OpDeleteStale, req, nil, nil); err != nil {
 		e.t.Fatalf("delete stale: %v", err)
 	}
 }

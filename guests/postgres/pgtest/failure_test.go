@@ -219,7 +219,7 @@ func TestCancelMidBatch(t *testing.T) {
 				}
 				cancel()
 			}()
-			err := e.pool.Call(ctx, abi.OpWrite, abi.TableRequest{Table: "cancel"}, host.RecordBody(recs[0].Schema(), recs...), nil)
+			err := e.pool.Call(ctx, nil, abi.OpWrite, abi.TableRequest{Table: "cancel"}, host.RecordBody(recs[0].Schema(), recs...), nil)
 			if err == nil || !errors.Is(err, context.Canceled) {
 				t.Fatalf("got %v, want the write cancelled", err)
 			}

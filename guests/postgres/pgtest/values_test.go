@@ -75,7 +75,7 @@ func TestColumnsCollidingAfterTruncation(t *testing.T) {
 	prefix := strings.Repeat("x", 63)
 	r := withInternal(t, rows(t, sourceSchema("collide", idPK, field(prefix+"_a", arrow.BinaryTypes.String, true), field(prefix+"_b", arrow.BinaryTypes.String, true)), 0, 1), e.opts)
 	var out strings.Builder
-	err := e.pool.Call(e.ctx, abi.OpDescribe, abi.TableRequest{Table: "collide"}, host.RecordBody(r.Schema()), &out)
+	err := e.pool.Call(e.ctx, nil, abi.OpDescribe, abi.TableRequest{Table: "collide"}, host.RecordBody(r.Schema()), &out)
 	if err == nil || !strings.Contains(err.Error(), "are the same in PostgreSQL") || !strings.Contains(err.Error(), prefix+"_b") {
 		t.Fatalf("got %v, want an error naming the colliding columns", err)
 	}

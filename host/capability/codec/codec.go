@@ -13,11 +13,14 @@
 package codec
 
 import (
+	"io"
+
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wasmdest/wasmdest/internal/arrowio"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -127,12 +130,12 @@ func fail(c *host.Call, stack []uint64, fn string, err error) {
 
 // readSchema decodes an Arrow IPC stream holding a schema.
 func readSchema(b []byte) (*arrow.Schema, error) {
-	r, err := host.NewIPCReader(bytes.NewReader(b))
+	r, err := arrowio.NewReader("schema", bytes.NewReader(b), arrowio.DefaultLimits)
 	if err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
-	defer r.Release()
-	return r.Schema(), nil
+	defer r.Close()
+	return r.Table().Schema, nil
 }
 
 // decodeRequest decodes a JSON request from guest memory.
@@ -247,29 +250,34 @@ func (e *encoder) writeCall(c *host.Call) (int64, error) {
 
 // writeIPC encodes the records of an Arrow IPC stream.
 func (e *encoder) writeIPC(b []byte) (int64, error) {
-	r, err := host.NewIPCReader(bytes.NewReader(b))
+	// The guest's bytes go through the host's hardened reader (limits,
+	// verified metadata, validated records), as every guest output does.
+	r, err := arrowio.NewReader("records", bytes.NewReader(b), arrowio.DefaultLimits)
 	if err != nil {
 		return 0, fmt.Errorf("records: %w", err)
 	}
-	defer r.Release()
-	if !r.Schema().Equal(e.schema) {
+	defer r.Close()
+	if !r.Table().Schema.Equal(e.schema) {
 		return 0, fmt.Errorf("the records' schema differs from the encoder's: open a new encoder for it")
 	}
 	var rows int64
-	for r.Next() {
-		rec := r.RecordBatch()
-		if rec.NumRows() == 0 {
-			continue
+	for {
+		rec, err := r.Next(context.Background())
+		if err == io.EOF {
+			return rows, nil
 		}
-		if err := e.w.Write(rec); err != nil {
+		if err != nil {
+			return rows, fmt.Errorf("records: %w", err)
+		}
+		if rec.NumRows() > 0 {
+			err = e.w.Write(rec)
+			rows += rec.NumRows()
+		}
+		rec.Release()
+		if err != nil {
 			return rows, err
 		}
-		rows += rec.NumRows()
 	}
-	if err := r.Err(); err != nil {
-		return rows, fmt.Errorf("records: %w", err)
-	}
-	return rows, nil
 }
 
 func codecRead(_ context.Context, c *host.Call, stack []uint64) {

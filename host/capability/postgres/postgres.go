@@ -29,19 +29,19 @@ import (
 )
 
 // ResultLimit caps what one pg_query or pg_copy_to call may return through
-// the result slot (abi/ABI.md): 256 MiB. Those functions are meant for catalog
-// queries and reading back, and the result must fit in guest memory (512 MiB
-// by default) next to the guest's own data. Beyond it the call fails and, for
-// pg_copy_to, the connection is closed.
-const ResultLimit = 256 << 20
+// the result slot: abi.MaxResultBytes, 256 MiB. Those functions are meant for
+// catalog queries and reading back, and the result must fit in guest memory
+// (512 MiB by default) next to the guest's own data. Beyond it the call
+// fails and, for pg_copy_to, the connection is closed.
+const ResultLimit = abi.MaxResultBytes
 
 // pgCleanupTimeout bounds how long the end of an operation may spend rolling
 // back what the guest left open.
 const pgCleanupTimeout = 30 * time.Second
 
-// LogLevels are the values of the postgres spec's pgx_log_level, from the
+// LogLevels returns the values of the postgres spec's pgx_log_level, from the
 // least to the most verbose.
-var LogLevels = []string{"error", "warn", "info", "debug", "trace"}
+func LogLevels() []string { return []string{"error", "warn", "info", "debug", "trace"} }
 
 // PoolOptions configure OpenPool.
 type PoolOptions struct {
@@ -72,8 +72,8 @@ func OpenPool(ctx context.Context, o PoolOptions) (*pgxpool.Pool, error) {
 	if pgxLogLevel == "" {
 		pgxLogLevel = "error"
 	}
-	if !slices.Contains(LogLevels, pgxLogLevel) {
-		return nil, fmt.Errorf("postgres: pgx_log_level %q is not one of %s", pgxLogLevel, strings.Join(LogLevels, ", "))
+	if !slices.Contains(LogLevels(), pgxLogLevel) {
+		return nil, fmt.Errorf("postgres: pgx_log_level %q is not one of %s", pgxLogLevel, strings.Join(LogLevels(), ", "))
 	}
 	level, _ := tracelog.LogLevelFromString(pgxLogLevel) // one of LogLevels
 	cfg, err := pgxpool.ParseConfig(o.ConnString)

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m)) }
 func openPostgres(t *testing.T, connString, level string, log hclog.Logger) *pgxpool.Pool {
 	t.Helper()
 	if log == nil {
-		log = hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: testWriter{t}})
+		log = testenv.Logger(t, hclog.Warn)
 	}
 	db, err := postgres.OpenPool(context.Background(), postgres.PoolOptions{ConnString: connString, LogLevel: level, Logger: log})
 	if err != nil {
@@ -38,8 +38,8 @@ func openPostgres(t *testing.T, connString, level string, log hclog.Logger) *pgx
 // probePool runs the pgprobe test guest on a fresh database.
 func probePool(t *testing.T) (*host.Pool, *pgxpool.Pool) {
 	t.Helper()
-	rt := newRuntime(t, host.Config{})
-	g := load(t, rt, "host/testdata/guests/pgprobe")
+	rt := testenv.Runtime(t, host.Config{})
+	g := testenv.LoadGuest(t, rt, "host/testdata/guests/pgprobe")
 	db := openPostgres(t, testenv.PostgresURL(t), "", nil)
 	p, err := g.NewPool(host.PoolConfig{Grants: []host.Grant{postgres.Grant(db)}, Init: &abi.InitRequest{Spec: []byte(`{}`)}})
 	if err != nil {
@@ -53,7 +53,7 @@ func probePool(t *testing.T) (*host.Pool, *pgxpool.Pool) {
 }
 
 func scenario(p *host.Pool, name string) error {
-	return p.Call(context.Background(), abi.OpWrite, abi.TableRequest{Table: name}, host.RecordBody(arrow.NewSchema(nil, nil)), nil)
+	return p.Call(context.Background(), nil, abi.OpWrite, abi.TableRequest{Table: name}, host.RecordBody(arrow.NewSchema(nil, nil)), nil)
 }
 
 func count(t *testing.T, db *pgxpool.Pool, where string) int {
@@ -167,8 +167,8 @@ func TestPgOperationEndCleansUp(t *testing.T) {
 }
 
 func TestPostgresCapabilityNeedsAPool(t *testing.T) {
-	rt := newRuntime(t, host.Config{})
-	g := load(t, rt, "host/testdata/guests/pgprobe")
+	rt := testenv.Runtime(t, host.Config{})
+	g := testenv.LoadGuest(t, rt, "host/testdata/guests/pgprobe")
 	if _, err := g.NewPool(host.PoolConfig{}); err == nil || !strings.Contains(err.Error(), `capability "postgres"`) {
 		t.Fatalf("ungranted: got %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,6 +59,9 @@ func run(ctx context.Context, dir string) error {
 	return errors.Join(errs...)
 }
 
+// interruptibleToo are the guests tests run in Interruptible runtimes too.
+var interruptibleToo = []string{"guests/file", "host/testdata/guests/misbehave", "host/testdata/guests/hostile"}
+
 // prepare builds pkg into dir and compiles it into cache.
 func prepare(ctx context.Context, cache wazero.CompilationCache, dir, pkg string) error {
 	start := time.Now()
@@ -66,17 +70,25 @@ func prepare(ctx context.Context, cache wazero.CompilationCache, dir, pkg string
 		return err
 	}
 	built := time.Since(start)
-	// The configuration of host.NewRuntime for runtimes that are not
-	// Interruptible, which the tests mostly use: the compiled code depends
-	// on it.
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCompilationCache(cache))
-	defer rt.Close(ctx)
 	wasm, err := os.ReadFile(out)
 	if err != nil {
 		return err
 	}
-	if _, err := rt.CompileModule(ctx, wasm); err != nil {
-		return fmt.Errorf("compile %s: %w", pkg, err)
+	// The compiled code depends on whether the runtime is Interruptible
+	// (host.Config): every guest is compiled as the tests mostly run it,
+	// and those that several test processes also run interruptible
+	// (untrusted tenants of serve, the killed writes of the file guest's
+	// tests, host's call timeouts) that way too.
+	for _, interruptible := range []bool{false, true} {
+		if interruptible && !slices.Contains(interruptibleToo, pkg) {
+			continue
+		}
+		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCompilationCache(cache).WithCloseOnContextDone(interruptible))
+		_, err := rt.CompileModule(ctx, wasm)
+		rt.Close(ctx)
+		if err != nil {
+			return fmt.Errorf("compile %s: %w", pkg, err)
+		}
 	}
 	fmt.Printf("testguests: %s: built in %s, compiled in %s\n", pkg, built.Round(time.Millisecond), (time.Since(start) - built).Round(time.Millisecond))
 	return nil
