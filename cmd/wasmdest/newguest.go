@@ -148,7 +148,7 @@ func goModFiles(module, checkout string) (gomod, gosum []byte, err error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "module %s\n\n", module)
 	if checkout == "" {
-		fmt.Fprintf(&b, "go %s\n\nrequire %s %s\n\ntool github.com/go-task/task/v3/cmd/task\n", goVersion(), wasmdestModule, version.Module())
+		fmt.Fprintf(&b, "go %s\n\nrequire %s %s\n", goVersion(), wasmdestModule, version.Module())
 		return b.Bytes(), nil, nil
 	}
 	src, err := os.ReadFile(filepath.Join(checkout, "go.mod"))
@@ -159,20 +159,6 @@ func goModFiles(module, checkout string) (gomod, gosum []byte, err error) {
 	if goLine == "" {
 		goLine = goVersion()
 	}
-	// The checkout keeps its tools (go-task) in tools/go.mod, out of the
-	// library's graph; the guest's module has them as its own tools.
-	if tsrc, err := os.ReadFile(filepath.Join(checkout, "tools", "go.mod")); err == nil {
-		_, treqs := parseGoMod(tsrc)
-		have := map[string]bool{}
-		for _, r := range reqs {
-			have[strings.Fields(r)[0]] = true
-		}
-		for _, r := range treqs {
-			if !have[strings.Fields(r)[0]] {
-				reqs = append(reqs, r)
-			}
-		}
-	}
 	fmt.Fprintf(&b, "go %s\n\nrequire %s v0.0.0\n\n", goLine, wasmdestModule)
 	if len(reqs) > 0 {
 		b.WriteString("// The requirements of the wasmdest checkout, so that the guest builds\n// offline; `go mod tidy` keeps only those the guest needs.\nrequire (\n")
@@ -181,8 +167,8 @@ func goModFiles(module, checkout string) (gomod, gosum []byte, err error) {
 		}
 		b.WriteString(")\n\n")
 	}
-	fmt.Fprintf(&b, "tool github.com/go-task/task/v3/cmd/task\n\nreplace %s => %s\n", wasmdestModule, checkout)
-	for _, name := range []string{"go.sum", filepath.Join("tools", "go.sum")} {
+	fmt.Fprintf(&b, "replace %s => %s\n", wasmdestModule, checkout)
+	for _, name := range []string{"go.sum"} {
 		sum, err := os.ReadFile(filepath.Join(checkout, name))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, err

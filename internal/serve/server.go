@@ -139,7 +139,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.metrics = newMetrics(s)
 	switch dir := opts.CacheDir; {
 	case opts.Cache != nil:
-		s.cache = nopClose{opts.Cache}
+		s.cache = opts.Cache // the caller's: not closed here
 	case dir == "off":
 		s.cache = wazero.NewCompilationCache()
 	default:
@@ -156,7 +156,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		s.cache = c
 	}
 	if err := s.Reload(ctx); err != nil {
-		s.cache.Close(ctx)
+		s.closeCache(ctx)
 		return nil, err
 	}
 	s.grpc = grpc.NewServer(
@@ -286,15 +286,19 @@ func (s *Server) Close(ctx context.Context) error {
 		for _, g := range groups {
 			g.rt.Close(ctx) // and every guest loaded in it
 		}
-		s.cache.Close(ctx)
+		s.closeCache(ctx)
 	})
 	return nil
 }
 
-// nopClose is a compilation cache the server uses but does not own.
-type nopClose struct{ wazero.CompilationCache }
-
-func (nopClose) Close(context.Context) error { return nil }
+// closeCache closes the compilation cache unless it is the caller's
+// (Options.Cache). The cache itself is passed to wazero as it is: wazero
+// accepts only its own cache type, so it cannot be wrapped.
+func (s *Server) closeCache(ctx context.Context) {
+	if s.opts.Cache == nil {
+		s.cache.Close(ctx)
+	}
+}
 
 func (s *Server) reap() {
 	tick := time.NewTicker(min(s.opts.SyncIdleTimeout/4, 30*time.Second))
