@@ -18,6 +18,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/codec"
 	"github.com/wasmdest/wasmdest/host/capability/filesystem"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
@@ -292,7 +293,7 @@ func TestFileGuestJSONLines(t *testing.T) {
 	g := testenv.LoadGuest(t, rt, "guests/file")
 	root := t.TempDir()
 	p, err := g.NewPool(host.PoolConfig{
-		Grants: []host.Grant{fsGrant(t, root)},
+		Grants: []host.Grant{fsGrant(t, root), codec.Grant()},
 		Init:   &abi.InitRequest{Destination: "files", Spec: []byte(`{"path":"out/{{TABLE}}.{{FORMAT}}","no_rotate":true}`)},
 		Expand: func(r abi.ExpandRequest) (string, error) {
 			return strings.NewReplacer("{{TABLE}}", r.Table, "{{FORMAT}}", r.Format).Replace(r.Template), nil

@@ -123,6 +123,6 @@ func ExampleDispatcher_Call() {
 	fmt.Println(d.Call(abi.OpDescribe, []byte(`{"table":"users"}`), h))
 	// Output:
 	// ok
-	// {"name":"counter","version":"v0.1.0","abi_version":"1.2","capabilities":null,"batch_defaults":{"batch_size":0,"batch_size_bytes":0,"batch_timeout":""}}
+	// {"name":"counter","version":"v0.1.0","abi_version":"1.3","capabilities":null,"batch_defaults":{"batch_size":0,"batch_size_bytes":0,"batch_timeout":""}}
 	// unsupported
 }
