@@ -5,6 +5,7 @@ package sdk_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -119,10 +120,14 @@ func ExampleDispatcher_Call() {
 	d := sdk.NewDispatcher(abi.Manifest{Name: "counter", Version: "v0.1.0"}, &counter{})
 	h := &printHost{}
 	fmt.Println(d.Call(abi.OpManifest, nil, h))
-	fmt.Println(h.out.String())
+	var m abi.Manifest
+	if err := json.Unmarshal(h.out.Bytes(), &m); err != nil {
+		panic(err)
+	}
+	fmt.Println(m.Name, m.Version, "ABI", m.ABIVersion == abi.CurrentVersion.String())
 	fmt.Println(d.Call(abi.OpDescribe, []byte(`{"table":"users"}`), h))
 	// Output:
 	// ok
-	// {"name":"counter","version":"v0.1.0","abi_version":"1.3","capabilities":null,"batch_defaults":{"batch_size":0,"batch_size_bytes":0,"batch_timeout":""}}
+	// counter v0.1.0 ABI true
 	// unsupported
 }
