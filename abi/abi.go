@@ -17,7 +17,7 @@ import "fmt"
 // host functions this host does not have; a lower minor version is accepted.
 const (
 	VersionMajor = 1
-	VersionMinor = 3
+	VersionMinor = 4
 )
 
 // Version is a packed ABI version as returned by the ExportVersion function:
@@ -148,6 +148,36 @@ const (
 	// JSON at ptr says, and returns the length of an Arrow IPC stream of its
 	// rows in the result slot.
 	ImportCodecDecode = "codec_decode"
+)
+
+// Host functions of the http capability (CapHTTP, ABI 1.4): outbound HTTP
+// under the host's control. The host checks every URL against the
+// destination's allowlist before it connects, adds the configured
+// credentials (the guest never sees them) and retries where it may. Each
+// returns an i64: >= 0 on success (a handle, a count or a length, as each
+// says), or minus the length of a HostError waiting in the result slot.
+// Requests never outlive the operation that opened them: when it ends, the
+// host closes every handle and aborts what is in flight.
+const (
+	// ImportHTTPOpen is (ptr i32, len i32) -> i64: opens the HTTPRequest
+	// JSON at ptr and returns its handle (> 0). A URL the allowlist refuses
+	// is an error here, before any connection.
+	ImportHTTPOpen = "http_open"
+	// ImportHTTPWrite is (h i64, ptr i32, len i32) -> i64: appends len
+	// bytes to the request's body (streamed: the host never holds the
+	// whole body of a large request); returns 0.
+	ImportHTTPWrite = "http_write"
+	// ImportHTTPSend is (h i64) -> i64: ends the body, sends the request
+	// (retrying where allowed) and waits for the response head; returns the
+	// length of an HTTPResponse in the result slot. Any status is a success
+	// here.
+	ImportHTTPSend = "http_send"
+	// ImportHTTPRead is (h i64, ptr i32, cap i32) -> i64: copies up to cap
+	// bytes of the response body to ptr and returns how many; 0 at its end.
+	ImportHTTPRead = "http_read"
+	// ImportHTTPClose is (h i64) -> i64: releases the request and its
+	// response, aborting one in flight; returns 0.
+	ImportHTTPClose = "http_close"
 )
 
 // Host functions of the postgres capability (CapPostgres). Each returns an

@@ -120,6 +120,11 @@ var imports = []Import{
 	{ImportCodecFinish, []Param{pH}, []ValueType{I64}, CapCodec},
 	{ImportCodecClose, []Param{pH}, []ValueType{I64}, CapCodec},
 	{ImportCodecDecode, []Param{pPtr, pLen, {"data", I32}, {"data_len", I32}}, []ValueType{I64}, CapCodec},
+	{ImportHTTPOpen, []Param{pPtr, pLen}, []ValueType{I64}, CapHTTP},
+	{ImportHTTPWrite, []Param{pH, pPtr, pLen}, []ValueType{I64}, CapHTTP},
+	{ImportHTTPSend, []Param{pH}, []ValueType{I64}, CapHTTP},
+	{ImportHTTPRead, []Param{pH, pPtr, pCap}, []ValueType{I64}, CapHTTP},
+	{ImportHTTPClose, []Param{pH}, []ValueType{I64}, CapHTTP},
 }
 
 // Imports returns every host function of this ABI version: the one table

@@ -3,6 +3,7 @@ package abi
 import (
 	"encoding/json"
 	"fmt"
+	"net/textproto"
 	"time"
 )
 
@@ -370,4 +371,45 @@ type SQLLoadRequest struct {
 	// Method is SQLLoadRows, SQLLoadInfile or SQLLoadArrow.
 	Method string `json:"method"`
 	SQL    string `json:"sql"`
+}
+
+// HTTPHeader is a set of HTTP header fields, keyed by their canonical names
+// (net/http's form: "Content-Type", "Etag").
+type HTTPHeader map[string][]string
+
+// Get returns the first value of the field name (in any case), or "".
+func (h HTTPHeader) Get(name string) string {
+	if v := h[textproto.CanonicalMIMEHeaderKey(name)]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// HTTPRequest is the argument of http_open (capability http, ABI 1.4).
+type HTTPRequest struct {
+	// Method is the HTTP method, e.g. "PUT"; "" is GET.
+	Method string `json:"method,omitempty"`
+	// URL is absolute: scheme, host, path, query. Its origin must be one
+	// the destination's configuration allows; it carries no userinfo.
+	URL string `json:"url"`
+	// Header fields to send. The host adds the credentials itself and
+	// refuses Authorization and other credential fields it sets.
+	Header HTTPHeader `json:"header,omitempty"`
+	// ContentLength is the body's exact length when > 0, so the host can
+	// send it streamed with a Content-Length; 0 or -1 means unknown (the
+	// host sends the length itself when it holds the whole body at
+	// http_send, chunked otherwise). A body that does not match a given
+	// length is an error.
+	ContentLength int64 `json:"content_length,omitempty"`
+}
+
+// HTTPResponse is the result of http_send: the response head. The body is
+// read with http_read.
+type HTTPResponse struct {
+	// Status is the HTTP status code, e.g. 200.
+	Status int `json:"status"`
+	// Header is the response's header fields.
+	Header HTTPHeader `json:"header,omitempty"`
+	// ContentLength is the body's length when the server gave it, or -1.
+	ContentLength int64 `json:"content_length"`
 }

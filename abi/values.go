@@ -87,10 +87,16 @@ const (
 	// record batches as CSV, JSON Lines or Parquet files (and decodes them
 	// back) natively, and the guest writes the bytes where its policy says.
 	CapCodec Capability = "codec"
+	// CapHTTP (ABI 1.4) is the http_* host functions: outbound HTTP to the
+	// origins the destination's configuration allows, with the host's
+	// credentials (spec key "http", a secret).
+	CapHTTP Capability = "http"
 )
 
 // Capabilities returns every capability this ABI version defines.
-func Capabilities() []Capability { return []Capability{CapFilesystem, CapPostgres, CapSQL, CapCodec} }
+func Capabilities() []Capability {
+	return []Capability{CapFilesystem, CapPostgres, CapSQL, CapCodec, CapHTTP}
+}
 
 // Valid returns nil when c is a capability of this ABI version, or else an
 // error listing them.
