@@ -10,6 +10,7 @@ import (
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/capability/codec"
 	"github.com/wasmdest/wasmdest/host/capability/filesystem"
+	httpcap "github.com/wasmdest/wasmdest/host/capability/http"
 	"github.com/wasmdest/wasmdest/host/capability/postgres"
 	"github.com/wasmdest/wasmdest/host/capability/sqldb"
 )
@@ -17,7 +18,7 @@ import (
 // Builtin returns every capability of this build, in the order of
 // abi.Capabilities().
 func Builtin() []host.Capability {
-	return []host.Capability{filesystem.Capability(), postgres.Capability(), sqldb.Capability(), codec.Capability()}
+	return []host.Capability{filesystem.Capability(), postgres.Capability(), sqldb.Capability(), codec.Capability(), httpcap.Capability()}
 }
 
 // Find returns the capability of cs named name, or nil.
