@@ -35,7 +35,7 @@ func main() {}
 type probe struct{ init abi.InitRequest }
 
 func (p *probe) Init(_ context.Context, req abi.InitRequest) error { p.init = req; return nil }
-func (p *probe) Close(context.Context) error                      { return nil }
+func (p *probe) Close(context.Context) error                       { return nil }
 
 func (p *probe) Write(context.Context, string, array.RecordReader) error {
 	return errors.New("httpprobe: use read")
