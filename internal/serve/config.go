@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/wasmdest/wasmdest/abi"
+	httpcap "github.com/wasmdest/wasmdest/host/capability/http"
 	"github.com/wasmdest/wasmdest/internal/config"
 )
 
@@ -66,9 +67,13 @@ type TenantConfig struct {
 	RowsPerMinute  int64 `toml:"rows_per_minute"`
 	BytesPerMinute int64 `toml:"bytes_per_minute"`
 	// Grant lists the capabilities the tenant's guests may have
-	// ("filesystem", "postgres"; "codec" is always granted). A guest asking
+	// ("filesystem", "postgres", "http"; "codec" is always granted). A guest asking
 	// for another is refused.
 	Grant []abi.Capability `toml:"grant"`
+	// HTTP is the ceiling of the tenant's http destinations: the origins
+	// their allowlists may name, whether they may reach private addresses,
+	// and byte caps per request and response. Required with the http grant.
+	HTTP *TenantHTTP `toml:"http"`
 	// Root is the tenant's directory: every filesystem destination's
 	// directory must be inside it; one without a directory gets
 	// Root/<destination name>. Required with the filesystem grant.
@@ -78,6 +83,23 @@ type TenantConfig struct {
 	// hash is the decoded TokenSHA256.
 	hash [sha256.Size]byte
 	line int
+}
+
+// TenantHTTP is a tenant's [tenant.http] table (httpcap.Ceiling).
+type TenantHTTP struct {
+	// Allow lists the origins the tenant's destinations may allow.
+	Allow []string `toml:"allow"`
+	// AllowPrivate lets them set allow_private (loopback, private ranges).
+	AllowPrivate bool `toml:"allow_private"`
+	// MaxRequestBytes and MaxResponseBytes cap each request's body and
+	// what a guest reads of each response (0: no cap).
+	MaxRequestBytes  int64 `toml:"max_request_bytes"`
+	MaxResponseBytes int64 `toml:"max_response_bytes"`
+}
+
+// ceiling is h as the http capability takes it.
+func (h *TenantHTTP) ceiling() httpcap.Ceiling {
+	return httpcap.Ceiling{Allow: h.Allow, AllowPrivate: h.AllowPrivate, MaxRequestBytes: h.MaxRequestBytes, MaxResponseBytes: h.MaxResponseBytes}
 }
 
 type duration struct{ time.Duration }
@@ -213,6 +235,14 @@ func (t *TenantConfig) check(dir string) error {
 		if err := c.Valid(); err != nil {
 			return fmt.Errorf("grant: %w", err)
 		}
+	}
+	switch {
+	case t.HTTP != nil:
+		if err := httpcap.CheckCeiling(t.HTTP.ceiling()); err != nil {
+			return fmt.Errorf("http: %w", err)
+		}
+	case slices.Contains(t.Grant, abi.CapHTTP):
+		return errors.New("the http grant needs an http table: [tenant.http] allow = [\"https://...\"], the origins its destinations may reach")
 	}
 	if t.Root != "" {
 		if !filepath.IsAbs(t.Root) {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/capability"
+	httpcap "github.com/wasmdest/wasmdest/host/capability/http"
 	"github.com/wasmdest/wasmdest/internal/config"
 	"github.com/wasmdest/wasmdest/internal/syncer"
 )
@@ -147,8 +147,8 @@ func (t *tenant) env(s *Server, syncID, source string) *syncer.Env {
 			}
 			return nil, fmt.Errorf("guest %s is not loaded for tenant %q", path, name)
 		},
-		// Only the capabilities the tenant is granted.
-		Capabilities: slices.DeleteFunc(capability.Builtin(), func(c host.Capability) bool { return !t.cfg.granted(c.Name()) }),
+		// Only the capabilities the tenant is granted, http under its ceiling.
+		Capabilities: t.capabilities(),
 		ObserveCall: func(dest string, op abi.Op, took time.Duration, err error) {
 			guest := dest
 			if td := t.dests[dest]; td != nil && td.guest != nil {
@@ -325,4 +325,25 @@ func (s *Server) release(t *tenant) {
 	for _, g := range closing {
 		g.Close(context.Background())
 	}
+}
+
+// capabilities are those the tenant is granted, http under the tenant's
+// ceiling (TenantHTTP).
+func (t *tenant) capabilities() []host.Capability {
+	var out []host.Capability
+	for _, c := range capability.Builtin() {
+		if !t.cfg.granted(c.Name()) {
+			continue
+		}
+		if c.Name() == abi.CapHTTP && t.cfg.HTTP != nil {
+			// The ceiling was checked when the tenants file was loaded.
+			hc, err := httpcap.WithCeiling(t.cfg.HTTP.ceiling(), fmt.Sprintf("tenant %q", t.cfg.Name))
+			if err != nil {
+				continue
+			}
+			c = hc
+		}
+		out = append(out, c)
+	}
+	return out
 }

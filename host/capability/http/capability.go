@@ -76,6 +76,9 @@ func NewGrant(ctx context.Context, cfg Config, log hclog.Logger) (host.Grant, er
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
 	c, err := newClient(ctx, cfg, log)
 	if err != nil {
 		return nil, err

@@ -52,6 +52,11 @@ type Config struct {
 	// MaxRetries bounds the retries of a request (not counting the first
 	// attempt).
 	MaxRetries int
+	// MaxRequestBytes caps each request's body and MaxResponseBytes what
+	// the guest reads of each response's body; 0 is no cap. Not spec keys:
+	// an operator's Ceiling sets them.
+	MaxRequestBytes  int64
+	MaxResponseBytes int64
 }
 
 // Auth is how the host authenticates requests. Its secrets never leave the

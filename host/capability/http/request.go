@@ -53,6 +53,8 @@ type request struct {
 	resp *nethttp.Response
 	// eof is true once the response body was read to its end.
 	eof bool
+	// readBytes counts the response body bytes the guest read.
+	readBytes int64
 }
 
 func (r *request) errorf(format string, args ...any) error {
@@ -142,6 +144,9 @@ func (r *request) write(ctx context.Context, p []byte) error {
 	}
 	if r.length >= 0 && r.written+int64(len(p)) > r.length {
 		return r.errorf("the body is longer than its content_length %d", r.length)
+	}
+	if max := r.c.cfg.MaxRequestBytes; max > 0 && r.written+int64(len(p)) > max {
+		return r.errorf("the body is longer than the operator's limit of %d bytes per request", max)
 	}
 	r.written += int64(len(p))
 	if r.st == stOpen {
@@ -258,8 +263,22 @@ func (r *request) read(p []byte) (int, error) {
 	if r.eof || len(p) == 0 {
 		return 0, nil
 	}
+	if max := r.c.cfg.MaxResponseBytes; max > 0 {
+		if r.readBytes >= max {
+			// At the cap: only the body's end may follow.
+			var one [1]byte
+			if n, err := io.ReadFull(r.resp.Body, one[:]); n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF) {
+				r.eof = true
+				r.releaseSlot()
+				return 0, nil
+			}
+			return 0, r.errorf("the response body is longer than the operator's limit of %d bytes per response", max)
+		}
+		p = p[:min(int64(len(p)), max-r.readBytes)]
+	}
 	for {
 		n, err := r.resp.Body.Read(p)
+		r.readBytes += int64(n)
 		if err == io.EOF {
 			r.eof = true
 			r.releaseSlot()
