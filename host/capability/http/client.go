@@ -12,6 +12,7 @@ import (
 	nethttp "net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -196,7 +197,7 @@ func (c *client) do(ctx context.Context, base *nethttp.Request, body []byte) (*n
 		} else {
 			r.Body, r.GetBody = nethttp.NoBody, func() (io.ReadCloser, error) { return nethttp.NoBody, nil }
 		}
-		resp, err := c.attempt(ctx, r)
+		resp, err := c.attempt(ctx, r, nil)
 		last := attempt >= c.cfg.MaxRetries
 		var wait time.Duration
 		switch {
@@ -238,14 +239,44 @@ func (c *client) do(ctx context.Context, base *nethttp.Request, body []byte) (*n
 // errAttemptTimeout is the cause of an attempt stopped at cfg.Timeout.
 var errAttemptTimeout = errors.New("timed out")
 
-// attempt sends r once, giving it cfg.Timeout up to the response head.
-func (c *client) attempt(ctx context.Context, r *nethttp.Request) (*nethttp.Response, error) {
+// attempt sends r once, giving it cfg.Timeout up to the response head;
+// with a non-nil bodyDone (a streamed body, whose pace is the guest's),
+// from when bodyDone is closed.
+func (c *client) attempt(ctx context.Context, r *nethttp.Request, bodyDone <-chan struct{}) (*nethttp.Response, error) {
 	actx, cancel := context.WithCancelCause(ctx)
-	timer := time.AfterFunc(c.cfg.Timeout, func() {
+	expire := func() {
 		cancel(fmt.Errorf("%w after %s waiting for the response (http.timeout)", errAttemptTimeout, c.cfg.Timeout))
-	})
+	}
+	var (
+		mu       sync.Mutex
+		timer    *time.Timer
+		answered bool
+	)
+	arm := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !answered {
+			timer = time.AfterFunc(c.cfg.Timeout, expire)
+		}
+	}
+	if bodyDone == nil {
+		arm()
+	} else {
+		go func() {
+			select {
+			case <-bodyDone:
+				arm()
+			case <-actx.Done():
+			}
+		}()
+	}
 	resp, err := c.http.Do(r.WithContext(actx))
-	stopped := timer.Stop()
+	mu.Lock()
+	answered = true
+	// Not expired: never armed (answered before the body ended), or
+	// stopped before it fired.
+	stopped := timer == nil || timer.Stop()
+	mu.Unlock()
 	if err != nil {
 		cancel(nil)
 		return nil, unwrapURLError(actx, err)

@@ -127,8 +127,14 @@ var resultSchema = arrow.NewSchema([]arrow.Field{{Name: "result", Type: arrow.Bi
 // http key (as a destination's spec), the guest getting spec without it.
 func probe(t *testing.T, spec map[string]any, timeout time.Duration) *host.Pool {
 	t.Helper()
+	return probeWith(t, httpcap.Capability(), spec, timeout)
+}
+
+// probeWith is probe with the capability c.
+func probeWith(t *testing.T, c host.Capability, spec map[string]any, timeout time.Duration) *host.Pool {
+	t.Helper()
 	ctx := context.Background()
-	gr, err := httpcap.Capability().Open(ctx, host.OpenRequest{Destination: "test", Spec: spec, Logger: testenv.Logger(t, hclog.Warn)})
+	gr, err := c.Open(ctx, host.OpenRequest{Destination: "test", Spec: spec, Logger: testenv.Logger(t, hclog.Warn)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -753,5 +759,39 @@ func TestBadRequests(t *testing.T) {
 	}
 	if n := len(s.requests()); n != 0 {
 		t.Errorf("%d requests reached the server", n)
+	}
+}
+
+// TestCeiling: an operator's ceiling refuses allowlists beyond it and
+// allow_private it does not allow, and caps request and response bodies.
+func TestCeiling(t *testing.T) {
+	s := newServer(t, func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		io.WriteString(w, strings.Repeat("r", 3000))
+	})
+	if _, err := httpcap.WithCeiling(httpcap.Ceiling{}, `tenant "t"`); err == nil || !strings.Contains(err.Error(), `tenant "t": http: allow is empty`) {
+		t.Errorf("empty ceiling: %v", err)
+	}
+	c, err := httpcap.WithCeiling(httpcap.Ceiling{Allow: []string{s.URL}, AllowPrivate: true, MaxRequestBytes: 1000, MaxResponseBytes: 2000}, `tenant "t"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Open(context.Background(), host.OpenRequest{Destination: "d", Spec: httpSpec(true, s.URL, "https://other.example")}); err == nil ||
+		!strings.Contains(err.Error(), `destination "d": http: origin https://other.example:443 is outside what tenant "t" may reach`) {
+		t.Errorf("allowlist beyond the ceiling: %v", err)
+	}
+	strict, _ := httpcap.WithCeiling(httpcap.Ceiling{Allow: []string{s.URL}}, `tenant "t"`)
+	if _, err := strict.Open(context.Background(), host.OpenRequest{Destination: "d", Spec: httpSpec(true, s.URL)}); err == nil || !strings.Contains(err.Error(), "may not reach private addresses") {
+		t.Errorf("allow_private beyond the ceiling: %v", err)
+	}
+	p := probeWith(t, c, httpSpec(true, s.URL), time.Minute)
+	res := run(t, p,
+		step{HTTPRequest: abi.HTTPRequest{Method: "POST", URL: s.URL}, Body: strings.Repeat("q", 1001)},
+		step{HTTPRequest: abi.HTTPRequest{Method: "POST", URL: s.URL}, Body: strings.Repeat("q", 1000)},
+	)
+	if res[0].Stage != "write" || !strings.Contains(res[0].Error, "longer than the operator's limit of 1000 bytes per request") {
+		t.Errorf("request over the cap: %+v", res[0])
+	}
+	if res[1].Stage != "read" || !strings.Contains(res[1].Error, "longer than the operator's limit of 2000 bytes per response") || res[1].BodyLen != 2000 {
+		t.Errorf("response over the cap: stage %s, error %s, %d bytes read", res[1].Stage, res[1].Error, res[1].BodyLen)
 	}
 }

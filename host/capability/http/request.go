@@ -47,8 +47,10 @@ type request struct {
 	// result of the streamed request, valid once done is closed.
 	sresp *nethttp.Response
 	serr  error
-	// cancel aborts the streamed request.
-	cancel context.CancelFunc
+	// cancel aborts the streamed request; bodyDone is closed when its
+	// body has ended (its timeout runs from then).
+	cancel   context.CancelFunc
+	bodyDone chan struct{}
 
 	resp *nethttp.Response
 	// eof is true once the response body was read to its end.
@@ -182,11 +184,11 @@ func (r *request) startStream(ctx context.Context) error {
 	r.held = bytes.Buffer{}
 	hr.Body = io.NopCloser(io.MultiReader(held, pr))
 	hr.ContentLength = r.length
-	r.pw, r.done, r.cancel, r.st = pw, make(chan struct{}), cancel, stStreaming
+	r.pw, r.done, r.cancel, r.bodyDone, r.st = pw, make(chan struct{}), cancel, make(chan struct{}), stStreaming
 	r.c.log.Debug("http request body streamed (longer than the held bound: sent once, not retried)", "method", r.method, "url", redact(r.u))
 	go func() {
 		defer close(r.done)
-		resp, err := r.c.attempt(sctx, hr)
+		resp, err := r.c.attempt(sctx, hr, r.bodyDone)
 		r.sresp, r.serr = resp, err
 		// The server answered (or the request failed) before the whole
 		// body was sent: stop the guest's writes.
@@ -237,6 +239,7 @@ func (r *request) send(ctx context.Context) (*abi.HTTPResponse, error) {
 			return nil, r.errorf("the body is %d bytes, not its content_length %d", r.written, r.length)
 		}
 		r.pw.Close()
+		close(r.bodyDone)
 		select {
 		case <-r.done:
 		case <-ctx.Done():
