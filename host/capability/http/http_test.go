@@ -795,3 +795,30 @@ func TestCeiling(t *testing.T) {
 		t.Errorf("response over the cap: stage %s, error %s, %d bytes read", res[1].Stage, res[1].Error, res[1].BodyLen)
 	}
 }
+
+// TestRetryAfterDroppedConnection: a connection dropped before any
+// response is retried for an idempotent method, and not for POST, which
+// the server may have processed.
+func TestRetryAfterDroppedConnection(t *testing.T) {
+	var calls atomic.Int64
+	s := newServer(t, func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		if calls.Add(1) == 1 {
+			c, _, err := w.(nethttp.Hijacker).Hijack()
+			if err == nil {
+				c.Close()
+			}
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	p := probe(t, httpSpec(true, s.URL), time.Minute)
+	res := run(t, p, step{HTTPRequest: abi.HTTPRequest{Method: "PUT", URL: s.URL + "/k"}, Body: "v"})
+	if res[0].Status != 200 || calls.Load() != 2 {
+		t.Errorf("PUT after a dropped connection: %+v after %d requests; want 200 after 2", res[0], calls.Load())
+	}
+	calls.Store(0)
+	res = run(t, p, step{HTTPRequest: abi.HTTPRequest{Method: "POST", URL: s.URL + "/hook"}, Body: "v"})
+	if res[0].Stage != "send" || !strings.Contains(res[0].Error, "http POST "+s.URL+"/hook: ") || calls.Load() != 1 {
+		t.Errorf("POST after a dropped connection: %+v after %d requests; want an error after 1", res[0], calls.Load())
+	}
+}
