@@ -64,7 +64,7 @@ type Destination struct {
 	// format_type; nil: no such table), for columns existing with the
 	// other mapping's type. Migrate forgets a table's.
 	stored map[string]map[string]string
-	buf     []byte
+	buf    []byte
 }
 
 // New returns a destination on db.
