@@ -140,8 +140,16 @@ func cqValue(t *Type, arr arrow.Array, i int) (any, error) {
 		case *array.Float64:
 			f = a.Value(i)
 		}
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("%v has no JSON form (CloudQuery's destination fails on it too)", f)
+		// JSON has no NaN or infinities: CloudQuery's encoder fails on
+		// them (its ValueStr panics); they are written as the rich
+		// JSON forms' strings, which read back.
+		switch {
+		case math.IsNaN(f):
+			return "NaN", nil
+		case math.IsInf(f, 1):
+			return "Infinity", nil
+		case math.IsInf(f, -1):
+			return "-Infinity", nil
 		}
 	}
 	return arr.GetOneForMarshal(i), nil

@@ -110,7 +110,11 @@ func parseDecimalText(s string) (numeric, error) {
 	return n, nil
 }
 
-var timestampLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"}
+// timestampLayouts are the forms of timestamps in JSON: the rich ones and
+// arrow-go's (CloudQuery's), which has offsets with seconds for zones of
+// local mean time.
+var timestampLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999Z07:00:00", "2006-01-02 15:04:05.999999999Z07:00:00"}
 
 func jsonValueDecoder(t *Type, b array.Builder) (jsonDecoder, error) {
 	switch t.Kind {
@@ -279,6 +283,12 @@ func jsonValueDecoder(t *Type, b array.Builder) (jsonDecoder, error) {
 			s, err := jsonString(raw)
 			if err != nil {
 				return err
+			}
+			if x, err := strconv.ParseInt(s, 10, 64); err == nil {
+				// CloudQuery's form outside years 0-9999: the number
+				// in the unit, as a string.
+				bb.Append(arrow.Timestamp(x))
+				return nil
 			}
 			for _, l := range timestampLayouts {
 				if tm, err := time.Parse(l, s); err == nil {
