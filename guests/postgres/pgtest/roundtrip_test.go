@@ -31,6 +31,11 @@ func TestRoundTripAllTypes(t *testing.T) {
 			wanted := recs[0].Schema()
 			e.mustMigrate(wanted, abi.MigrateModeSafe)
 			e.mustWrite(recs...)
+			if c.spec == `{}` {
+				// JSON inside a struct's CloudQuery text is compacted.
+				sameValues(t, recs, e.read(wanted))
+				return
+			}
 			if d := sameRows(t, recs, e.read(wanted)); d != "" {
 				t.Fatal(d)
 			}
