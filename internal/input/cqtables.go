@@ -64,34 +64,17 @@ func IsCloudQueryTables(data []byte) bool {
 // _cq_source_name, _cq_sync_time, _cq_sync_group_id) are left out: the host
 // adds them. name names the file in errors.
 func ParseCloudQueryTables(name string, data []byte) ([]*arrow.Schema, error) {
+	// Keys beyond these (title, future ones) are ignored.
 	var tables []cqTable
 	t := bytes.TrimLeft(data, " \t\r\n\ufeff")
-	dec := func(v any) error {
-		d := json.NewDecoder(bytes.NewReader(t))
-		d.DisallowUnknownFields()
-		return d.Decode(v)
-	}
-	var err error
 	if len(t) > 0 && t[0] == '{' {
 		var one cqTable
-		err = dec(&one)
-		tables = []cqTable{one}
-	} else {
-		err = dec(&tables)
-	}
-	if err != nil {
-		// Unknown keys are tolerated (title and future keys), but say
-		// which when the plain decoding fails too.
-		tables = nil
-		if len(t) > 0 && t[0] == '{' {
-			var one cqTable
-			if err2 := json.Unmarshal(t, &one); err2 != nil {
-				return nil, fmt.Errorf("%s: not a CloudQuery table definition (JSON as `cloudquery tables --format json` writes it): %w", name, err2)
-			}
-			tables = []cqTable{one}
-		} else if err2 := json.Unmarshal(t, &tables); err2 != nil {
-			return nil, fmt.Errorf("%s: not a CloudQuery table definition (a JSON array of tables as `cloudquery tables --format json` writes it): %w", name, err2)
+		if err := json.Unmarshal(t, &one); err != nil {
+			return nil, fmt.Errorf("%s: not a CloudQuery table definition (JSON as `cloudquery tables --format json` writes it): %w", name, err)
 		}
+		tables = []cqTable{one}
+	} else if err := json.Unmarshal(t, &tables); err != nil {
+		return nil, fmt.Errorf("%s: not a CloudQuery table definition (a JSON array of tables as `cloudquery tables --format json` writes it): %w", name, err)
 	}
 	var out []*arrow.Schema
 	var walk func(ts []cqTable) error
