@@ -39,16 +39,14 @@ type cqTable struct {
 
 // cqColumn is one column of a cqTable.
 type cqColumn struct {
-	Name              string `json:"name"`
-	Type              string `json:"type"`
-	IsPrimaryKey      bool   `json:"is_primary_key"`
-	PrimaryKey        bool   `json:"primary_key"`
-	IsIncrementalKey  bool   `json:"is_incremental_key"`
-	IncrementalKey    bool   `json:"incremental_key"`
-	NotNull           bool   `json:"not_null"`
-	Unique            bool   `json:"unique"`
-	IsVirtualPrimary  bool   `json:"is_virtual_primary_key"`
-	VirtualPrimaryKey bool   `json:"virtual_primary_key"`
+	Name             string `json:"name"`
+	Type             string `json:"type"`
+	IsPrimaryKey     bool   `json:"is_primary_key"`
+	PrimaryKey       bool   `json:"primary_key"`
+	IsIncrementalKey bool   `json:"is_incremental_key"`
+	IncrementalKey   bool   `json:"incremental_key"`
+	NotNull          bool   `json:"not_null"`
+	Unique           bool   `json:"unique"`
 }
 
 // IsCloudQueryTables reports whether data looks like a CloudQuery table
@@ -136,7 +134,6 @@ func (tb cqTable) schema() (*arrow.Schema, error) {
 		add(pk, abi.MetaPrimaryKey)
 		add(c.Unique, abi.MetaUnique)
 		add(c.IsIncrementalKey || c.IncrementalKey, abi.MetaIncremental)
-		add(c.IsVirtualPrimary || c.VirtualPrimaryKey, abi.MetaPKComponent)
 		fields = append(fields, arrow.Field{Name: c.Name, Type: dt, Nullable: !(pk || c.NotNull), Metadata: arrow.NewMetadata(keys, vals)})
 	}
 	if len(fields) == 0 {
