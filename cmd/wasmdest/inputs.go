@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/wasmdest/wasmdest/internal/arrowio"
 	"github.com/wasmdest/wasmdest/internal/input"
@@ -18,7 +20,7 @@ type inputFlags struct {
 
 func (f *inputFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.format, "format", "", "input format: arrow, parquet, csv or json (JSON Lines); default: detected per file")
-	fs.Var(&f.schemas, "schema", "schema of CSV and JSON inputs: an Arrow IPC file or stream holding it, used for the table its cq:table_name names, or for every table without one (repeatable; default: inferred)")
+	fs.Var(&f.schemas, "schema", "schema of CSV and JSON inputs: an Arrow IPC file or stream holding it, used for the table its cq:table_name names, or for every table without one; or a CloudQuery table definition (JSON as `cloudquery tables --format json` writes it), one schema per table and relation (repeatable; default: inferred)")
 	fs.IntVar(&f.sample, "infer-rows", 1000, "rows of a CSV or JSON input the schema is inferred from")
 }
 
@@ -32,6 +34,18 @@ func (f *inputFlags) opener() (func(string) ([]syncer.Input, error), error) {
 		return nil, fmt.Errorf("run: --format %q is not arrow, parquet, csv or json", f.format)
 	}
 	for _, p := range f.schemas {
+		if head, err := readHead(p); err == nil && input.IsCloudQueryTables(head) {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("run: --schema: %w", err)
+			}
+			scs, err := input.ParseCloudQueryTables(p, data)
+			if err != nil {
+				return nil, fmt.Errorf("run: --schema: %w", err)
+			}
+			opts.Schemas = append(opts.Schemas, scs...)
+			continue
+		}
 		rd, err := arrowio.Open(p, arrowio.DefaultLimits)
 		if err != nil {
 			// A schema without cq:table_name from a file named like no table.
@@ -52,4 +66,20 @@ func (f *inputFlags) opener() (func(string) ([]syncer.Input, error), error) {
 		}
 		return out, nil
 	}, nil
+}
+
+// readHead returns the first bytes of the file at p (what tells a JSON table
+// definition from Arrow IPC).
+func readHead(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, 64)
+	n, err := io.ReadFull(f, b)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		err = nil
+	}
+	return b[:n], err
 }

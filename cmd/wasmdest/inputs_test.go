@@ -111,3 +111,67 @@ func TestFileGuestOutputLoadsBack(t *testing.T) {
 		})
 	}
 }
+
+// TestSchemaFromCloudQueryTables: `--schema` takes a CloudQuery table
+// definition (`cloudquery tables --format json`): a CSV file and a JSON
+// Lines file load into PostgreSQL with the types, keys and NOT NULL it
+// gives, the relation included.
+func TestSchemaFromCloudQueryTables(t *testing.T) {
+	pg := filepath.Join(builtinGuests(t), "postgres.wasm")
+	dir := t.TempDir()
+	def := filepath.Join(dir, "__tables.json")
+	os.WriteFile(def, []byte(`[{"name": "repos", "title": "Repos", "description": "",
+  "columns": [
+    {"name": "_cq_id", "type": "uuid"}, {"name": "_cq_sync_time", "type": "timestamp[us, tz=UTC]"},
+    {"name": "id", "type": "int64", "is_primary_key": true},
+    {"name": "node_id", "type": "uuid"}, {"name": "owner", "type": "json"},
+    {"name": "size", "type": "decimal(19, 10)"}, {"name": "at", "type": "timestamp[us, tz=UTC]"}],
+  "relations": [{"name": "branches", "title": "", "description": "",
+    "columns": [{"name": "repo_id", "type": "int64", "is_primary_key": true}, {"name": "name", "type": "utf8", "is_primary_key": true},
+                {"name": "protected", "type": "bool", "not_null": true}], "relations": []}]}]`), 0o644)
+	in := filepath.Join(dir, "in")
+	os.MkdirAll(in, 0o755)
+	os.WriteFile(filepath.Join(in, "repos.csv"), []byte("id,node_id,owner,size,at\n"+
+		`1,6ba7b810-9dad-11d1-80b4-00c04fd430c8,"{""a"":1}",12.5,2026-01-02 03:04:05Z`+"\n"+
+		`2,,,,`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(in, "branches.json"), []byte(`{"repo_id": 1, "name": "main", "protected": true}`+"\n"), 0o644)
+	url := testenv.PostgresURL(t)
+	if code, stdout, stderr := wasmdest(t, "run", "--guest", pg, "--spec", fmt.Sprintf(`{"connection_string": %q}`, url), "--write-mode", "overwrite",
+		"--schema", def, in); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	got := strings.Join(columnTypes(t, url, "repos"), ", ")
+	for _, want := range []string{"id bigint", "node_id uuid", "owner jsonb", "size numeric", "at timestamp without time zone"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("repos columns %s: no %q", got, want)
+		}
+	}
+	if got := strings.Join(columnTypes(t, url, "branches"), ", "); !strings.Contains(got, "protected boolean") || !strings.Contains(got, "name text") {
+		t.Errorf("branches columns: %s", got)
+	}
+	if n := count(t, url, "repos"); n != 2 {
+		t.Errorf("repos: %d rows, want 2", n)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var pk string
+	if err := conn.QueryRow(ctx, `SELECT string_agg(a.attname, ',' ORDER BY a.attname) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+		WHERE i.indrelid = 'branches'::regclass AND i.indisprimary`).Scan(&pk); err != nil || pk != "name,repo_id" {
+		t.Errorf("branches primary key %q (%v), want name,repo_id", pk, err)
+	}
+	var size string
+	if err := conn.QueryRow(ctx, `SELECT size::text FROM repos WHERE id = 1`).Scan(&size); err != nil || size != "12.5000000000" {
+		t.Errorf("size %q (%v), want 12.5000000000", size, err)
+	}
+
+	// A bad definition fails naming the file, table, column and type.
+	os.WriteFile(def, []byte(`[{"name": "repos", "columns": [{"name": "id", "type": "int65"}]}]`), 0o644)
+	code, _, stderr := wasmdest(t, "run", "--guest", pg, "--spec", fmt.Sprintf(`{"connection_string": %q}`, url), "--schema", def, in)
+	if code == 0 || !strings.Contains(stderr, `__tables.json: table "repos", column "id": type "int65"`) {
+		t.Errorf("bad definition: exit %d, %s", code, stderr)
+	}
+}

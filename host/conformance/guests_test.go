@@ -51,6 +51,17 @@ func TestPostgresGuest(t *testing.T) {
 	mustRun(t, rep)
 }
 
+// TestPostgresGuestRichTypes runs the suite on the builtin postgres guest
+// with type_mapping rich (interval, jsonb): every case runs.
+func TestPostgresGuestRichTypes(t *testing.T) {
+	rep := conformance.RunTests(t, conformance.Config{
+		Guest:    testenv.BuildGuest(t, "guests/postgres"),
+		CacheDir: testenv.CacheDir(t),
+		Spec:     map[string]any{"connection_string": testenv.PostgresURL(t), "type_mapping": "rich"},
+	})
+	mustRun(t, rep)
+}
+
 // TestSQLiteGuest runs the suite on the builtin sqlite guest, a database
 // file in each case's directory: every case runs.
 func TestSQLiteGuest(t *testing.T) {

@@ -64,9 +64,8 @@ func TestUpsertAll(t *testing.T) {
 	nulls := withInternal(t, makeRecord(t, src, 0, 10, true), e.opts)
 	e.mustMigrate(full.Schema(), abi.MigrateModeSafe)
 	e.mustWrite(full)
-	if d := sameRows(t, []arrow.RecordBatch{full}, e.read(full.Schema())); d != "" {
-		t.Fatal(d)
-	}
+	// Values compared as JSON inside structs (CloudQuery's text compacts it).
+	sameValues(t, []arrow.RecordBatch{full}, e.read(full.Schema()))
 	e.mustWrite(nulls)
 	if n := e.count("upsert_all"); n != 10 {
 		t.Fatalf("%d rows, want 10", n)
@@ -127,9 +126,7 @@ func TestInsertAll(t *testing.T) {
 	if n := e.count("insert_all"); n != 20 {
 		t.Fatalf("%d rows, want 20", n)
 	}
-	if d := sameRows(t, []arrow.RecordBatch{full, nulls}, e.read(full.Schema())); d != "" {
-		t.Fatal(d)
-	}
+	sameValues(t, []arrow.RecordBatch{full, nulls}, e.read(full.Schema()))
 }
 
 // TestDeleteStale: rows of the same source strictly before the sync time go;

@@ -11,8 +11,11 @@ import (
 	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
 )
 
-// columns maps the fields of schema to their stored columns.
-func columns(table string, schema *arrow.Schema) ([]pgwire.Column, error) {
+// columns maps the fields of schema to their stored columns, with the
+// types of mapping m. A column that exists with the other mapping's type
+// (existing maps stored names to format_type; nil for none) keeps it: a table
+// created under either mapping is written as it is, with no migration.
+func columns(table string, schema *arrow.Schema, m pgwire.Mapping, existing map[string]string) ([]pgwire.Column, error) {
 	if err := pgwire.CheckName("table", table); err != nil {
 		return nil, err
 	}
@@ -27,10 +30,15 @@ func columns(table string, schema *arrow.Schema) ([]pgwire.Column, error) {
 	cols := make([]pgwire.Column, schema.NumFields())
 	var errs []error
 	for i, f := range schema.Fields() {
-		t, err := pgwire.TypeOf(f)
+		t, err := pgwire.TypeWith(f, m)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("table %q: %w", table, err))
 			continue
+		}
+		if have, ok := existing[stored[i]]; ok && have != t.PG {
+			if alt, err := pgwire.TypeWith(f, m.Other()); err == nil && alt.PG == have {
+				t = alt
+			}
 		}
 		pk := arrowtypes.IsPrimaryKey(f)
 		cols[i] = pgwire.Column{Name: f.Name, Stored: stored[i], Type: t, NotNull: !f.Nullable || pk, PK: pk, Unique: arrowtypes.IsUnique(f)}
@@ -96,7 +104,16 @@ func (d *Destination) current(tx int64, table string) (current, error) {
 // stored. Stored names cut to 63 bytes are reported under the wanted full
 // name they match.
 func (d *Destination) Describe(table string, schema *arrow.Schema) (abi.TableState, error) {
-	cols, err := columns(table, schema)
+	if err := pgwire.CheckName("table", table); err != nil {
+		return abi.TableState{}, err
+	}
+	cur, err := d.current(0, table)
+	if err != nil {
+		return abi.TableState{}, err
+	}
+	existing := cur.types()
+	d.stored[table] = existing
+	cols, err := columns(table, schema, d.mapping, existing)
 	if err != nil {
 		return abi.TableState{}, err
 	}
@@ -106,10 +123,6 @@ func (d *Destination) Describe(table string, schema *arrow.Schema) (abi.TableSta
 		st.Wanted[i] = abi.Column{Name: c.Name, Type: c.Type.PG, NotNull: c.NotNull, PrimaryKey: c.PK, Unique: c.Unique}
 		full[c.Stored] = c.Name
 	}
-	cur, err := d.current(0, table)
-	if err != nil {
-		return abi.TableState{}, err
-	}
 	st.Exists = cur.exists
 	for _, c := range cur.cols {
 		if n, ok := full[c.Name]; ok {
@@ -118,4 +131,44 @@ func (d *Destination) Describe(table string, schema *arrow.Schema) (abi.TableSta
 		st.Current = append(st.Current, c)
 	}
 	return st, nil
+}
+
+// types maps the table's stored column names to their types (nil when the
+// table does not exist).
+func (c current) types() map[string]string {
+	if !c.exists {
+		return nil
+	}
+	m := make(map[string]string, len(c.cols))
+	for _, col := range c.cols {
+		m[col.Name] = col.Type
+	}
+	return m
+}
+
+// existingTypes returns the stored column types of table when the schema
+// has a field whose type the two mappings store differently (else nil: the
+// mapping alone decides), looked up once per table and instance.
+func (d *Destination) existingTypes(table string, schema *arrow.Schema) (map[string]string, error) {
+	if m, ok := d.stored[table]; ok {
+		return m, nil
+	}
+	differ := false
+	for _, f := range schema.Fields() {
+		a, err1 := pgwire.TypeWith(f, d.mapping)
+		b, err2 := pgwire.TypeWith(f, d.mapping.Other())
+		if err1 == nil && err2 == nil && a.PG != b.PG {
+			differ = true
+			break
+		}
+	}
+	if !differ {
+		return nil, nil
+	}
+	cur, err := d.current(0, table)
+	if err != nil {
+		return nil, err
+	}
+	d.stored[table] = cur.types()
+	return d.stored[table], nil
 }

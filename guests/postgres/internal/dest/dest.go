@@ -37,6 +37,11 @@ type Spec struct {
 	// CreatePerformanceIndexes adds an index on (_cq_source_name,
 	// _cq_sync_time) to the tables, for delete-stale.
 	CreatePerformanceIndexes bool `json:"create_performance_indexes"`
+	// TypeMapping chooses the types of new columns where the CloudQuery
+	// destination and the richer types differ: "cloudquery" (default:
+	// text for durations, intervals, float16, structs and maps) or "rich"
+	// (interval, real, jsonb). Existing columns of either keep theirs.
+	TypeMapping string `json:"type_mapping"`
 }
 
 // CopyChunk is how much binary COPY data the guest encodes before handing
@@ -53,11 +58,19 @@ type Destination struct {
 	schema string // resolved on first use
 	// indexed remembers tables whose performance index exists.
 	indexed map[string]bool
-	buf     []byte
+	// mapping is the spec's type_mapping.
+	mapping pgwire.Mapping
+	// stored caches the column types of tables (stored name to
+	// format_type; nil: no such table), for columns existing with the
+	// other mapping's type. Migrate forgets a table's.
+	stored map[string]map[string]string
+	buf    []byte
 }
 
 // New returns a destination on db.
-func New(db DB) *Destination { return &Destination{db: db, indexed: map[string]bool{}} }
+func New(db DB) *Destination {
+	return &Destination{db: db, indexed: map[string]bool{}, stored: map[string]map[string]string{}}
+}
 
 // Init reads the spec.
 func (d *Destination) Init(req abi.InitRequest) error {
@@ -66,6 +79,11 @@ func (d *Destination) Init(req abi.InitRequest) error {
 			return fmt.Errorf("spec: %w", err)
 		}
 	}
+	m, err := pgwire.ParseMapping(d.spec.TypeMapping)
+	if err != nil {
+		return fmt.Errorf("spec: %w", err)
+	}
+	d.mapping = m
 	if d.spec.Schema != "" {
 		if err := pgwire.CheckName("spec: schema", d.spec.Schema); err != nil {
 			return err

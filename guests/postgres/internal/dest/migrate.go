@@ -13,7 +13,10 @@ import (
 
 // Migrate applies the host's plan for one table.
 func (d *Destination) Migrate(req abi.MigrateRequest, schema *arrow.Schema) error {
-	cols, err := columns(req.Table, schema)
+	delete(d.stored, req.Table)
+	defer delete(d.stored, req.Table)
+	// New columns and tables take the mapping's types.
+	cols, err := columns(req.Table, schema, d.mapping, nil)
 	if err != nil {
 		return err
 	}

@@ -18,8 +18,7 @@ const readPageBlocks = 2048
 // Read emits every row of the table in schema, converting each stored
 // column back to the field's Arrow type.
 func (d *Destination) Read(table string, schema *arrow.Schema, emit func(arrow.RecordBatch) error) error {
-	cols, err := columns(table, schema)
-	if err != nil {
+	if err := pgwire.CheckName("table", table); err != nil {
 		return err
 	}
 	sch, err := d.Schema()
@@ -38,6 +37,10 @@ func (d *Destination) Read(table string, schema *arrow.Schema, emit func(arrow.R
 		}
 		if !cur.exists {
 			return fmt.Errorf("table %s does not exist", qt)
+		}
+		cols, err := columns(table, schema, d.mapping, cur.types())
+		if err != nil {
+			return err
 		}
 		stored := map[string]string{}
 		for _, c := range cur.cols {

@@ -21,7 +21,11 @@ import (
 // the last of duplicate keys winning; see pgwire.Upsert).
 func (d *Destination) Write(table string, records array.RecordReader) error {
 	schema := records.Schema()
-	cols, err := columns(table, schema)
+	existing, err := d.existingTypes(table, schema)
+	if err != nil {
+		return err
+	}
+	cols, err := columns(table, schema, d.mapping, existing)
 	if err != nil {
 		return err
 	}

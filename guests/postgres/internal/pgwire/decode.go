@@ -197,6 +197,9 @@ func intDecoder(b array.Builder, get func([]byte) (int64, error)) (valueDecoder,
 
 // decoderFor returns the decoder of t's PostgreSQL binary values into b.
 func decoderFor(t *Type, b array.Builder) (valueDecoder, error) {
+	if t.AsText {
+		return cqTextDecoder(t, b)
+	}
 	if t.AsJSON {
 		j, err := jsonDecoderFor(t, b)
 		if err != nil {

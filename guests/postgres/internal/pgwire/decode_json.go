@@ -110,7 +110,11 @@ func parseDecimalText(s string) (numeric, error) {
 	return n, nil
 }
 
-var timestampLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"}
+// timestampLayouts are the forms of timestamps in JSON: the rich ones and
+// arrow-go's (CloudQuery's), which has offsets with seconds for zones of
+// local mean time.
+var timestampLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999Z07:00:00", "2006-01-02 15:04:05.999999999Z07:00:00"}
 
 func jsonValueDecoder(t *Type, b array.Builder) (jsonDecoder, error) {
 	switch t.Kind {
@@ -173,6 +177,14 @@ func jsonValueDecoder(t *Type, b array.Builder) (jsonDecoder, error) {
 			return nil, err
 		}
 		return func(raw []byte) error {
+			if len(raw) > 0 && raw[0] == '"' {
+				// CloudQuery's form: a string ("12.5", "1e-05").
+				s, err := jsonString(raw)
+				if err != nil {
+					return err
+				}
+				raw = []byte(s)
+			}
 			n, err := parseDecimalText(string(raw))
 			if err != nil {
 				return err
@@ -272,6 +284,12 @@ func jsonValueDecoder(t *Type, b array.Builder) (jsonDecoder, error) {
 			if err != nil {
 				return err
 			}
+			if x, err := strconv.ParseInt(s, 10, 64); err == nil {
+				// CloudQuery's form outside years 0-9999: the number
+				// in the unit, as a string.
+				bb.Append(arrow.Timestamp(x))
+				return nil
+			}
 			for _, l := range timestampLayouts {
 				if tm, err := time.Parse(l, s); err == nil {
 					ts, err := arrow.TimestampFromTime(tm, unit)
@@ -286,7 +304,21 @@ func jsonValueDecoder(t *Type, b array.Builder) (jsonDecoder, error) {
 		}, nil
 	case KindDuration:
 		bb := b.(*array.DurationBuilder)
+		unit := bb.Type().(*arrow.DurationType).Unit
 		return func(raw []byte) error {
+			if len(raw) > 0 && raw[0] == '"' {
+				// CloudQuery's form: "1500ms".
+				s, err := jsonString(raw)
+				if err != nil {
+					return err
+				}
+				d, err := parseCQDuration(s, unit)
+				if err != nil {
+					return err
+				}
+				bb.Append(d)
+				return nil
+			}
 			x, err := jsonInt(raw)
 			if err != nil {
 				return err
@@ -297,6 +329,17 @@ func jsonValueDecoder(t *Type, b array.Builder) (jsonDecoder, error) {
 	case KindMonthInterval:
 		bb := b.(*array.MonthIntervalBuilder)
 		return func(raw []byte) error {
+			if len(raw) > 0 && raw[0] == '{' {
+				// CloudQuery's form inside structs: {"months": n}.
+				var v struct {
+					Months *int32 `json:"months"`
+				}
+				if err := json.Unmarshal(raw, &v); err != nil || v.Months == nil {
+					return fmt.Errorf("want {\"months\":..}, got %.40s", raw)
+				}
+				bb.Append(arrow.MonthInterval(*v.Months))
+				return nil
+			}
 			x, err := jsonInt(raw)
 			if err != nil || x < math.MinInt32 || x > math.MaxInt32 {
 				return fmt.Errorf("want a number of months, got %.40s", raw)
@@ -403,8 +446,12 @@ func jsonValueDecoder(t *Type, b array.Builder) (jsonDecoder, error) {
 		if err != nil {
 			return nil, err
 		}
+		pairs := mapPairsDecoder(mb, key, val)
 		if t.Key.Kind == KindString {
 			return func(raw []byte) error {
+				if len(raw) > 0 && raw[0] == '[' {
+					return pairs(raw) // CloudQuery's form
+				}
 				keys, vals, err := jsonObject(raw)
 				if err != nil {
 					return err
@@ -422,29 +469,34 @@ func jsonValueDecoder(t *Type, b array.Builder) (jsonDecoder, error) {
 				return nil
 			}, nil
 		}
-		return func(raw []byte) error {
-			items, err := jsonArray(raw)
-			if err != nil {
-				return err
-			}
-			mb.Append(true)
-			for _, it := range items {
-				var kv struct{ Key, Value json.RawMessage }
-				if err := json.Unmarshal(it, &kv); err != nil || kv.Key == nil {
-					return fmt.Errorf("want {\"key\":..,\"value\":..}, got %.40s", it)
-				}
-				if kv.Value == nil {
-					kv.Value = jsonNull
-				}
-				if err := key(kv.Key); err != nil {
-					return fmt.Errorf("map key: %w", err)
-				}
-				if err := val(kv.Value); err != nil {
-					return fmt.Errorf("map value: %w", err)
-				}
-			}
-			return nil
-		}, nil
+		return pairs, nil
 	}
 	return nil, fmt.Errorf("%w %s", ErrUnsupported, t)
+}
+
+// mapPairsDecoder reads a map written as an array of {"key": k, "value": v}.
+func mapPairsDecoder(mb *array.MapBuilder, key, val jsonDecoder) jsonDecoder {
+	return func(raw []byte) error {
+		items, err := jsonArray(raw)
+		if err != nil {
+			return err
+		}
+		mb.Append(true)
+		for _, it := range items {
+			var kv struct{ Key, Value json.RawMessage }
+			if err := json.Unmarshal(it, &kv); err != nil || kv.Key == nil {
+				return fmt.Errorf("want {\"key\":..,\"value\":..}, got %.40s", it)
+			}
+			if kv.Value == nil {
+				kv.Value = jsonNull
+			}
+			if err := key(kv.Key); err != nil {
+				return fmt.Errorf("map key: %w", err)
+			}
+			if err := val(kv.Value); err != nil {
+				return fmt.Errorf("map value: %w", err)
+			}
+		}
+		return nil
+	}
 }

@@ -106,6 +106,9 @@ func NewEncoder(table string, fields []arrow.Field, types []*Type, pk []int, ord
 // exactly equal keys. Not so for floats (0 and -0, NaNs), intervals (1 month
 // and 30 days), jsonb (key order, spaces), inet, structs and maps (jsonb).
 func byteEqual(t *Type) bool {
+	if t.AsText {
+		return false // float16 text: "-0" and "0"
+	}
 	switch t.Kind {
 	case KindBool, KindInt8, KindInt16, KindInt32, KindInt64, KindUint8, KindUint16, KindUint32, KindUint64,
 		KindDecimal, KindString, KindBinary, KindFixedBinary, KindDate32, KindDate64, KindTime32, KindTime64,
@@ -341,6 +344,9 @@ func timeExp(u arrow.TimeUnit) int { return [...]int{0, 3, 6, 9}[u] }
 // encoderFor returns the binary encoder of arr's values as t's PostgreSQL type.
 func encoderFor(t *Type, arr arrow.Array) (valueEncoder, error) {
 	arr = storage(arr)
+	if t.AsText {
+		return cqTextEncoder(t, arr)
+	}
 	if t.AsJSON {
 		j, err := jsonEncoderFor(t, arr)
 		if err != nil {

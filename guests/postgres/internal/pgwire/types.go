@@ -100,6 +100,51 @@ type Type struct {
 	// AsJSON is true when the whole value is one jsonb document (structs,
 	// maps, lists of lists).
 	AsJSON bool
+	// AsText is true when the value is stored in a text column in the
+	// string form the CloudQuery PostgreSQL destination writes (see
+	// cqtext.go): durations, intervals, float16, structs and maps under
+	// MappingCloudQuery.
+	AsText bool
+}
+
+// Mapping is a choice of PostgreSQL types for the Arrow types on which the
+// CloudQuery PostgreSQL destination and the richer types differ.
+type Mapping uint8
+
+const (
+	// MappingCloudQuery stores durations, intervals, float16, structs and
+	// maps as text, as the CloudQuery destination does (the default).
+	MappingCloudQuery Mapping = iota
+	// MappingRich stores durations and intervals as interval, float16 as
+	// real, structs and maps as jsonb.
+	MappingRich
+)
+
+// ParseMapping reads the spec's type_mapping: "cloudquery" (or "") or "rich".
+func ParseMapping(s string) (Mapping, error) {
+	switch s {
+	case "", "cloudquery":
+		return MappingCloudQuery, nil
+	case "rich":
+		return MappingRich, nil
+	}
+	return 0, fmt.Errorf("type_mapping %q is not \"cloudquery\" (CloudQuery's types, the default) or \"rich\" (interval and jsonb)", s)
+}
+
+// Other returns the other mapping.
+func (m Mapping) Other() Mapping {
+	if m == MappingRich {
+		return MappingCloudQuery
+	}
+	return MappingRich
+}
+
+// String returns the spec's name of m.
+func (m Mapping) String() string {
+	if m == MappingRich {
+		return "rich"
+	}
+	return "cloudquery"
 }
 
 // ExtNameKey and ExtMetaKey are the field metadata keys of an extension type
@@ -113,9 +158,12 @@ const (
 // no PostgreSQL form here.
 var ErrUnsupported = errors.New("unsupported Arrow type")
 
-// TypeOf returns how field f is stored.
-func TypeOf(f arrow.Field) (*Type, error) {
-	t, err := typeOf(f, 0)
+// TypeOf returns how field f is stored under MappingRich.
+func TypeOf(f arrow.Field) (*Type, error) { return TypeWith(f, MappingRich) }
+
+// TypeWith returns how field f is stored under mapping m.
+func TypeWith(f arrow.Field, m Mapping) (*Type, error) {
+	t, err := typeOf(f, 0, m)
 	if err != nil {
 		return nil, fmt.Errorf("column %q: %w", f.Name, err)
 	}
@@ -137,7 +185,27 @@ func extension(f arrow.Field) (string, arrow.DataType) {
 
 const maxDepth = 64
 
-func typeOf(f arrow.Field, depth int) (*Type, error) {
+// cqText lists the kinds the CloudQuery destination stores as text.
+func cqText(k Kind) bool {
+	switch k {
+	case KindFloat16, KindDuration, KindMonthInterval, KindDayTimeInterval, KindMonthDayNanoInterval, KindStruct, KindMap:
+		return true
+	}
+	return false
+}
+
+func typeOf(f arrow.Field, depth int, m Mapping) (*Type, error) {
+	t, err := richTypeOf(f, depth, m)
+	if err != nil || m != MappingCloudQuery || !cqText(t.Kind) {
+		return t, err
+	}
+	t.AsText, t.AsJSON, t.PG, t.OID = true, false, "text", oidText
+	return t, nil
+}
+
+// richTypeOf returns the type of f under MappingRich at this level; list
+// elements follow m.
+func richTypeOf(f arrow.Field, depth int, m Mapping) (*Type, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("%w: nested more than %d levels", ErrUnsupported, maxDepth)
 	}
@@ -227,14 +295,19 @@ func typeOf(f arrow.Field, depth int) (*Type, error) {
 	case *arrow.MonthDayNanoIntervalType:
 		t.Kind, t.PG, t.OID = KindMonthDayNanoInterval, "interval", oidInterval
 	case *arrow.ListType, *arrow.LargeListType, *arrow.FixedSizeListType:
-		elem, err := typeOf(dt.(arrow.ListLikeType).ElemField(), depth+1)
+		elem, err := typeOf(dt.(arrow.ListLikeType).ElemField(), depth+1, m)
 		if err != nil {
 			return nil, err
 		}
 		t.Kind, t.Elem = KindList, elem
 		if elem.Array || (elem.AsJSON && elem.Kind == KindList) {
 			// PostgreSQL's arrays are rectangular: a list of lists is
-			// one jsonb document.
+			// one jsonb document, in the rich JSON forms throughout.
+			if m != MappingRich {
+				if t.Elem, err = typeOf(dt.(arrow.ListLikeType).ElemField(), depth+1, MappingRich); err != nil {
+					return nil, err
+				}
+			}
 			t.AsJSON, t.PG, t.OID = true, "jsonb", oidJSONB
 		} else {
 			t.Array, t.PG, t.OID = true, elem.PG+"[]", elem.OID
@@ -247,18 +320,20 @@ func typeOf(f arrow.Field, depth int) (*Type, error) {
 				return nil, fmt.Errorf("%w: struct has two fields named %q, which a JSON object cannot hold", ErrUnsupported, cf.Name)
 			}
 			seen[cf.Name] = true
-			ct, err := typeOf(cf, depth+1)
+			// Children are encoded by their kind (as JSON, rich or
+			// CloudQuery's), never as columns of their own.
+			ct, err := typeOf(cf, depth+1, MappingRich)
 			if err != nil {
 				return nil, fmt.Errorf("struct field %q: %w", cf.Name, err)
 			}
 			t.Fields, t.Names = append(t.Fields, ct), append(t.Names, cf.Name)
 		}
 	case *arrow.MapType:
-		k, err := typeOf(dt.KeyField(), depth+1)
+		k, err := typeOf(dt.KeyField(), depth+1, MappingRich)
 		if err != nil {
 			return nil, fmt.Errorf("map key: %w", err)
 		}
-		v, err := typeOf(dt.ItemField(), depth+1)
+		v, err := typeOf(dt.ItemField(), depth+1, MappingRich)
 		if err != nil {
 			return nil, fmt.Errorf("map value: %w", err)
 		}
