@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/guests/internal/naming"
 	"github.com/wasmdest/wasmdest/internal/filespec"
 	sdk "github.com/wasmdest/wasmdest/sdk-guest"
 )
@@ -156,13 +157,9 @@ func (d *destination) discarded(ctx context.Context, of *openFile, earlier int64
 // create expands the path for a new file of table and opens it under a
 // temporary name in the final directory, for the content enc encodes.
 func (d *destination) create(table string, schema *arrow.Schema, enc *sdk.Encoder) (*openFile, error) {
-	name, err := sdk.Expand(abi.ExpandRequest{Template: d.spec.Path, Table: table, Format: d.spec.Extension()})
+	rel, err := naming.Name(&d.spec, table)
 	if err != nil {
-		return nil, fmt.Errorf("table %s: path %q: %w", table, d.spec.Path, err)
-	}
-	rel, err := filespec.CleanPath(name)
-	if err != nil {
-		return nil, fmt.Errorf("table %s: path %q expands to %w", table, d.spec.Path, err)
+		return nil, err
 	}
 	final := "/" + rel
 	dir := path.Dir(final)
@@ -185,11 +182,7 @@ func (d *destination) create(table string, schema *arrow.Schema, enc *sdk.Encode
 }
 
 func (d *destination) exists(table, final string) error {
-	fix := "put {{UUID}} in the path"
-	if d.spec.NoRotate {
-		fix = "put {{SYNC_ID}} or a time placeholder such as {{YEAR}}-{{MONTH}}-{{DAY}}T{{HOUR}}{{MINUTE}} in the path, or move the old file away"
-	}
-	return fmt.Errorf("table %s: %s exists already, and the file destination never replaces a file (write_mode append); %s", table, final, fix)
+	return fmt.Errorf("table %s: %s exists already, and the file destination never replaces a file (write_mode append); %s", table, final, naming.ExistsFix(d.spec.NoRotate))
 }
 
 // explain adds what the host's refusal of a path that leaves the granted

@@ -61,6 +61,7 @@ func RunMain(m *testing.M) int {
 	code := m.Run()
 	StopCluster()
 	StopMariaDB()
+	StopS3()
 	return code
 }
 
