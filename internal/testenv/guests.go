@@ -26,7 +26,7 @@ const GuestsEnv = "WASMDEST_TEST_GUESTS"
 // the repository root.
 func Guests() []string {
 	return []string{
-		"guests/file", "guests/postgres", "guests/sqlite", "guests/mysql", "guests/duckdb",
+		"guests/file", "guests/s3", "guests/postgres", "guests/sqlite", "guests/mysql", "guests/duckdb",
 		"host/testdata/guests/abiv2", "host/testdata/guests/hostile", "host/testdata/guests/misbehave",
 		"host/testdata/guests/pgnocap", "host/testdata/guests/pgprobe", "host/testdata/guests/httpprobe", "guests/webhook",
 		"internal/fsroot/testdata/probe",
