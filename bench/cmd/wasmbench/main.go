@@ -35,7 +35,7 @@ import (
 )
 
 // groups are the scenario groups, in the order they run.
-var groups = []string{"start", "append", "upsert", "stale", "file", "sql", "scale"}
+var groups = []string{"start", "append", "upsert", "stale", "file", "sql", "s3", "scale"}
 
 type syncOpts struct {
 	source string
@@ -89,6 +89,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "wasmbench:", err)
 		testenv.StopCluster()
 		testenv.StopMariaDB()
+		testenv.StopS3()
 		os.Exit(1)
 	}
 }
@@ -127,6 +128,7 @@ func run() error {
 	}
 	arrowtypes.Register()
 	defer testenv.StopMariaDB()
+	defer testenv.StopS3()
 	ctx := context.Background()
 	b := &bench{ctx: ctx, rows: *rows, writers: *writers, runs: max(1, *runs),
 		opts: syncOpts{source: "wasmbench", t0: time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC), t1: time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)}}
@@ -152,7 +154,7 @@ func run() error {
 		b.rep.Guests += ", file guest " + *fileWasm
 	}
 	b.cacheDir = filepath.Join(b.tmp, "cache")
-	needPG := slices.ContainsFunc(want, func(g string) bool { return g != "file" && g != "start" && g != "sql" }) || len(sizes) > 0 && slices.Contains(want, "scale")
+	needPG := slices.ContainsFunc(want, func(g string) bool { return g != "file" && g != "start" && g != "sql" && g != "s3" }) || len(sizes) > 0 && slices.Contains(want, "scale")
 	if needPG {
 		step("starting PostgreSQL")
 		if err := b.startPostgres(); err != nil {
@@ -191,6 +193,8 @@ func run() error {
 			err = b.fileScenarios()
 		case "sql":
 			err = b.sqlScenarios()
+		case "s3":
+			err = b.s3Scenarios()
 		case "scale":
 			err = b.scaleScenarios(sizes)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/capability/codec"
+	httpcap "github.com/wasmdest/wasmdest/host/capability/http"
 	"github.com/wasmdest/wasmdest/host/capability/filesystem"
 	"github.com/wasmdest/wasmdest/host/capability/postgres"
 	"github.com/wasmdest/wasmdest/host/capability/sqldb"
@@ -94,7 +95,7 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 		Writers: j.Writers,
 		// pgx logs at the default pgx_log_level: no statement is expected
 		// to fail, so an error logged here is worth seeing.
-		Capabilities: []host.Capability{filesystem.Capability(), postgres.Capability(), sqldb.Capability(), codec.Capability()},
+		Capabilities: []host.Capability{filesystem.Capability(), postgres.Capability(), sqldb.Capability(), codec.Capability(), httpcap.Capability()},
 	}
 	d := config.Destination{
 		Name: "bench", Registry: config.RegistryLocal, Path: j.Guest,
