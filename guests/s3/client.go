@@ -204,36 +204,3 @@ func (c *client) get(key string, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
-
-// list returns the keys below prefix, in S3's (lexical) order.
-func (c *client) list(prefix string) ([]string, error) {
-	var keys []string
-	token := ""
-	for {
-		q := "list-type=2&prefix=" + escapeQuery(prefix)
-		if token != "" {
-			q += "&continuation-token=" + escapeQuery(token)
-		}
-		_, data, err := c.do(http.MethodGet, "", q, nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		var res struct {
-			Contents []struct {
-				Key string `xml:"Key"`
-			} `xml:"Contents"`
-			IsTruncated           bool   `xml:"IsTruncated"`
-			NextContinuationToken string `xml:"NextContinuationToken"`
-		}
-		if err := xml.Unmarshal(data, &res); err != nil {
-			return nil, fmt.Errorf("ListObjectsV2: %w", err)
-		}
-		for _, o := range res.Contents {
-			keys = append(keys, o.Key)
-		}
-		if !res.IsTruncated || res.NextContinuationToken == "" {
-			return keys, nil
-		}
-		token = res.NextContinuationToken
-	}
-}
