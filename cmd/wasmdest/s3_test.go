@@ -250,9 +250,13 @@ func TestRunS3FailedUploadLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := s3Spec(t, srv, bucket, map[string]any{"format": "csv", "no_rotate": true, "path": "{{TABLE}}.{{FORMAT}}", "part_size": 5 << 20})
-	code, stdout, stderr := wasmdest(t, "run", "--guest", testenv.BuildGuest(t, "guests/s3"), "--spec", spec, bigInput(t, 60000))
+	// About 10 MB of CSV: two parts of 5 MiB are sent before the completion fails.
+	code, stdout, stderr := wasmdest(t, "run", "--log-level", "debug", "--guest", testenv.BuildGuest(t, "guests/s3"), "--spec", spec, bigInput(t, 60000))
 	if code == 0 {
 		t.Fatalf("the run replaced an existing object:\n%s\n%s", stdout, stderr)
+	}
+	if !strings.Contains(stderr, "multipart upload started") || !strings.Contains(stderr, "multipart upload aborted") {
+		t.Errorf("the guest did not start and abort a multipart upload:\n%s", stderr)
 	}
 	if !strings.Contains(stderr, "exists already") || !strings.Contains(stderr, "{{SYNC_ID}}") {
 		t.Errorf("the error does not say the object exists and how to avoid it:\n%s", stderr)
