@@ -39,6 +39,10 @@ type destination struct {
 	open map[string]*object
 	// written lists, per table, the objects this instance completed, for Read.
 	written map[string][]writtenObject
+	// spare is a part buffer to reuse: without no_rotate one object is
+	// open at a time, and a new part buffer per object would make the
+	// guest's memory grow and its collector work for nothing.
+	spare []byte
 }
 
 type writtenObject struct {
@@ -147,10 +151,10 @@ func (o *object) Write(p []byte) (int, error) {
 	n := len(p)
 	size := int(o.d.spec.PartSize)
 	for len(p) > 0 {
-		take := min(size-len(o.buf), len(p))
 		if o.buf == nil {
-			o.buf = make([]byte, 0, size)
+			o.buf = o.d.partBuffer()
 		}
+		take := min(size-len(o.buf), len(p))
 		o.buf = append(o.buf, p[:take]...)
 		p = p[take:]
 		if len(o.buf) == size {
@@ -160,6 +164,23 @@ func (o *object) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// partBuffer returns an empty buffer of a part's capacity.
+func (d *destination) partBuffer() []byte {
+	if b := d.spare; b != nil {
+		d.spare = nil
+		return b[:0]
+	}
+	return make([]byte, 0, d.spec.PartSize)
+}
+
+// release keeps an object's part buffer for the next object.
+func (d *destination) release(o *object) {
+	if o.buf != nil && d.spare == nil {
+		d.spare = o.buf[:0]
+	}
+	o.buf = nil
 }
 
 // sendPart sends buf as the next part, starting the upload first if need be.
@@ -237,7 +258,7 @@ func (d *destination) finish(o *object) error {
 	}
 	d.written[o.table] = append(d.written[o.table], writtenObject{key: o.key, schema: o.schema})
 	sdk.Debug("object written", "table", o.table, "key", o.key, "rows", o.rows, "parts", len(o.parts))
-	o.buf = nil
+	d.release(o)
 	return nil
 }
 
@@ -249,7 +270,7 @@ func (d *destination) abort(o *object) error {
 		o.enc.Close()
 		o.enc = nil
 	}
-	o.buf = nil
+	d.release(o)
 	if o.uploadID == "" {
 		return nil
 	}
