@@ -274,3 +274,34 @@ func TestRunS3FailedUploadLeavesNothing(t *testing.T) {
 		t.Errorf("objects %v, want only the one that was there", objs)
 	}
 }
+
+// TestRunS3SpecErrors: a spec the S3 guest cannot use fails the run with an
+// error naming the key and the fix, before anything is written.
+func TestRunS3SpecErrors(t *testing.T) {
+	srv, bucket := testenv.S3Bucket(t)
+	in := bigInput(t, 10)
+	for _, tc := range []struct {
+		name  string
+		extra map[string]any
+		want  string
+	}{
+		// The host checks the spec's JSON Schema first; the guest's own
+		// checks (ParseSpec) say the same for hosts that do not.
+		{"no bucket", map[string]any{"bucket": ""}, "spec.bucket"},
+		{"bad bucket", map[string]any{"bucket": "Not_A_Bucket"}, "spec.bucket"},
+		{"small parts", map[string]any{"part_size": 1 << 20}, "spec.part_size"},
+		{"no uuid", map[string]any{"path": "{{TABLE}}.{{FORMAT}}"}, "has no {{UUID}}"},
+		{"unknown key", map[string]any{"colour": "blue"}, "colour"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := s3Spec(t, srv, bucket, tc.extra)
+			code, stdout, stderr := wasmdest(t, "run", "--guest", testenv.BuildGuest(t, "guests/s3"), "--spec", spec, in)
+			if code == 0 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, want an error saying %q:\n%s\n%s", code, tc.want, stdout, stderr)
+			}
+		})
+	}
+	if objs := testenv.S3Objects(t, srv, bucket, ""); len(objs) != 0 {
+		t.Errorf("refused specs wrote %v", objs)
+	}
+}
