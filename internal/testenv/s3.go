@@ -244,6 +244,12 @@ func bucketSuffix(name string) string {
 	return s
 }
 
+// VersityGW returns the versitygw program the harness runs, building it
+// first if need be (see versityGWProgram). testguests calls it, so that the
+// build (minutes, once per machine) happens before the tests and their
+// timeouts.
+func VersityGW() (string, error) { return versityGWProgram() }
+
 // versityGWProgram returns the versitygw program: $WASMDEST_TEST_VERSITYGW,
 // or the one built from VersityGWModule into the user's cache directory
 // (once per machine; the Go build and module caches make a rebuild cheap).

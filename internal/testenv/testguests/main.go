@@ -1,7 +1,8 @@
 // Command testguests builds every guest the tests use (testenv.Guests) into
-// a directory, two at a time, and compiles each into the tests'
-// compilation cache, so that the test processes of one run find them built
-// and compiled instead of each building and compiling its own copies.
+// a directory, two at a time, and compiles each into the tests' compilation
+// cache, so that the test processes of one run find them built and compiled
+// instead of each building and compiling its own copies. It also builds the
+// S3 tests' versitygw (testenv.VersityGW) unless $WASMDEST_TEST_S3_URL is set.
 // `go tool task test` runs it, then go test with $WASMDEST_TEST_GUESTS set:
 //
 //	go run ./internal/testenv/testguests DIR
@@ -55,8 +56,22 @@ func run(ctx context.Context, dir string) error {
 			errs[i] = prepare(ctx, cache, dir, pkg)
 		}()
 	}
+	// The S3 tests' versitygw is built once per machine; building it here
+	// keeps its first build out of the test timeouts.
+	var gwErr error
+	if os.Getenv(testenv.S3URLEnv) == "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			var p string
+			if p, gwErr = testenv.VersityGW(); gwErr == nil {
+				fmt.Printf("testguests: versitygw: %s ready in %s\n", p, time.Since(start).Round(time.Millisecond))
+			}
+		}()
+	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return errors.Join(append(errs, gwErr)...)
 }
 
 // interruptibleToo are the guests tests run in Interruptible runtimes too.
