@@ -45,32 +45,102 @@ func bulkRecords(t testing.TB, table string, pk bool, n int, o schema.Options) [
 	return recs
 }
 
-// waitForCopy waits until a COPY into the env's database is running and
-// returns its backend's pid.
-func waitForCopy(ctx context.Context, url string) (int, error) {
-	cfg, err := pgx.ParseConfig(url)
+// midBatchHold makes the next write of a table stop, deterministically, in
+// the middle of writing its rows: a row trigger on the table takes an
+// advisory lock when row 150000 arrives (during the COPY into the table when
+// appending, during the INSERT from the staging table when upserting), and a
+// session of the test holds that lock. The write waits there until that
+// session ends (terminated, the server stopped, or free called).
+type midBatchHold struct {
+	e      *env
+	table  string
+	conn   *pgx.Conn
+	holder int // the holding session's pid
+}
+
+func holdMidBatch(e *env, table string) *midBatchHold {
+	e.t.Helper()
+	const key = 15000042
+	conn, err := pgx.Connect(e.ctx, e.url)
 	if err != nil {
-		return 0, err
+		e.t.Fatal(err)
 	}
+	e.t.Cleanup(func() { conn.Close(context.Background()) })
+	h := &midBatchHold{e: e, table: table, conn: conn}
+	stmts := []string{
+		fmt.Sprintf(`CREATE FUNCTION hold_mid_batch() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN PERFORM pg_advisory_xact_lock(%d); RETURN NEW; END $$`, key),
+		fmt.Sprintf(`CREATE TRIGGER hold_mid_batch BEFORE INSERT ON %s FOR EACH ROW
+			WHEN (NEW.id = 150000) EXECUTE FUNCTION hold_mid_batch()`, pgx.Identifier{table}.Sanitize()),
+	}
+	for _, q := range stmts {
+		if _, err := conn.Exec(e.ctx, q); err != nil {
+			e.t.Fatalf("%s: %v", q, err)
+		}
+	}
+	err = conn.QueryRow(e.ctx, fmt.Sprintf(`SELECT pg_backend_pid() FROM pg_advisory_lock(%d)`, key)).Scan(&h.holder)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return h
+}
+
+// free ends the holding session (if it is still there), letting the write
+// go on.
+func (h *midBatchHold) free() { h.conn.Close(context.Background()) }
+
+// release frees the write, reconnects the test's own session (which a
+// terminate or a restart ended too) and drops the trigger.
+func (h *midBatchHold) release() {
+	h.e.t.Helper()
+	h.free()
+	h.e.reconnect()
+	if _, err := h.e.raw.Exec(h.e.ctx, fmt.Sprintf(`DROP TRIGGER hold_mid_batch ON %s`, pgx.Identifier{h.table}.Sanitize())); err != nil {
+		h.e.t.Fatal(err)
+	}
+}
+
+// wait waits until a session of the env's database waits for the hold, and
+// checks that it is writing the rows of a batch with mode's statement.
+func (h *midBatchHold) wait(ctx context.Context, mode abi.WriteMode) error {
+	query, err := waitHeld(ctx, h.e.url, h.holder)
+	if err != nil {
+		return err
+	}
+	// The COPY into the table when appending, the INSERT from the staging
+	// table when upserting.
+	want := "INSERT INTO "
+	if mode == abi.WriteModeAppend {
+		want = "COPY "
+	}
+	if !strings.HasPrefix(query, want) {
+		return fmt.Errorf("the session waiting mid-batch runs %q, want %s...", query, want)
+	}
+	return nil
+}
+
+// waitHeld waits until a session of the env's database waits for holder's
+// lock, and returns that session's statement.
+func waitHeld(ctx context.Context, url string, holder int) (string, error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	defer conn.Close(context.Background())
 	for {
-		var pid int
-		err := conn.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND state = 'active'
-			AND query LIKE 'COPY %FROM STDIN%' LIMIT 1`, cfg.Database).Scan(&pid)
+		var query string
+		err := conn.QueryRow(ctx, `SELECT query FROM pg_stat_activity
+			WHERE $1 = ANY(pg_blocking_pids(pid)) LIMIT 1`, holder).Scan(&query)
 		if err == nil {
-			return pid, nil
+			return query, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
-			return 0, err
+			return "", err
 		}
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(2 * time.Millisecond):
+			return "", ctx.Err()
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
@@ -92,21 +162,22 @@ func TestServerGoesAwayMidBatch(t *testing.T) {
 				e.mustMigrate(recs[0].Schema(), abi.MigrateModeSafe)
 				ctx, cancel := context.WithTimeout(e.ctx, time.Minute)
 				defer cancel()
+				hold := holdMidBatch(e, "gone")
 				killed := make(chan error, 1)
 				go func() {
-					pid, err := waitForCopy(ctx, e.url)
-					if err != nil {
+					if err := hold.wait(ctx, mode); err != nil {
+						hold.free()
 						killed <- err
 						return
 					}
-					time.Sleep(50 * time.Millisecond) // well into the COPY
 					if how == "stop" {
 						testenv.StopPostgres(t)
 						killed <- nil
 						return
 					}
-					if n := testenv.TerminateBackends(t, e.url); n == 0 {
-						killed <- fmt.Errorf("no backend to terminate (COPY pid %d)", pid)
+					// The write's session, the holder and the test's own.
+					if n := testenv.TerminateBackends(t, e.url); n < 2 {
+						killed <- fmt.Errorf("%d backends terminated, want the write's and the holder's", n)
 						return
 					}
 					killed <- nil
@@ -140,7 +211,7 @@ func TestServerGoesAwayMidBatch(t *testing.T) {
 				if how == "stop" {
 					testenv.StartPostgres(t)
 				}
-				e.reconnect() // the test's own session went away too
+				hold.release()
 				if n := e.count("gone"); n != 0 {
 					t.Fatalf("%d rows of the failed batch are stored, want none", n)
 				}
@@ -212,18 +283,22 @@ func TestCancelMidBatch(t *testing.T) {
 			e := newEnv(t, envConfig{opts: optsFor(mode)})
 			recs := bulkRecords(t, "cancel", mode != abi.WriteModeAppend, 300000, e.opts)
 			e.mustMigrate(recs[0].Schema(), abi.MigrateModeSafe)
+			hold := holdMidBatch(e, "cancel")
 			ctx, cancel := context.WithCancel(e.ctx)
+			waited := make(chan error, 1)
 			go func() {
-				if _, err := waitForCopy(ctx, e.url); err == nil {
-					time.Sleep(50 * time.Millisecond)
-				}
+				waited <- hold.wait(ctx, mode)
 				cancel()
 			}()
 			err := e.pool.Call(ctx, nil, abi.OpWrite, abi.TableRequest{Table: "cancel"}, host.RecordBody(recs[0].Schema(), recs...), nil)
 			if err == nil || !errors.Is(err, context.Canceled) {
 				t.Fatalf("got %v, want the write cancelled", err)
 			}
+			if werr := <-waited; werr != nil {
+				t.Fatal(werr)
+			}
 			t.Logf("cancelled: %v", err)
+			hold.release()
 			if n := e.count("cancel"); n != 0 {
 				t.Fatalf("%d rows of the cancelled batch are stored, want none", n)
 			}

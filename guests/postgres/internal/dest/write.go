@@ -41,14 +41,14 @@ func (d *Destination) Write(table string, records array.RecordReader) error {
 	stage, ordinal := pgwire.StageTable(sch, table, cols)
 	return d.inTx(func(tx int64) error {
 		if _, err := d.db.Exec(tx, pgwire.CreateStage(stage, ordinal, cols)); err != nil {
-			return fmt.Errorf("table %s: staging table: %w", qt, err)
+			return fmt.Errorf("table %q: staging table: %w", table, err)
 		}
 		n, dups, err := d.copy(tx, table, pgwire.Ident(stage), cols, records, ordinal)
 		if err != nil || n == 0 {
 			return err
 		}
 		if _, err := d.db.Exec(tx, pgwire.Upsert(qt, stage, ordinal, cols, dups)); err != nil {
-			return fmt.Errorf("table %s: upsert: %w", qt, err)
+			return fmt.Errorf("table %q: upsert: %w", table, err)
 		}
 		return nil
 	})
