@@ -2,14 +2,13 @@ package sdk
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/sdk-guest/core"
 )
 
 // The codec capability (abi.CapCodec): the host encodes record batches as
@@ -17,38 +16,29 @@ import (
 // guest writes them where its policy says. A guest using it lists
 // abi.CapCodec in its manifest. The host never opens a file for the guest.
 
-// Encoder is one file's content being encoded by the host. It belongs to the
+// Encoder is one file's content being encoded by the host: a core.Encoder
+// (WriteBatch, Drain, Finish, Close), with WriteRecords. It belongs to the
 // instance and lives across operations until Close; it is not safe for
 // concurrent use (a guest has one thread anyway).
-type Encoder struct{ h int64 }
+type Encoder struct{ *core.Encoder }
 
 // CodecOpen opens an encoder of format f for records of schema; a nil schema
 // means the schema of the running write operation's batch. createdBy is the
 // "created by" of Parquet files ("" for the host's default).
 func CodecOpen(f abi.CodecFormat, schema *arrow.Schema, createdBy string) (*Encoder, error) {
-	req := abi.CodecOpenRequest{CodecFormat: f, CreatedBy: createdBy}
+	var s core.IPCSchema
 	if schema != nil {
-		b, err := schemaIPC(schema)
-		if err != nil {
+		var err error
+		if s, err = schemaIPC(schema); err != nil {
 			return nil, err
 		}
-		req.Schema = b
 	}
-	b, err := json.Marshal(req)
+	e, err := core.CodecOpenStream(f, s, createdBy)
 	if err != nil {
 		return nil, err
 	}
-	h, err := hostCount(codecOpen(b))
-	if err != nil {
-		return nil, err
-	}
-	return &Encoder{h: h}, nil
+	return &Encoder{e}, nil
 }
-
-// WriteBatch encodes the records of the running write operation by
-// reference (the host encodes the batch it decoded; the guest need not read
-// it) and returns how many rows they hold.
-func (e *Encoder) WriteBatch() (int64, error) { return hostCount(codecWrite(e.h, nil)) }
 
 // WriteRecords encodes recs, which have the encoder's schema, and returns
 // how many rows they hold.
@@ -66,42 +56,7 @@ func (e *Encoder) WriteRecords(recs ...arrow.RecordBatch) (int64, error) {
 	if err := w.Close(); err != nil {
 		return 0, err
 	}
-	return hostCount(codecWrite(e.h, buf.Bytes()))
-}
-
-// Drain copies the encoded bytes waiting in the host to w, through buf (a
-// scratch buffer; nil means a new 256 KiB one), and returns how many.
-func (e *Encoder) Drain(w io.Writer, buf []byte) (int64, error) {
-	if len(buf) == 0 {
-		buf = make([]byte, 256<<10)
-	}
-	var total int64
-	for {
-		n, err := hostCount(codecRead(e.h, buf))
-		if err != nil {
-			return total, err
-		}
-		if n == 0 {
-			return total, nil
-		}
-		if _, err := w.Write(buf[:n]); err != nil {
-			return total, err
-		}
-		total += n
-	}
-}
-
-// Finish ends the content (Parquet footer, compression trailer); Drain
-// then copies its last bytes.
-func (e *Encoder) Finish() error {
-	_, err := hostCount(codecFinish(e.h))
-	return err
-}
-
-// Close releases the encoder, finished or not: an unfinished one is dropped.
-func (e *Encoder) Close() error {
-	_, err := hostCount(codecClose(e.h))
-	return err
+	return e.WriteStream(buf.Bytes())
 }
 
 // CodecDecode decodes a whole file, data, written with fileSchema in format
@@ -109,21 +64,17 @@ func (e *Encoder) Close() error {
 // column the file lacks is all nulls, types are converted. The caller
 // releases them. Meant for reading back, not bulk export.
 func CodecDecode(f abi.CodecFormat, fileSchema, schema *arrow.Schema, data []byte) ([]arrow.RecordBatch, error) {
-	req := abi.CodecDecodeRequest{CodecFormat: f}
-	var err error
-	if req.FileSchema, err = schemaIPC(fileSchema); err != nil {
-		return nil, err
-	}
-	if schema != nil {
-		if req.Schema, err = schemaIPC(schema); err != nil {
-			return nil, err
-		}
-	}
-	b, err := json.Marshal(req)
+	fs, err := schemaIPC(fileSchema)
 	if err != nil {
 		return nil, err
 	}
-	out, err := codecDecode(b, data)
+	var s core.IPCSchema
+	if schema != nil {
+		if s, err = schemaIPC(schema); err != nil {
+			return nil, err
+		}
+	}
+	out, err := core.CodecDecodeStream(f, fs, s, data)
 	if err != nil {
 		return nil, err
 	}

@@ -2,11 +2,13 @@ package sdk
 
 import (
 	"bytes"
+	"io"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/sdk-guest/core"
 )
 
 // The sql capability (abi.CapSQL): typed wrappers of the sql_* host
@@ -22,18 +24,16 @@ import (
 // still open and aborts an unfinished load.
 
 // SQLTx is a transaction handle from SQLBegin; 0 means no transaction.
-type SQLTx int64
+type SQLTx = core.SQLTx
 
 // SQLLoadChunk is how many bytes of a load's Arrow IPC stream SQLLoad
 // hands the host at a time.
-const SQLLoadChunk = 256 << 10
+const SQLLoadChunk = core.SQLLoadChunk
 
 // SQLExec runs query with args (the placeholders' values: strings,
 // integers, floats, booleans or nil) and returns the rows affected.
 func SQLExec(tx SQLTx, query string, args ...any) (int64, error) {
-	var res abi.SQLExecResult
-	err := sqlCall(importSQLExec, abi.SQLRequest{Tx: int64(tx), SQL: query, Args: args}, &res)
-	return res.RowsAffected, err
+	return core.SQLExec(tx, query, args...)
 }
 
 // SQLQuery runs query and returns its rows as Arrow record batches, one
@@ -41,7 +41,7 @@ func SQLExec(tx SQLTx, query string, args ...any) (int64, error) {
 // host choose). Release the reader. Meant for catalog queries and reading
 // back in parts: the host caps a result at 256 MiB.
 func SQLQuery(tx SQLTx, types []string, query string, args ...any) (array.RecordReader, error) {
-	b, err := sqlCallRaw(importSQLQuery, abi.SQLRequest{Tx: int64(tx), SQL: query, Args: args, Types: types})
+	b, err := core.SQLQueryStream(tx, types, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -49,68 +49,29 @@ func SQLQuery(tx SQLTx, types []string, query string, args ...any) (array.Record
 }
 
 // SQLBegin begins a transaction.
-func SQLBegin() (SQLTx, error) {
-	h, err := hostCount(hostSQLBegin())
-	return SQLTx(h), err
-}
+func SQLBegin() (SQLTx, error) { return core.SQLBegin() }
 
 // SQLCommit commits tx.
-func SQLCommit(tx SQLTx) error {
-	_, err := hostCount(hostSQLCommit(int64(tx)))
-	return err
-}
+func SQLCommit(tx SQLTx) error { return core.SQLCommit(tx) }
 
 // SQLRollback rolls tx back, aborting its load if one is in progress.
-func SQLRollback(tx SQLTx) error {
-	_, err := hostCount(hostSQLRollback(int64(tx)))
-	return err
-}
+func SQLRollback(tx SQLTx) error { return core.SQLRollback(tx) }
 
 // SQLLoad bulk-loads the rows of records by req's method (see
 // abi.SQLLoadRequest) and returns how many were loaded. The records are
 // streamed to the host as an Arrow IPC stream, SQLLoadChunk bytes at a
 // time. With req.Tx 0 the load is a transaction of its own: all or nothing.
 func SQLLoad(req abi.SQLLoadRequest, records array.RecordReader) (int64, error) {
-	if err := sqlCall(importSQLLoad, req, nil); err != nil {
-		return 0, err
-	}
-	w := &loadWriter{}
-	iw := ipc.NewWriter(w, ipc.WithSchema(records.Schema()))
-	for records.Next() {
-		if err := iw.Write(records.RecordBatch()); err != nil {
-			return 0, err // the host aborts the load when the operation ends
+	return core.SQLLoadStream(req, func(w io.Writer) error {
+		iw := ipc.NewWriter(w, ipc.WithSchema(records.Schema()))
+		for records.Next() {
+			if err := iw.Write(records.RecordBatch()); err != nil {
+				return err
+			}
 		}
-	}
-	if err := records.Err(); err != nil {
-		return 0, err
-	}
-	if err := iw.Close(); err != nil {
-		return 0, err
-	}
-	if err := w.flush(); err != nil {
-		return 0, err
-	}
-	return hostCount(hostSQLLoadEnd())
-}
-
-// loadWriter hands what is written to sql_load_data in chunks.
-type loadWriter struct{ buf []byte }
-
-func (w *loadWriter) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
-	if len(w.buf) >= SQLLoadChunk {
-		if err := w.flush(); err != nil {
-			return 0, err
+		if err := records.Err(); err != nil {
+			return err
 		}
-	}
-	return len(p), nil
-}
-
-func (w *loadWriter) flush() error {
-	if len(w.buf) == 0 {
-		return nil
-	}
-	_, err := hostCount(sqlLoadData(w.buf))
-	w.buf = w.buf[:0]
-	return err
+		return iw.Close()
+	})
 }

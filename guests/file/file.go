@@ -15,13 +15,10 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/guests/internal/naming"
 	"github.com/wasmdest/wasmdest/internal/filespec"
-	sdk "github.com/wasmdest/wasmdest/sdk-guest"
+	"github.com/wasmdest/wasmdest/sdk-guest/core"
 )
 
 // destination writes each table's rows as files below "/", the one
@@ -51,16 +48,16 @@ type destination struct {
 
 type writtenFile struct {
 	name   string
-	schema *arrow.Schema
+	schema core.IPCSchema
 }
 
 // openFile is a file being written under its temporary name.
 type openFile struct {
 	table, final, tmp string
-	schema            *arrow.Schema
+	schema            core.IPCSchema
 	f                 *os.File
 	buf               *bufio.Writer
-	enc               *sdk.Encoder
+	enc               *core.Encoder
 	rows              int64
 }
 
@@ -82,10 +79,10 @@ func (d *destination) Init(_ context.Context, req abi.InitRequest) error {
 	return nil
 }
 
-func (d *destination) Write(ctx context.Context, table string, records array.RecordReader) error {
-	// The guest reads only the batch's schema: the host encodes its records
-	// by reference (sdk.Encoder.WriteBatch).
-	schema := records.Schema()
+// Write writes the running write's batch: the guest has only its schema
+// (core.RegisterSchemaOnly), the host encodes the records by reference
+// (core.Encoder.WriteBatch).
+func (d *destination) Write(ctx context.Context, table string, schema core.IPCSchema) error {
 	of := d.open[table]
 	if of != nil && !of.schema.Equal(schema) {
 		return fmt.Errorf("table %s: the schema changed while %s is open (no_rotate keeps one file per table, and a file holds one schema); the file keeps its %d rows and is finished at close; start a new sync to write the new schema to a new file",
@@ -106,15 +103,15 @@ func (d *destination) Write(ctx context.Context, table string, records array.Rec
 	of.rows += rows
 	// The batch is in the open no_rotate file, which gets its name at
 	// close: it is not durable until then.
-	sdk.ReportWrite(ctx, abi.WriteResult{HeldRows: rows})
+	core.ReportWrite(ctx, abi.WriteResult{HeldRows: rows})
 	return nil
 }
 
 // writeNew writes the running write's batch to a new file: finished at
 // once, or kept open for later batches with no_rotate. An empty batch makes
 // no file.
-func (d *destination) writeNew(ctx context.Context, table string, schema *arrow.Schema) error {
-	enc, err := sdk.CodecOpen(d.codec, nil, CreatedBy)
+func (d *destination) writeNew(ctx context.Context, table string, schema core.IPCSchema) error {
+	enc, err := core.CodecOpenStream(d.codec, nil, CreatedBy)
 	if err != nil {
 		return fmt.Errorf("table %s: %w", table, err)
 	}
@@ -138,7 +135,7 @@ func (d *destination) writeNew(ctx context.Context, table string, schema *arrow.
 	}
 	if d.spec.NoRotate {
 		d.open[table] = of
-		sdk.ReportWrite(ctx, abi.WriteResult{HeldRows: rows})
+		core.ReportWrite(ctx, abi.WriteResult{HeldRows: rows})
 		return nil
 	}
 	return d.finish(of)
@@ -148,7 +145,7 @@ func (d *destination) writeNew(ctx context.Context, table string, schema *arrow.
 // that held earlier rows, and tells the host they are lost.
 func (d *destination) discarded(ctx context.Context, of *openFile, earlier int64) string {
 	if d.spec.NoRotate && earlier > 0 {
-		sdk.ReportWrite(ctx, abi.WriteResult{LostRows: earlier})
+		core.ReportWrite(ctx, abi.WriteResult{LostRows: earlier})
 		return fmt.Sprintf("; a batch cannot be taken back out of a file, so the table's open file, with the %d rows of earlier batches, was discarded (%s was not written)", earlier, of.final)
 	}
 	return ""
@@ -156,7 +153,7 @@ func (d *destination) discarded(ctx context.Context, of *openFile, earlier int64
 
 // create expands the path for a new file of table and opens it under a
 // temporary name in the final directory, for the content enc encodes.
-func (d *destination) create(table string, schema *arrow.Schema, enc *sdk.Encoder) (*openFile, error) {
+func (d *destination) create(table string, schema core.IPCSchema, enc *core.Encoder) (*openFile, error) {
 	rel, err := naming.Name(&d.spec, table)
 	if err != nil {
 		return nil, err
@@ -177,7 +174,7 @@ func (d *destination) create(table string, schema *arrow.Schema, enc *sdk.Encode
 		return nil, fmt.Errorf("table %s: create %s: %w%s", table, tmp, err, explain(tmp, err))
 	}
 	of := &openFile{table: table, final: final, tmp: tmp, schema: schema, f: f, buf: bufio.NewWriterSize(f, 256<<10), enc: enc}
-	sdk.Debug("file opened", "table", table, "path", final, "tmp", tmp)
+	core.Debug("file opened", "table", table, "path", final, "tmp", tmp)
 	return of, nil
 }
 
@@ -248,7 +245,7 @@ func (d *destination) finish(of *openFile) error {
 		return fmt.Errorf("table %s: finish %s: %w", of.table, of.final, err)
 	}
 	d.written[of.table] = append(d.written[of.table], writtenFile{name: of.final, schema: of.schema})
-	sdk.Debug("file written", "table", of.table, "path", of.final, "rows", of.rows)
+	core.Debug("file written", "table", of.table, "path", of.final, "rows", of.rows)
 	return nil
 }
 
@@ -286,15 +283,15 @@ func (d *destination) Close(context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Read emits every row of table in the files this instance finished, in the
-// order it wrote them, as record batches of schema. A column the file has
+// ReadStreams writes every row of table in the files this instance
+// finished, in the order it wrote them, with schema. A column the file has
 // not (it was written before a migration added it) reads as nulls.
-func (d *destination) Read(ctx context.Context, table string, schema *arrow.Schema, emit func(arrow.RecordBatch) error) error {
+func (d *destination) ReadStreams(ctx context.Context, table string, schema core.IPCSchema, out *core.StreamWriter) error {
 	if of := d.open[table]; of != nil {
 		return fmt.Errorf("table %s: its file %s is still being written (no_rotate); its %d rows can be read from the file once the destination is closed", table, of.final, of.rows)
 	}
 	for _, wf := range d.written[table] {
-		if err := d.readFile(ctx, wf, schema, emit); err != nil {
+		if err := d.readFile(ctx, wf, schema, out); err != nil {
 			return fmt.Errorf("table %s: read %s: %w", table, wf.name, err)
 		}
 	}
@@ -302,25 +299,15 @@ func (d *destination) Read(ctx context.Context, table string, schema *arrow.Sche
 }
 
 // readFile decodes a file through the host's codec (codec_decode): the
-// guest holds no decoder of its own.
-func (d *destination) readFile(_ context.Context, wf writtenFile, schema *arrow.Schema, emit func(arrow.RecordBatch) error) error {
+// guest holds no decoder of its own, and passes the decoded stream on.
+func (d *destination) readFile(_ context.Context, wf writtenFile, schema core.IPCSchema, out *core.StreamWriter) error {
 	data, err := os.ReadFile(wf.name)
 	if err != nil {
 		return err
 	}
-	recs, err := sdk.CodecDecode(d.codec, wf.schema, schema, data)
+	rows, err := core.CodecDecodeStream(d.codec, wf.schema, schema, data)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, r := range recs {
-			r.Release()
-		}
-	}()
-	for _, r := range recs {
-		if err := emit(r); err != nil {
-			return err
-		}
-	}
-	return nil
+	return out.WriteStream(rows)
 }

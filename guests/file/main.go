@@ -12,9 +12,8 @@ import (
 	_ "embed"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/internal/filespec"
-	sdk "github.com/wasmdest/wasmdest/sdk-guest"
+	"github.com/wasmdest/wasmdest/sdk-guest/core"
 )
 
 //go:embed spec.schema.json
@@ -27,11 +26,12 @@ const version = "v0.3.0"
 const CreatedBy = "wasmdest file destination " + version
 
 func init() {
-	// Decode CloudQuery's uuid, json, inet and mac columns as those types.
-	arrowtypes.Register()
-	// The guest implements sdk.Reader but not sdk.StaleDeleter: files are
-	// append-only, so the host refuses overwrite-delete-stale up front.
-	sdk.Register(abi.Manifest{
+	// The guest never reads a batch's rows, only its schema: the host
+	// encodes them by reference (the codec capability), so the guest links
+	// no Arrow decoder (core.RegisterSchemaOnly). It implements
+	// core.StreamReader but not core.StaleDeleter: files are append-only, so
+	// the host refuses overwrite-delete-stale up front.
+	core.RegisterSchemaOnly(abi.Manifest{
 		Name:         "file",
 		Version:      version,
 		Capabilities: []abi.Capability{abi.CapFilesystem, abi.CapCodec},

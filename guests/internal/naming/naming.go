@@ -10,14 +10,14 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/internal/filespec"
-	sdk "github.com/wasmdest/wasmdest/sdk-guest"
+	"github.com/wasmdest/wasmdest/sdk-guest/core"
 )
 
 // Name expands the spec's path for a new file or object of table and
 // returns it relative to the destination's root (a directory, a bucket),
 // without a leading "/".
 func Name(spec *filespec.Spec, table string) (string, error) {
-	name, err := sdk.Expand(abi.ExpandRequest{Template: spec.Path, Table: table, Format: spec.Extension()})
+	name, err := core.Expand(abi.ExpandRequest{Template: spec.Path, Table: table, Format: spec.Extension()})
 	if err != nil {
 		return "", fmt.Errorf("table %s: path %q: %w", table, spec.Path, err)
 	}

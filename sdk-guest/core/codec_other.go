@@ -1,6 +1,6 @@
 //go:build !wasip1
 
-package sdk
+package core
 
 // Outside WebAssembly the codec_* host functions do not exist: every
 // wrapper fails with errNotWasm (hostCount turns -1 into it).

@@ -1,6 +1,6 @@
 //go:build !wasip1
 
-package sdk
+package core
 
 // Outside WebAssembly the sql_* host functions do not exist: every wrapper
 // returns errNotWasm.

@@ -1,14 +1,10 @@
 //go:build wasip1
 
-package sdk
+package core
 
 import (
 	"encoding/json"
 	"errors"
-	// The time-zone database: WASI gives a guest none, and arrow-go resolves
-	// a timestamp type's zone name ("US/Eastern") whenever it turns values
-	// into times (CSV, JSON, ValueStr, parsing). About 450 KB per guest.
-	_ "time/tzdata"
 	"unsafe"
 
 	"github.com/wasmdest/wasmdest/abi"
