@@ -1,5 +1,5 @@
 // Package core is the part of the wasmdest guest SDK that needs no Arrow:
-// the ABI's exports, the host functions (log, expand, pg_*, sql_*, codec_*),
+// the ABI's exports, the host functions (log, expand, pg_*, sql_*, codec_*, http_*),
 // the dispatcher that runs operations, and schema-only destinations
 // (RegisterSchemaOnly), which never decode a batch. Package sdk
 // (github.com/wasmdest/wasmdest/sdk-guest) builds its Arrow Destination on

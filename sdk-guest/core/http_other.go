@@ -1,6 +1,6 @@
 //go:build !wasip1
 
-package sdk
+package core
 
 // Outside WebAssembly the http_* host functions do not exist, in-process
 // (package sdktest) neither: every wrapper fails with errNotWasm.
