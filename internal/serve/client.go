@@ -95,29 +95,60 @@ func (c *Client) Abort(ctx context.Context, sync string) error {
 // PATH [sync, table]. It returns once the server wrote every batch, or with
 // the server's error.
 func (c *Client) Put(ctx context.Context, sync, table string, schema *arrow.Schema, recs ...arrow.RecordBatch) (*PutResult, error) {
+	p, err := c.OpenPut(ctx, sync, table, schema)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if err := p.Write(r); err != nil {
+			break // Close says why
+		}
+	}
+	return p.Close()
+}
+
+// PutStream is one table's DoPut in progress, for a producer that writes
+// records as it makes them.
+type PutStream struct {
+	stream  flight.FlightService_DoPutClient
+	w       *flight.Writer
+	sendErr error
+}
+
+// OpenPut begins a DoPut of one table into a sync; Write records, then Close.
+func (c *Client) OpenPut(ctx context.Context, sync, table string, schema *arrow.Schema) (*PutStream, error) {
 	stream, err := c.fc.DoPut(c.ctx(ctx))
 	if err != nil {
 		return nil, err
 	}
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(schema))
 	w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{sync, table}})
-	var sendErr error
-	for _, r := range recs {
-		if sendErr = w.Write(r); sendErr != nil {
-			break
-		}
+	return &PutStream{stream: stream, w: w}, nil
+}
+
+// Write sends one record.
+func (p *PutStream) Write(r arrow.RecordBatch) error {
+	if p.sendErr == nil {
+		p.sendErr = p.w.Write(r)
 	}
+	return p.sendErr
+}
+
+// Close ends the stream and returns once the server wrote every batch, or
+// with the server's error.
+func (p *PutStream) Close() (*PutResult, error) {
+	sendErr := p.sendErr
 	if sendErr == nil {
-		sendErr = w.Close()
+		sendErr = p.w.Close()
 	}
-	if err := stream.CloseSend(); err != nil && sendErr == nil {
+	if err := p.stream.CloseSend(); err != nil && sendErr == nil {
 		sendErr = err
 	}
 	// The server's status says more than a failed Send (io.EOF).
 	var res PutResult
 	got := false
 	for {
-		pr, err := stream.Recv()
+		pr, err := p.stream.Recv()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -134,6 +165,82 @@ func (c *Client) Put(ctx context.Context, sync, table string, schema *arrow.Sche
 	}
 	if !got {
 		return nil, errors.New("server ended the stream without a result")
+	}
+	return &res, nil
+}
+
+// deployChunk is how many module bytes one message of a deploy carries.
+const deployChunk = 1 << 20
+
+// Deploy uploads a guest module under name: one DoPut with descriptor CMD
+// {"deploy": NAME}, the module in the messages' data_body. It returns the
+// server's verdict once the module is validated and stored.
+func (c *Client) Deploy(ctx context.Context, name string, wasm []byte) (*DeployResult, error) {
+	stream, err := c.fc.DoPut(c.ctx(ctx))
+	if err != nil {
+		return nil, err
+	}
+	cmd, _ := json.Marshal(deployCommand{Deploy: name})
+	var sendErr error
+	for i := 0; i == 0 || i < len(wasm); i += deployChunk {
+		msg := &flight.FlightData{DataBody: wasm[i:min(i+deployChunk, len(wasm))]}
+		if i == 0 {
+			msg.FlightDescriptor = &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: cmd}
+		}
+		if sendErr = stream.Send(msg); sendErr != nil {
+			break // the server refused; its status says why
+		}
+	}
+	if err := stream.CloseSend(); err != nil && sendErr == nil {
+		sendErr = err
+	}
+	pr, err := stream.Recv()
+	if err != nil {
+		if errors.Is(err, io.EOF) && sendErr != nil {
+			return nil, sendErr
+		}
+		return nil, err
+	}
+	var res DeployResult
+	if err := json.Unmarshal(pr.AppMetadata, &res); err != nil {
+		return nil, fmt.Errorf("deploy result: %w", err)
+	}
+	for {
+		if _, err := stream.Recv(); err != nil {
+			break
+		}
+	}
+	return &res, nil
+}
+
+// Guests lists the tenant's deployed guests.
+func (c *Client) Guests(ctx context.Context) ([]GuestRef, error) {
+	var res []GuestRef
+	err := c.action(ctx, ActionListGuests, struct{}{}, &res)
+	return res, err
+}
+
+// DescribeGuest returns a deployed guest's hash and verdict.
+func (c *Client) DescribeGuest(ctx context.Context, name string) (*DescribeResult, error) {
+	var res DescribeResult
+	if err := c.action(ctx, ActionDescribeGuest, GuestRequest{Name: name}, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// DeleteGuest deletes a deployed guest; syncs running it finish on it.
+func (c *Client) DeleteGuest(ctx context.Context, name string) error {
+	var res GuestRef
+	return c.action(ctx, ActionDeleteGuest, GuestRequest{Name: name}, &res)
+}
+
+// RollbackGuest makes a deployed guest's previous version current again
+// and returns the reference as it is now.
+func (c *Client) RollbackGuest(ctx context.Context, name string) (*GuestRef, error) {
+	var res GuestRef
+	if err := c.action(ctx, ActionRollbackGuest, GuestRequest{Name: name}, &res); err != nil {
+		return nil, err
 	}
 	return &res, nil
 }
