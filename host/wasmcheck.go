@@ -10,6 +10,10 @@ import (
 // SpiderMonkey refuse more than 50000 too.
 const MaxLocals = 50000
 
+// MaxTableElements bounds a table's initial size: wazero allocates a table
+// whole at instantiation, outside the memory limit (8 bytes an element).
+const MaxTableElements = 1 << 20
+
 // CheckBinary checks a module's structure before wazero decodes it: every
 // size, count and length it declares must fit in the bytes that follow.
 // wazero allocates what a module declares before reading it, so a module of
@@ -63,7 +67,7 @@ func checkSection(id byte, r *binReader) error {
 				r.u32()
 			case 1:
 				r.byte()
-				r.limits()
+				r.tableLimits()
 			case 2:
 				r.limits()
 			case 3:
@@ -78,7 +82,7 @@ func checkSection(id byte, r *binReader) error {
 	case 4: // table
 		for n := r.count("tables"); n > 0 && r.err == nil; n-- {
 			r.byte()
-			r.limits()
+			r.tableLimits()
 		}
 	case 5: // memory
 		for n := r.count("memories"); n > 0 && r.err == nil; n-- {
@@ -229,11 +233,18 @@ func (r *binReader) skip(n uint32) {
 
 func (r *binReader) name() { r.skip(r.count("name bytes")) }
 
-func (r *binReader) limits() {
+func (r *binReader) limits() uint32 {
 	flags := r.byte()
-	r.u32()
+	min := r.u32()
 	if flags&1 != 0 {
 		r.u32()
+	}
+	return min
+}
+
+func (r *binReader) tableLimits() {
+	if n := r.limits(); n > MaxTableElements {
+		r.fail("a table of %d elements at start, over the %d allowed", n, MaxTableElements)
 	}
 }
 

@@ -156,11 +156,12 @@ func (l *live) metrics() string {
 }
 
 // Guests used by the tests.
-func fileGuest(t testing.TB) string { return testenv.BuildGuest(t, "guests/file") }
-func misbehave(t testing.TB) string { return testenv.BuildGuest(t, "host/testdata/guests/misbehave") }
-func hostile(t testing.TB) string   { return testenv.BuildGuest(t, "host/testdata/guests/hostile") }
-func pgnocap(t testing.TB) string   { return testenv.BuildGuest(t, "host/testdata/guests/pgnocap") }
-func pgprobe(t testing.TB) string   { return testenv.BuildGuest(t, "host/testdata/guests/pgprobe") }
+func fileGuest(t testing.TB) string  { return testenv.BuildGuest(t, "guests/file") }
+func misbehave(t testing.TB) string  { return testenv.BuildGuest(t, "host/testdata/guests/misbehave") }
+func hostile(t testing.TB) string    { return testenv.BuildGuest(t, "host/testdata/guests/hostile") }
+func pgnocap(t testing.TB) string    { return testenv.BuildGuest(t, "host/testdata/guests/pgnocap") }
+func pgprobe(t testing.TB) string    { return testenv.BuildGuest(t, "host/testdata/guests/pgprobe") }
+func abiv2Guest(t testing.TB) string { return testenv.BuildGuest(t, "host/testdata/guests/abiv2") }
 
 // fileDest is a file guest destination writing JSON Lines, one file per batch.
 func fileDest(t testing.TB, name string) string {
