@@ -79,6 +79,11 @@ func (s *Server) lookup(t *tenant, handle string) (*syncState, error) {
 	s.mu.RLock()
 	sy := s.syncs[handle]
 	s.mu.RUnlock()
+	if sy == nil {
+		if err := s.elsewhere(handle); err != nil {
+			return nil, err
+		}
+	}
 	if sy == nil || sy.gen.cfg.Name != t.cfg.Name {
 		return nil, status.Errorf(codes.NotFound, "no open sync %q", handle)
 	}
@@ -103,6 +108,9 @@ func randomHex(n int) string {
 }
 
 func (s *Server) begin(ctx context.Context, t *tenant, req BeginRequest) (*BeginResult, error) {
+	if s.draining.Load() {
+		return nil, status.Error(codes.Unavailable, "this replica is draining (shutting down): begin the sync on another")
+	}
 	td := t.dests[req.Destination]
 	if td == nil {
 		return nil, status.Errorf(codes.NotFound, "no destination %q", req.Destination)

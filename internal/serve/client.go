@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -21,6 +23,10 @@ import (
 type Client struct {
 	fc    flight.Client
 	token string
+	opts  []grpc.DialOption
+
+	mu     sync.Mutex
+	routes map[string]*Client // by location, for ForSync
 }
 
 // Dial connects to a server at addr (host:port) with a tenant's token. The
@@ -33,11 +39,55 @@ func Dial(addr, token string, opts ...grpc.DialOption) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{fc: fc, token: token}, nil
+	return &Client{fc: fc, token: token, opts: opts}, nil
 }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.fc.Close() }
+// Close closes the connection, and those ForSync opened.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.routes {
+		r.Close()
+	}
+	c.routes = nil
+	return c.fc.Close()
+}
+
+// ForSync returns the client to use for a sync's calls: GetFlightInfo on
+// PATH [SYNC] names the replica that owns it (any replica answers), and
+// calls go there; c itself when the server gives no location (one replica)
+// or the location is where c is connected. Connections are kept.
+func (c *Client) ForSync(ctx context.Context, sync string) (*Client, error) {
+	info, err := c.fc.GetFlightInfo(c.ctx(ctx), &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{sync}})
+	if err != nil {
+		return nil, err
+	}
+	if len(info.Endpoint) == 0 || len(info.Endpoint[0].Location) == 0 {
+		return c, nil
+	}
+	loc := info.Endpoint[0].Location[0].Uri
+	addr, ok := strings.CutPrefix(loc, "grpc+tcp://")
+	if !ok {
+		addr, ok = strings.CutPrefix(loc, "grpc://")
+	}
+	if !ok {
+		return nil, fmt.Errorf("sync %s lives at %s, which is not a grpc+tcp:// location", sync, loc)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.routes[addr]; r != nil {
+		return r, nil
+	}
+	r, err := Dial(addr, c.token, c.opts...)
+	if err != nil {
+		return nil, err
+	}
+	if c.routes == nil {
+		c.routes = map[string]*Client{}
+	}
+	c.routes[addr] = r
+	return r, nil
+}
 
 func (c *Client) ctx(ctx context.Context) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.token)

@@ -90,6 +90,27 @@ func startServer(t testing.TB, opts serve.Options, tenants ...tenantSpec) *live 
 	dir := t.TempDir()
 	l := &live{t: t, dir: dir, config: filepath.Join(dir, "tenants.toml"), logs: &lockedBuffer{}, tokens: map[string]string{}}
 	l.writeConfig(tenants...)
+	return l.start(opts)
+}
+
+// replica starts another server on l's tenants file, with its tokens.
+func (l *live) replica(opts serve.Options) *live {
+	r := &live{t: l.t, dir: l.dir, config: l.config, logs: &lockedBuffer{}, tokens: l.tokens}
+	return r.start(opts)
+}
+
+// start serves l's tenants file on a loopback port. Options.Advertise
+// "auto" advertises that port.
+func (l *live) start(opts serve.Options) *live {
+	t := l.t
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Advertise == "auto" {
+		opts.Advertise = "grpc+tcp://" + lis.Addr().String()
+	}
 	opts.ConfigPath = l.config
 	opts.Cache = testenv.Cache(t)
 	opts.LogOutput = l.logs
@@ -100,10 +121,7 @@ func startServer(t testing.TB, opts serve.Options, tenants ...tenantSpec) *live 
 	ctx := context.Background()
 	srv, err := serve.New(ctx, opts)
 	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+		lis.Close()
 		t.Fatal(err)
 	}
 	go srv.ServeFlight(lis)

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -103,6 +104,7 @@ type Server struct {
 	grpc      *grpc.Server
 	stopReap  chan struct{}
 	deploys   deployState
+	draining  atomic.Bool
 	closeOnce sync.Once
 }
 
@@ -267,6 +269,11 @@ func (s *Server) HTTPHandler() http.Handler {
 		n, open := len(s.tenants), len(s.syncs)
 		s.mu.RUnlock()
 		w.Header().Set("Content-Type", "application/json")
+		if s.draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, `{"status":"draining","tenants":%d,"syncs":%d}`+"\n", n, open)
+			return
+		}
 		fmt.Fprintf(w, `{"status":"ok","tenants":%d,"syncs":%d}`+"\n", n, open)
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
