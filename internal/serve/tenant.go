@@ -75,6 +75,9 @@ func fingerprint(c TenantConfig, guestDirs []string) string {
 	h.Write(b)
 	h.Write(c.hash[:])
 	for _, d := range c.Destinations {
+		if d.Registry == config.RegistryDeployed {
+			continue // resolved at each begin, from the guest store
+		}
 		if p, err := syncer.ResolveGuest(d, guestDirs); err == nil {
 			if wasm, err := os.ReadFile(p); err == nil {
 				s := sha256.Sum256(wasm)
