@@ -156,6 +156,9 @@ func (r *Runtime) LoadFile(ctx context.Context, path string) (*Guest, error) {
 // ABI, its ABI version (a guest for another major version is refused), and
 // its manifest. source names the guest in errors until its manifest is read.
 func (r *Runtime) Load(ctx context.Context, source string, wasm []byte) (*Guest, error) {
+	if err := CheckBinary(wasm); err != nil {
+		return nil, fmt.Errorf("guest %s: %w", source, err)
+	}
 	start := time.Now()
 	compiled, err := r.rt.CompileModule(ctx, wasm)
 	if err != nil {

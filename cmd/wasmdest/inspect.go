@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/host"
 	"github.com/wasmdest/wasmdest/host/capability"
 )
 
@@ -124,6 +125,10 @@ func inspect(ctx context.Context, path string, c common, log hclog.Logger) (*ins
 
 	// Listing needs no machine code: wazero's interpreter only decodes and
 	// validates the module.
+	if err := host.CheckBinary(wasm); err != nil {
+		rep.Reason = fmt.Sprintf("not a valid WebAssembly module: %v", err)
+		return rep, nil
+	}
 	raw := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer raw.Close(ctx)
 	mod, err := raw.CompileModule(ctx, wasm)

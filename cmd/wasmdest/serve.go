@@ -35,6 +35,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxMsg := fs.Int("max-message-bytes", serve.DefaultMaxMessageBytes, "largest gRPC message (one Flight record batch) accepted")
 	guestLog := fs.Int("guest-log-rate", 100, "guest log lines per second per tenant; more are dropped and counted")
 	watch := fs.Duration("watch", 0, "also reload when the tenants file changes, checking this often (0: only on SIGHUP)")
+	guestStore := fs.String("guest-store", "", "directory of the guests tenants deploy (may_deploy); replicas share it; \"\" for none")
+	advertise := fs.String("advertise", "", "this replica's Flight location as clients reach it (grpc+tcp://HOST:PORT), for several replicas behind a load balancer")
+	drain := fs.Duration("drain-timeout", 5*time.Minute, "on SIGTERM/SIGINT, refuse new syncs and wait this long for open ones to finish")
 	newToken := fs.Bool("new-token", false, "print a new bearer token and the token_sha256 line for the tenants file, and exit")
 	if _, err := fs.parseN(args, 0, ""); err != nil {
 		return err
@@ -62,6 +65,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	opts := serve.Options{
 		ConfigPath: *cfgPath, CacheDir: c.cacheDir, Cache: sharedCache, Log: log, LogOutput: stderr, LogLevel: log.GetLevel(), LogJSON: c.logFormat == "json",
 		MemoryLimitMiB: int(c.memoryMiB), MaxActiveStreams: *maxStreams, SyncIdleTimeout: *idle, MaxMessageBytes: *maxMsg, GuestLogLinesPerSecond: *guestLog,
+		GuestStore: *guestStore, Advertise: *advertise,
 	}
 	if c.guestDir != "" {
 		opts.GuestDirs = []string{c.guestDir}
@@ -112,6 +116,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for {
 		select {
 		case <-ctx.Done():
+			log.Info("draining: no new syncs, waiting for open ones", "timeout", *drain)
+			dctx, dcancel := context.WithTimeout(context.Background(), *drain)
+			if err := srv.Drain(dctx); err != nil {
+				log.Warn("drain", "error", err)
+			}
+			dcancel()
 			log.Info("shutting down")
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

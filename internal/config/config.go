@@ -46,6 +46,10 @@ const (
 	// RegistryLocal names a .wasm file; Path is resolved relative to the
 	// configuration file's directory.
 	RegistryLocal = "local"
+	// RegistryDeployed names a guest a tenant deployed to `wasmdest serve`
+	// (docs/serve.md, "Deploying guests"); Path is the guest's name. Only
+	// serve's tenants file resolves it.
+	RegistryDeployed = "deployed"
 )
 
 // Names of the guests shipped with wasmdest: the values Destination.Path
@@ -77,7 +81,7 @@ type File struct {
 type Destination struct {
 	// Name identifies the destination; it is unique within its file.
 	Name string
-	// Registry is RegistryBuiltin or RegistryLocal.
+	// Registry is RegistryBuiltin, RegistryLocal or RegistryDeployed.
 	Registry string
 	// Path is a builtin guest's name (BuiltinPostgres, BuiltinFile, ...), or the
 	// path of a local .wasm file joined to the configuration file's

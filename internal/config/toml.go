@@ -89,8 +89,17 @@ func (p *parser) tomlDestination(raw rawDest) *Destination {
 		if hasPath {
 			s.localPath(path)
 		}
+	case registry == RegistryDeployed:
+		d.Registry = registry
+		if hasPath {
+			if strings.ContainsAny(path, "/\\") || path == "" {
+				s.errorf(s.keyLine(keyPath), "path %q of a deployed guest must be the guest's name", path)
+			} else {
+				s.d.Path = path
+			}
+		}
 	default:
-		s.errorf(s.keyLine(keyRegistry), "registry %q is not one of %s, %s", registry, RegistryBuiltin, RegistryLocal)
+		s.errorf(s.keyLine(keyRegistry), "registry %q is not one of %s, %s, %s", registry, RegistryBuiltin, RegistryLocal, RegistryDeployed)
 	}
 	return s.finish(strs)
 }

@@ -22,6 +22,10 @@ func (s *Server) ListActions(_ *flight.Empty, stream flight.FlightService_ListAc
 		{Type: ActionBegin, Description: `Begin a sync: {"destination": NAME, "source_name": S, "sync_id": optional}; returns {"sync": HANDLE, ...}. DoPut PATH [HANDLE, TABLE] then streams tables.`},
 		{Type: ActionFinish, Description: `Finish a sync once its streams ended: {"sync": HANDLE}; writes sync summaries, closes the guests, returns the summary.`},
 		{Type: ActionAbort, Description: `Abort a sync: {"sync": HANDLE}; stops its streams, closes the guests without summaries.`},
+		{Type: ActionListGuests, Description: `List the tenant's deployed guests (DoPut CMD {"deploy": NAME} uploads one).`},
+		{Type: ActionDescribeGuest, Description: `Describe a deployed guest: {"name": NAME}; its hash and inspect verdict.`},
+		{Type: ActionDeleteGuest, Description: `Delete a deployed guest: {"name": NAME}; running syncs finish on it.`},
+		{Type: ActionRollbackGuest, Description: `Make a deployed guest's previous version current again: {"name": NAME}.`},
 	} {
 		if err := stream.Send(a); err != nil {
 			return err
@@ -50,8 +54,17 @@ func (s *Server) DoAction(a *flight.Action, stream flight.FlightService_DoAction
 				out, err = s.endSync(ctx, sy, a.Type == ActionFinish)
 			}
 		}
+	case ActionListGuests, ActionDescribeGuest, ActionDeleteGuest, ActionRollbackGuest:
+		var req GuestRequest
+		if a.Type == ActionListGuests && len(a.Body) == 0 {
+			a.Body = []byte("{}")
+		}
+		if err = decodeBody(a.Body, &req); err == nil {
+			out, err = s.guestAction(ctx, t, a.Type, req)
+		}
 	default:
-		err = status.Errorf(codes.InvalidArgument, "unknown action %q; actions: %s, %s, %s", a.Type, ActionBegin, ActionFinish, ActionAbort)
+		err = status.Errorf(codes.InvalidArgument, "unknown action %q; actions: %s, %s, %s, %s, %s, %s, %s", a.Type, ActionBegin, ActionFinish, ActionAbort,
+			ActionListGuests, ActionDescribeGuest, ActionDeleteGuest, ActionRollbackGuest)
 	}
 	if err != nil {
 		return s.fail(t, err)
@@ -66,10 +79,26 @@ func (s *Server) lookup(t *tenant, handle string) (*syncState, error) {
 	s.mu.RLock()
 	sy := s.syncs[handle]
 	s.mu.RUnlock()
+	if sy == nil {
+		if err := s.elsewhere(handle); err != nil {
+			return nil, err
+		}
+	}
 	if sy == nil || sy.gen.cfg.Name != t.cfg.Name {
 		return nil, status.Errorf(codes.NotFound, "no open sync %q", handle)
 	}
 	return sy, nil
+}
+
+// newHandle makes a sync handle: 128 random bits, and this replica's
+// location when it advertises one (replica.go), so that any replica can
+// tell a client where the sync lives.
+func (s *Server) newHandle() string {
+	h := randomHex(16)
+	if s.opts.Advertise != "" {
+		h += "." + encodeLocation(s.opts.Advertise)
+	}
+	return h
 }
 
 func randomHex(n int) string {
@@ -79,6 +108,9 @@ func randomHex(n int) string {
 }
 
 func (s *Server) begin(ctx context.Context, t *tenant, req BeginRequest) (*BeginResult, error) {
+	if s.draining.Load() {
+		return nil, status.Error(codes.Unavailable, "this replica is draining (shutting down): begin the sync on another")
+	}
 	td := t.dests[req.Destination]
 	if td == nil {
 		return nil, status.Errorf(codes.NotFound, "no destination %q", req.Destination)
@@ -108,25 +140,40 @@ func (s *Server) begin(ctx context.Context, t *tenant, req BeginRequest) (*Begin
 	}
 	t.refs++ // keep this generation's runtime open while the sync is
 	s.mu.Unlock()
+	// The sync runs one guest version to its end: a deployed guest's
+	// current hash now, whatever is deployed meanwhile.
+	pinned, own := td.guest, (*sharedGuest)(nil)
+	if td.deployed() {
+		var err error
+		if own, err = s.resolveDeployed(ctx, t, td.cfg.Path); err != nil {
+			s.unref(t)
+			return nil, err
+		}
+		pinned = own
+	}
 	syncID := req.SyncID
 	if syncID == "" {
 		syncID = randomHex(16)
 	}
-	env := t.env(s, syncID, req.SourceName)
+	env := t.env(s, syncID, req.SourceName, pinned)
 	d, err := syncer.Open(ctx, env, td.cfg)
 	if err != nil {
+		if own != nil {
+			s.releaseGuest(own)
+		}
 		s.unref(t)
 		return nil, status.Errorf(codes.FailedPrecondition, "%v", err)
 	}
 	sctx, cancel := context.WithCancel(context.Background())
-	sy := &syncState{handle: randomHex(16), gen: t, dest: req.Destination, env: env, dests: []*syncer.Destination{d},
+	sy := &syncState{handle: s.newHandle(), gen: t, guest: pinned, own: own, dest: req.Destination, env: env, dests: []*syncer.Destination{d},
 		sess: syncer.NewSession(env, []*syncer.Destination{d}), ctx: sctx, cancel: cancel, idle: time.Now()}
 	s.mu.Lock()
 	s.syncs[sy.handle] = sy
 	s.mu.Unlock()
 	s.metrics.syncs.WithLabelValues(t.cfg.Name).Inc()
-	s.log.Info("sync begun", "tenant", t.cfg.Name, "destination", req.Destination, "sync", sy.handle, "guest", d.Guest.Name(), "version", d.Guest.Manifest().Version)
-	return &BeginResult{Sync: sy.handle, SyncID: syncID, SyncTime: abi.FormatTime(env.SyncTime), Guest: d.Guest.Name(), GuestVersion: d.Guest.Manifest().Version}, nil
+	s.log.Info("sync begun", "tenant", t.cfg.Name, "destination", req.Destination, "sync", sy.handle, "guest", d.Guest.Name(), "version", d.Guest.Manifest().Version, "hash", pinned.hash())
+	return &BeginResult{Sync: sy.handle, SyncID: syncID, SyncTime: abi.FormatTime(env.SyncTime), Guest: d.Guest.Name(), GuestVersion: d.Guest.Manifest().Version,
+		GuestHash: pinned.hash(), Location: s.opts.Advertise}, nil
 }
 
 func (s *Server) unref(t *tenant) {
@@ -166,8 +213,11 @@ func (s *Server) endSync(ctx context.Context, sy *syncState, finish bool) (*Summ
 	delete(s.syncs, sy.handle)
 	s.mu.Unlock()
 	s.metrics.syncs.WithLabelValues(sy.gen.cfg.Name).Dec()
+	if sy.own != nil {
+		s.releaseGuest(sy.own) // the old version closes after its last sync
+	}
 	s.unref(sy.gen)
-	sum := &Summary{Sync: sy.handle, SyncID: sy.env.SyncID, Destination: sy.dest, DurationMS: time.Since(sy.sess.Started()).Milliseconds()}
+	sum := &Summary{Sync: sy.handle, SyncID: sy.env.SyncID, Destination: sy.dest, GuestHash: sy.guest.hash(), DurationMS: time.Since(sy.sess.Started()).Milliseconds()}
 	for _, st := range sy.sess.Stats() {
 		ts := TableSummary{Table: st.Table, Rows: st.Rows, Bytes: st.Bytes, Batches: st.Batches, Migration: st.Migration, DeletedStale: st.DeletedStale}
 		if st.Err != nil {

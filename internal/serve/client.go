@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -21,6 +23,10 @@ import (
 type Client struct {
 	fc    flight.Client
 	token string
+	opts  []grpc.DialOption
+
+	mu     sync.Mutex
+	routes map[string]*Client // by location, for ForSync
 }
 
 // Dial connects to a server at addr (host:port) with a tenant's token. The
@@ -33,11 +39,55 @@ func Dial(addr, token string, opts ...grpc.DialOption) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{fc: fc, token: token}, nil
+	return &Client{fc: fc, token: token, opts: opts}, nil
 }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.fc.Close() }
+// Close closes the connection, and those ForSync opened.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.routes {
+		r.Close()
+	}
+	c.routes = nil
+	return c.fc.Close()
+}
+
+// ForSync returns the client to use for a sync's calls: GetFlightInfo on
+// PATH [SYNC] names the replica that owns it (any replica answers), and
+// calls go there; c itself when the server gives no location (one replica)
+// or the location is where c is connected. Connections are kept.
+func (c *Client) ForSync(ctx context.Context, sync string) (*Client, error) {
+	info, err := c.fc.GetFlightInfo(c.ctx(ctx), &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{sync}})
+	if err != nil {
+		return nil, err
+	}
+	if len(info.Endpoint) == 0 || len(info.Endpoint[0].Location) == 0 {
+		return c, nil
+	}
+	loc := info.Endpoint[0].Location[0].Uri
+	addr, ok := strings.CutPrefix(loc, "grpc+tcp://")
+	if !ok {
+		addr, ok = strings.CutPrefix(loc, "grpc://")
+	}
+	if !ok {
+		return nil, fmt.Errorf("sync %s lives at %s, which is not a grpc+tcp:// location", sync, loc)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.routes[addr]; r != nil {
+		return r, nil
+	}
+	r, err := Dial(addr, c.token, c.opts...)
+	if err != nil {
+		return nil, err
+	}
+	if c.routes == nil {
+		c.routes = map[string]*Client{}
+	}
+	c.routes[addr] = r
+	return r, nil
+}
 
 func (c *Client) ctx(ctx context.Context) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.token)
@@ -95,29 +145,60 @@ func (c *Client) Abort(ctx context.Context, sync string) error {
 // PATH [sync, table]. It returns once the server wrote every batch, or with
 // the server's error.
 func (c *Client) Put(ctx context.Context, sync, table string, schema *arrow.Schema, recs ...arrow.RecordBatch) (*PutResult, error) {
+	p, err := c.OpenPut(ctx, sync, table, schema)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if err := p.Write(r); err != nil {
+			break // Close says why
+		}
+	}
+	return p.Close()
+}
+
+// PutStream is one table's DoPut in progress, for a producer that writes
+// records as it makes them.
+type PutStream struct {
+	stream  flight.FlightService_DoPutClient
+	w       *flight.Writer
+	sendErr error
+}
+
+// OpenPut begins a DoPut of one table into a sync; Write records, then Close.
+func (c *Client) OpenPut(ctx context.Context, sync, table string, schema *arrow.Schema) (*PutStream, error) {
 	stream, err := c.fc.DoPut(c.ctx(ctx))
 	if err != nil {
 		return nil, err
 	}
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(schema))
 	w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{sync, table}})
-	var sendErr error
-	for _, r := range recs {
-		if sendErr = w.Write(r); sendErr != nil {
-			break
-		}
+	return &PutStream{stream: stream, w: w}, nil
+}
+
+// Write sends one record.
+func (p *PutStream) Write(r arrow.RecordBatch) error {
+	if p.sendErr == nil {
+		p.sendErr = p.w.Write(r)
 	}
+	return p.sendErr
+}
+
+// Close ends the stream and returns once the server wrote every batch, or
+// with the server's error.
+func (p *PutStream) Close() (*PutResult, error) {
+	sendErr := p.sendErr
 	if sendErr == nil {
-		sendErr = w.Close()
+		sendErr = p.w.Close()
 	}
-	if err := stream.CloseSend(); err != nil && sendErr == nil {
+	if err := p.stream.CloseSend(); err != nil && sendErr == nil {
 		sendErr = err
 	}
 	// The server's status says more than a failed Send (io.EOF).
 	var res PutResult
 	got := false
 	for {
-		pr, err := stream.Recv()
+		pr, err := p.stream.Recv()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -134,6 +215,82 @@ func (c *Client) Put(ctx context.Context, sync, table string, schema *arrow.Sche
 	}
 	if !got {
 		return nil, errors.New("server ended the stream without a result")
+	}
+	return &res, nil
+}
+
+// deployChunk is how many module bytes one message of a deploy carries.
+const deployChunk = 1 << 20
+
+// Deploy uploads a guest module under name: one DoPut with descriptor CMD
+// {"deploy": NAME}, the module in the messages' data_body. It returns the
+// server's verdict once the module is validated and stored.
+func (c *Client) Deploy(ctx context.Context, name string, wasm []byte) (*DeployResult, error) {
+	stream, err := c.fc.DoPut(c.ctx(ctx))
+	if err != nil {
+		return nil, err
+	}
+	cmd, _ := json.Marshal(deployCommand{Deploy: name})
+	var sendErr error
+	for i := 0; i == 0 || i < len(wasm); i += deployChunk {
+		msg := &flight.FlightData{DataBody: wasm[i:min(i+deployChunk, len(wasm))]}
+		if i == 0 {
+			msg.FlightDescriptor = &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: cmd}
+		}
+		if sendErr = stream.Send(msg); sendErr != nil {
+			break // the server refused; its status says why
+		}
+	}
+	if err := stream.CloseSend(); err != nil && sendErr == nil {
+		sendErr = err
+	}
+	pr, err := stream.Recv()
+	if err != nil {
+		if errors.Is(err, io.EOF) && sendErr != nil {
+			return nil, sendErr
+		}
+		return nil, err
+	}
+	var res DeployResult
+	if err := json.Unmarshal(pr.AppMetadata, &res); err != nil {
+		return nil, fmt.Errorf("deploy result: %w", err)
+	}
+	for {
+		if _, err := stream.Recv(); err != nil {
+			break
+		}
+	}
+	return &res, nil
+}
+
+// Guests lists the tenant's deployed guests.
+func (c *Client) Guests(ctx context.Context) ([]GuestRef, error) {
+	var res []GuestRef
+	err := c.action(ctx, ActionListGuests, struct{}{}, &res)
+	return res, err
+}
+
+// DescribeGuest returns a deployed guest's hash and verdict.
+func (c *Client) DescribeGuest(ctx context.Context, name string) (*DescribeResult, error) {
+	var res DescribeResult
+	if err := c.action(ctx, ActionDescribeGuest, GuestRequest{Name: name}, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// DeleteGuest deletes a deployed guest; syncs running it finish on it.
+func (c *Client) DeleteGuest(ctx context.Context, name string) error {
+	var res GuestRef
+	return c.action(ctx, ActionDeleteGuest, GuestRequest{Name: name}, &res)
+}
+
+// RollbackGuest makes a deployed guest's previous version current again
+// and returns the reference as it is now.
+func (c *Client) RollbackGuest(ctx context.Context, name string) (*GuestRef, error) {
+	var res GuestRef
+	if err := c.action(ctx, ActionRollbackGuest, GuestRequest{Name: name}, &res); err != nil {
+		return nil, err
 	}
 	return &res, nil
 }

@@ -24,6 +24,11 @@ const (
 	DefaultCallTimeout         = 60 * time.Second
 	DefaultMaxConcurrentWrites = 2
 	DefaultMaxSyncs            = 8
+	// Defaults of the limits on guests a tenant deploys (may_deploy).
+	DefaultMaxModuleBytes = 128 << 20
+	DefaultMaxGuests      = 16
+	DefaultMaxGuestBytes  = 1 << 30
+	DefaultCompileTimeout = 60 * time.Second
 )
 
 // checkMemoryLimit checks a memory limit in MiB.
@@ -78,6 +83,21 @@ type TenantConfig struct {
 	// directory must be inside it; one without a directory gets
 	// Root/<destination name>. Required with the filesystem grant.
 	Root string `toml:"root"`
+
+	// MayDeploy lets the tenant upload guests of its own (docs/serve.md,
+	// "Deploying guests"); its destinations name them with registry =
+	// "deployed". Its guests may ask only for the capabilities in Grant.
+	MayDeploy bool `toml:"may_deploy"`
+	// MaxModuleBytes caps one uploaded module; the upload is refused as
+	// soon as it passes it.
+	MaxModuleBytes int64 `toml:"max_module_bytes"`
+	// MaxGuests caps the tenant's named guests; MaxGuestBytes the bytes of
+	// the modules they name (current and previous versions).
+	MaxGuests     int   `toml:"max_guests"`
+	MaxGuestBytes int64 `toml:"max_guest_bytes"`
+	// CompileTimeout bounds compiling and initializing one uploaded module
+	// (and loading a deployed guest at begin).
+	CompileTimeout duration `toml:"compile_timeout"`
 
 	Destinations []config.Destination `toml:"-"`
 	// hash is the decoded TokenSHA256.
@@ -228,7 +248,20 @@ func (t *TenantConfig) check(dir string) error {
 	if t.MaxSyncs == 0 {
 		t.MaxSyncs = DefaultMaxSyncs
 	}
-	if t.MaxConcurrentWrites < 0 || t.MaxSyncs < 0 || t.RowsPerMinute < 0 || t.BytesPerMinute < 0 {
+	if t.MaxModuleBytes == 0 {
+		t.MaxModuleBytes = DefaultMaxModuleBytes
+	}
+	if t.MaxGuests == 0 {
+		t.MaxGuests = DefaultMaxGuests
+	}
+	if t.MaxGuestBytes == 0 {
+		t.MaxGuestBytes = DefaultMaxGuestBytes
+	}
+	if t.CompileTimeout.Duration == 0 {
+		t.CompileTimeout.Duration = DefaultCompileTimeout
+	}
+	if t.MaxConcurrentWrites < 0 || t.MaxSyncs < 0 || t.RowsPerMinute < 0 || t.BytesPerMinute < 0 ||
+		t.MaxModuleBytes < 0 || t.MaxGuests < 0 || t.MaxGuestBytes < 0 {
 		return errors.New("limits must not be negative")
 	}
 	for _, c := range t.Grant {

@@ -90,6 +90,27 @@ func startServer(t testing.TB, opts serve.Options, tenants ...tenantSpec) *live 
 	dir := t.TempDir()
 	l := &live{t: t, dir: dir, config: filepath.Join(dir, "tenants.toml"), logs: &lockedBuffer{}, tokens: map[string]string{}}
 	l.writeConfig(tenants...)
+	return l.start(opts)
+}
+
+// replica starts another server on l's tenants file, with its tokens.
+func (l *live) replica(opts serve.Options) *live {
+	r := &live{t: l.t, dir: l.dir, config: l.config, logs: &lockedBuffer{}, tokens: l.tokens}
+	return r.start(opts)
+}
+
+// start serves l's tenants file on a loopback port. Options.Advertise
+// "auto" advertises that port.
+func (l *live) start(opts serve.Options) *live {
+	t := l.t
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Advertise == "auto" {
+		opts.Advertise = "grpc+tcp://" + lis.Addr().String()
+	}
 	opts.ConfigPath = l.config
 	opts.Cache = testenv.Cache(t)
 	opts.LogOutput = l.logs
@@ -100,10 +121,7 @@ func startServer(t testing.TB, opts serve.Options, tenants ...tenantSpec) *live 
 	ctx := context.Background()
 	srv, err := serve.New(ctx, opts)
 	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+		lis.Close()
 		t.Fatal(err)
 	}
 	go srv.ServeFlight(lis)
@@ -156,11 +174,12 @@ func (l *live) metrics() string {
 }
 
 // Guests used by the tests.
-func fileGuest(t testing.TB) string { return testenv.BuildGuest(t, "guests/file") }
-func misbehave(t testing.TB) string { return testenv.BuildGuest(t, "host/testdata/guests/misbehave") }
-func hostile(t testing.TB) string   { return testenv.BuildGuest(t, "host/testdata/guests/hostile") }
-func pgnocap(t testing.TB) string   { return testenv.BuildGuest(t, "host/testdata/guests/pgnocap") }
-func pgprobe(t testing.TB) string   { return testenv.BuildGuest(t, "host/testdata/guests/pgprobe") }
+func fileGuest(t testing.TB) string  { return testenv.BuildGuest(t, "guests/file") }
+func misbehave(t testing.TB) string  { return testenv.BuildGuest(t, "host/testdata/guests/misbehave") }
+func hostile(t testing.TB) string    { return testenv.BuildGuest(t, "host/testdata/guests/hostile") }
+func pgnocap(t testing.TB) string    { return testenv.BuildGuest(t, "host/testdata/guests/pgnocap") }
+func pgprobe(t testing.TB) string    { return testenv.BuildGuest(t, "host/testdata/guests/pgprobe") }
+func abiv2Guest(t testing.TB) string { return testenv.BuildGuest(t, "host/testdata/guests/abiv2") }
 
 // fileDest is a file guest destination writing JSON Lines, one file per batch.
 func fileDest(t testing.TB, name string) string {

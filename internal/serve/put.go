@@ -34,7 +34,14 @@ func (s *Server) DoPut(stream flight.FlightService_DoPutServer) (err error) {
 			err = s.fail(t, err)
 		}
 	}()
-	rdr, err := flight.NewRecordReader(stream, ipc.WithMetadataSizeLimit(abi.MaxMetadataBytes), ipc.WithBodySizeLimit(int64(s.opts.MaxMessageBytes)))
+	first, err := stream.Recv()
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "DoPut: %v", err)
+	}
+	if d := first.GetFlightDescriptor(); d != nil && d.Type == flight.DescriptorCMD {
+		return s.deployPut(stream, t, first)
+	}
+	rdr, err := flight.NewRecordReader(&replayFirst{first: first, rest: stream}, ipc.WithMetadataSizeLimit(abi.MaxMetadataBytes), ipc.WithBodySizeLimit(int64(s.opts.MaxMessageBytes)))
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "DoPut: %v", err)
 	}
@@ -119,6 +126,20 @@ func (s *Server) DoPut(stream flight.FlightService_DoPutServer) (err error) {
 	<-in.done
 	meta, _ := json.Marshal(PutResult{Table: table, Rows: in.nrows, Bytes: in.nbytes, Records: in.nrecords})
 	return stream.Send(&flight.PutResult{AppMetadata: meta})
+}
+
+// replayFirst gives the message DoPut looked at first, then the rest.
+type replayFirst struct {
+	first *flight.FlightData
+	rest  flight.DataStreamReader
+}
+
+func (r *replayFirst) Recv() (*flight.FlightData, error) {
+	if f := r.first; f != nil {
+		r.first = nil
+		return f, nil
+	}
+	return r.rest.Recv()
 }
 
 // fail maps an error to a gRPC status for the client, counts it, and says

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -69,6 +70,15 @@ type Options struct {
 	MaxMessageBytes int
 	// GuestLogLinesPerSecond is each tenant's log rate limit. 0 means 100.
 	GuestLogLinesPerSecond int
+	// GuestStore is the directory of the guests tenants deploy
+	// (internal/gueststore); "" means tenants cannot deploy. Replicas
+	// share it (docs/scaling.md).
+	GuestStore string
+	// Advertise is this replica's Flight location as clients reach it
+	// ("grpc+tcp://10.0.0.5:8815"): a sync's handle carries it, and
+	// GetFlightInfo on the handle returns it, so that any replica sends
+	// the client to the one that owns the sync. "" for a single replica.
+	Advertise string
 }
 
 // Server hosts tenants' guests over Arrow Flight.
@@ -81,6 +91,7 @@ type Server struct {
 	penalty *penalties
 
 	reloadMu sync.Mutex
+	groupMu  sync.Mutex // making a runtime group
 	mu       sync.RWMutex
 	tenants  map[string]*tenant // current generations by name
 	auth     []*tenant          // the same, for authenticate
@@ -92,6 +103,8 @@ type Server struct {
 	cache     wazero.CompilationCache
 	grpc      *grpc.Server
 	stopReap  chan struct{}
+	deploys   deployState
+	draining  atomic.Bool
 	closeOnce sync.Once
 }
 
@@ -99,6 +112,10 @@ type Server struct {
 type syncState struct {
 	handle string
 	gen    *tenant
+	// guest is the guest version the sync runs; own is the reference the
+	// sync holds on it when it is a deployed guest (released at its end).
+	guest  *sharedGuest
+	own    *sharedGuest
 	dest   string
 	env    *syncer.Env
 	sess   *syncer.Session
@@ -137,6 +154,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{opts: opts, log: opts.Log, sched: newScheduler(opts.MaxActiveStreams), penalty: newPenalties(),
 		tenants: map[string]*tenant{}, syncs: map[string]*syncState{}, groups: map[groupKey]*group{}, stopReap: make(chan struct{})}
 	s.metrics = newMetrics(s)
+	if err := s.deploys.init(opts.GuestStore); err != nil {
+		return nil, err
+	}
 	switch dir := opts.CacheDir; {
 	case opts.Cache != nil:
 		s.cache = opts.Cache // the caller's: not closed here
@@ -249,6 +269,11 @@ func (s *Server) HTTPHandler() http.Handler {
 		n, open := len(s.tenants), len(s.syncs)
 		s.mu.RUnlock()
 		w.Header().Set("Content-Type", "application/json")
+		if s.draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, `{"status":"draining","tenants":%d,"syncs":%d}`+"\n", n, open)
+			return
+		}
 		fmt.Fprintf(w, `{"status":"ok","tenants":%d,"syncs":%d}`+"\n", n, open)
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))

@@ -52,9 +52,13 @@ type tenant struct {
 type tenantDest struct {
 	cfg   config.Destination
 	wasm  string
-	guest *host.Guest
+	guest *sharedGuest // nil for a deployed guest: resolved at each begin
 	err   error
 }
+
+// deployed reports whether the destination names a guest the tenant
+// deployed (registry "deployed").
+func (td *tenantDest) deployed() bool { return td.cfg.Registry == config.RegistryDeployed }
 
 // fingerprint identifies a tenant's configuration and guest contents: the
 // parsed values, not where they stand in the file (a comment line above a
@@ -71,6 +75,9 @@ func fingerprint(c TenantConfig, guestDirs []string) string {
 	h.Write(b)
 	h.Write(c.hash[:])
 	for _, d := range c.Destinations {
+		if d.Registry == config.RegistryDeployed {
+			continue // resolved at each begin, from the guest store
+		}
 		if p, err := syncer.ResolveGuest(d, guestDirs); err == nil {
 			if wasm, err := os.ReadFile(p); err == nil {
 				s := sha256.Sum256(wasm)
@@ -109,20 +116,18 @@ func (s *Server) newTenant(ctx context.Context, c TenantConfig, fp string) (*ten
 	for _, d := range c.Destinations {
 		td := &tenantDest{cfg: d}
 		t.dests[d.Name] = td
+		if td.deployed() {
+			td.wasm = d.Path
+			continue // resolved at each begin (deploy.go)
+		}
 		td.wasm, td.err = syncer.ResolveGuest(d, s.opts.GuestDirs)
 		if td.err != nil {
 			continue
 		}
-		var g *host.Guest
-		if g, td.err = s.loadGuest(ctx, grp, t, td.wasm); td.err != nil {
+		if td.guest, td.err = s.loadGuest(ctx, grp, t, td.wasm); td.err != nil {
 			continue
 		}
-		td.guest = g
-		for _, cap := range g.Manifest().Capabilities {
-			if !c.granted(cap) {
-				td.err = fmt.Errorf("guest %s asks for capability %q, which tenant %q is not granted", g.Name(), cap, c.Name)
-			}
-		}
+		td.err = c.checkGrants(td.guest.g)
 	}
 	for name, td := range t.dests {
 		if td.err != nil {
@@ -132,18 +137,27 @@ func (s *Server) newTenant(ctx context.Context, c TenantConfig, fp string) (*ten
 	return t, nil
 }
 
-// env makes the syncer environment of one sync of the tenant.
-func (t *tenant) env(s *Server, syncID, source string) *syncer.Env {
+// checkGrants refuses a guest that asks for a capability the tenant is not granted.
+func (c *TenantConfig) checkGrants(g *host.Guest) error {
+	for _, cap := range g.Manifest().Capabilities {
+		if !c.granted(cap) {
+			return fmt.Errorf("guest %s asks for capability %q, which tenant %q is not granted", g.Name(), cap, c.Name)
+		}
+	}
+	return nil
+}
+
+// env makes the syncer environment of one sync of the tenant, whose
+// destination's guest is pinned.
+func (t *tenant) env(s *Server, syncID, source string, pinned *sharedGuest) *syncer.Env {
 	name := t.cfg.Name
 	return &syncer.Env{
 		Runtime: t.rt, SyncID: syncID, SyncTime: time.Now().UTC().Truncate(time.Microsecond),
 		SourceName: source, GuestDirs: s.opts.GuestDirs, Log: t.log, GuestLog: t.log, CallTimeout: t.cfg.CallTimeout.Duration,
 		LockWait: t.cfg.LockWait.Duration,
 		LoadGuest: func(ctx context.Context, path string) (*host.Guest, error) {
-			for _, td := range t.dests {
-				if td.wasm == path && td.guest != nil {
-					return td.guest, nil
-				}
+			if pinned != nil {
+				return pinned.g, nil
 			}
 			return nil, fmt.Errorf("guest %s is not loaded for tenant %q", path, name)
 		},
@@ -151,8 +165,8 @@ func (t *tenant) env(s *Server, syncID, source string) *syncer.Env {
 		Capabilities: t.capabilities(),
 		ObserveCall: func(dest string, op abi.Op, took time.Duration, err error) {
 			guest := dest
-			if td := t.dests[dest]; td != nil && td.guest != nil {
-				guest = td.guest.Name()
+			if pinned != nil {
+				guest = pinned.g.Name()
 			}
 			s.metrics.callSeconds.WithLabelValues(name, guest, op.String()).Observe(took.Seconds())
 			if err != nil {
@@ -244,12 +258,17 @@ type group struct {
 type sharedGuest struct {
 	g    *host.Guest
 	sum  [sha256.Size]byte
-	refs int
+	grp  *group
+	refs int // under Server.mu
 }
 
-// group returns the runtime group of key, making it on first use. It is
-// called during Reload only (Server.reloadMu held).
+// hash returns the hex SHA-256 of the guest's module.
+func (sg *sharedGuest) hash() string { return hex.EncodeToString(sg.sum[:]) }
+
+// group returns the runtime group of key, making it on first use.
 func (s *Server) group(ctx context.Context, key groupKey) (*group, error) {
+	s.groupMu.Lock()
+	defer s.groupMu.Unlock()
 	s.mu.RLock()
 	g := s.groups[key]
 	s.mu.RUnlock()
@@ -275,7 +294,7 @@ func (s *Server) group(ctx context.Context, key groupKey) (*group, error) {
 // loadGuest returns the guest of a .wasm file in group grp for generation
 // t, loading it unless a guest of the same content is loaded there already.
 // Called during Reload only.
-func (s *Server) loadGuest(ctx context.Context, grp *group, t *tenant, path string) (*host.Guest, error) {
+func (s *Server) loadGuest(ctx context.Context, grp *group, t *tenant, path string) (*sharedGuest, error) {
 	wasm, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load guest: %w", err)
@@ -283,47 +302,77 @@ func (s *Server) loadGuest(ctx context.Context, grp *group, t *tenant, path stri
 	sum := sha256.Sum256(wasm)
 	for _, sg := range t.guests {
 		if sg.sum == sum {
-			return sg.g, nil
+			return sg, nil
 		}
 	}
+	sg, err := s.acquireGuest(ctx, grp, sum, path, func() ([]byte, error) { return wasm, nil })
+	if err != nil {
+		return nil, err
+	}
+	t.guests = append(t.guests, sg)
+	return sg, nil
+}
+
+// acquireGuest returns the guest of content sum in group grp with one more
+// reference, loading it (wasm gives its bytes) unless it is loaded there
+// already: tenants share a loaded guest only when its bytes are the same.
+// Give the reference back with releaseGuest.
+func (s *Server) acquireGuest(ctx context.Context, grp *group, sum [sha256.Size]byte, source string, wasm func() ([]byte, error)) (*sharedGuest, error) {
 	s.mu.Lock()
 	sg := grp.guests[sum]
 	if sg != nil {
 		sg.refs++
-		t.guests = append(t.guests, sg)
 	}
 	s.mu.Unlock()
 	if sg != nil {
-		return sg.g, nil
+		return sg, nil
 	}
-	g, err := grp.rt.Load(ctx, path, wasm)
+	b, err := wasm()
 	if err != nil {
 		return nil, err
 	}
-	sg = &sharedGuest{g: g, sum: sum, refs: 1}
+	g, err := grp.rt.Load(ctx, source, b)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
+	if other := grp.guests[sum]; other != nil {
+		// Loaded meanwhile by another caller: use that one.
+		other.refs++
+		s.mu.Unlock()
+		g.Close(context.Background())
+		return other, nil
+	}
+	sg = &sharedGuest{g: g, sum: sum, grp: grp, refs: 1}
 	grp.guests[sum] = sg
 	s.mu.Unlock()
-	t.guests = append(t.guests, sg)
-	return g, nil
+	return sg, nil
+}
+
+// releaseGuest gives back one reference; the guest is closed after the
+// last. s.mu must not be held.
+func (s *Server) releaseGuest(sg *sharedGuest) {
+	s.mu.Lock()
+	sg.refs--
+	last := sg.refs == 0
+	if last {
+		delete(sg.grp.guests, sg.sum)
+	}
+	s.mu.Unlock()
+	if last {
+		sg.g.Close(context.Background())
+	}
 }
 
 // release gives back a retired generation's guests; a guest no generation
-// holds any more is closed. s.mu must not be held.
+// or sync holds any more is closed. s.mu must not be held.
 func (s *Server) release(t *tenant) {
-	var closing []*host.Guest
 	s.mu.Lock()
-	for _, sg := range t.guests {
-		sg.refs--
-		if sg.refs == 0 {
-			delete(t.group.guests, sg.sum)
-			closing = append(closing, sg.g)
-		}
-	}
+	guests := t.guests
 	t.guests = nil
 	s.mu.Unlock()
-	for _, g := range closing {
-		g.Close(context.Background())
+	for _, sg := range guests {
+		s.releaseGuest(sg)
 	}
 }
 

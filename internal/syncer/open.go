@@ -118,6 +118,10 @@ func ResolveGuest(d config.Destination, dirs []string) (string, error) {
 	if d.Registry == config.RegistryLocal {
 		return d.Path, nil
 	}
+	if d.Registry == config.RegistryDeployed {
+		// Env.LoadGuest (wasmdest serve) resolves the name.
+		return d.Path, nil
+	}
 	var tried []string
 	search := slices.Clone(dirs)
 	if env := os.Getenv(GuestDirEnv); env != "" {
@@ -154,6 +158,9 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	load := env.Runtime.LoadFile
+	if d.Registry == config.RegistryDeployed && env.LoadGuest == nil {
+		return nil, fmt.Errorf("%s: registry %q names a guest deployed to wasmdest serve; only serve runs it", where, config.RegistryDeployed)
+	}
 	if env.LoadGuest != nil {
 		load = env.LoadGuest
 	}
