@@ -93,6 +93,19 @@ func SQLLoad(req abi.SQLLoadRequest, records array.RecordReader) (int64, error) 
 	return hostCount(hostSQLLoadEnd())
 }
 
+// SQLLoadBatch bulk-loads the records of the running write operation by
+// reference (req.Batch is set for the caller): the host loads the batch it
+// decoded itself, after req.Encodings and req.LastOfKeys, and the guest
+// need not read it. It returns how many rows were loaded. A host older than
+// this field fails the load (it waits for rows that never come).
+func SQLLoadBatch(req abi.SQLLoadRequest) (int64, error) {
+	req.Batch = true
+	if err := sqlCall(importSQLLoad, req, nil); err != nil {
+		return 0, err
+	}
+	return hostCount(hostSQLLoadEnd())
+}
+
 // loadWriter hands what is written to sql_load_data in chunks.
 type loadWriter struct{ buf []byte }
 
