@@ -15,6 +15,12 @@ type Stored struct {
 	Codec Codec
 }
 
+// NativeAs is type t with its values loaded as they are.
+func NativeAs(t string) Stored { return Stored{Type: t, Codec: Native} }
+
+// TextAs is type t with its values loaded as their text form.
+func TextAs(t string) Stored { return Stored{Type: t, Codec: Text} }
+
 // TypeMap is the part of a dialect's Column that the SQL databases share:
 // the stored type of each kind of Arrow type. A dialect fills in its names,
 // calls Map, then adjusts what depends on more than the kind (keys, units,

@@ -21,8 +21,8 @@ type DuckDB struct{ sqldest.DoubleQuote }
 func (DuckDB) Name() string { return "DuckDB" }
 
 var (
-	native = func(t string) sqldest.Stored { return sqldest.Stored{Type: t, Codec: sqldest.Native} }
-	text   = func(t string) sqldest.Stored { return sqldest.Stored{Type: t, Codec: sqldest.Text} }
+	native = sqldest.NativeAs
+	text   = sqldest.TextAs
 	json   = sqldest.Stored{Type: "JSON", Codec: sqldest.JSON}
 )
 
@@ -73,26 +73,15 @@ func isText(dt arrow.DataType) bool {
 // Current reads the table from duckdb_columns() and duckdb_constraints()
 // in the current schema.
 func (d DuckDB) Current(db sqldest.DB, tx int64, table string) (bool, []abi.Column, error) {
-	rdr, err := db.Query(tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeBool},
+	cols, err := sqldest.CatalogColumns(db, tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeBool},
 		`SELECT column_name, data_type, NOT is_nullable FROM duckdb_columns()
-		 WHERE schema_name = current_schema() AND table_name = ? ORDER BY column_index`, table)
-	if err != nil {
+		 WHERE schema_name = current_schema() AND table_name = ? ORDER BY column_index`,
+		func(rec arrow.RecordBatch, i int) abi.Column {
+			names, types, nn := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.Boolean)
+			return abi.Column{Name: names.Value(i), Type: types.Value(i), NotNull: nn.Value(i)}
+		}, table)
+	if err != nil || len(cols) == 0 {
 		return false, nil, err
-	}
-	defer rdr.Release()
-	var cols []abi.Column
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		names, types, nn := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.Boolean)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			cols = append(cols, abi.Column{Name: names.Value(i), Type: types.Value(i), NotNull: nn.Value(i)})
-		}
-	}
-	if err := rdr.Err(); err != nil {
-		return false, nil, err
-	}
-	if len(cols) == 0 {
-		return false, nil, nil
 	}
 	keys, err := d.constraints(db, tx, table)
 	if err != nil {

@@ -64,8 +64,8 @@ func (d *MySQL) jsonType() string {
 }
 
 var (
-	native = func(t string) sqldest.Stored { return sqldest.Stored{Type: t, Codec: sqldest.Native} }
-	text   = func(t string) sqldest.Stored { return sqldest.Stored{Type: t, Codec: sqldest.Text} }
+	native = sqldest.NativeAs
+	text   = sqldest.TextAs
 )
 
 // types are the column types; the JSON type is MariaDB's or MySQL's.
@@ -161,26 +161,15 @@ func normalType(t string) string {
 
 // Current reads the table from information_schema in the connection's database.
 func (d *MySQL) Current(db sqldest.DB, tx int64, table string) (bool, []abi.Column, error) {
-	rdr, err := db.Query(tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeUTF8},
+	cols, err := sqldest.CatalogColumns(db, tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeUTF8},
 		`SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY FROM information_schema.COLUMNS
-		 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, table)
-	if err != nil {
+		 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+		func(rec arrow.RecordBatch, i int) abi.Column {
+			s := func(c int) string { return rec.Column(c).(*array.String).Value(i) }
+			return abi.Column{Name: s(0), Type: normalType(s(1)), NotNull: s(2) == "NO", PrimaryKey: s(3) == "PRI"}
+		}, table)
+	if err != nil || len(cols) == 0 {
 		return false, nil, err
-	}
-	defer rdr.Release()
-	var cols []abi.Column
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		s := func(c, i int) string { return rec.Column(c).(*array.String).Value(i) }
-		for i := 0; i < int(rec.NumRows()); i++ {
-			cols = append(cols, abi.Column{Name: s(0, i), Type: normalType(s(1, i)), NotNull: s(2, i) == "NO", PrimaryKey: s(3, i) == "PRI"})
-		}
-	}
-	if err := rdr.Err(); err != nil {
-		return false, nil, err
-	}
-	if len(cols) == 0 {
-		return false, nil, nil
 	}
 	uniq, err := d.uniqueIndexes(db, tx, table)
 	if err != nil {

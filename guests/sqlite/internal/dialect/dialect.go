@@ -21,8 +21,8 @@ type SQLite struct{ sqldest.DoubleQuote }
 func (SQLite) Name() string { return "SQLite" }
 
 var (
-	native = func(t string) sqldest.Stored { return sqldest.Stored{Type: t, Codec: sqldest.Native} }
-	text   = func(t string) sqldest.Stored { return sqldest.Stored{Type: t, Codec: sqldest.Text} }
+	native = sqldest.NativeAs
+	text   = sqldest.TextAs
 	json   = sqldest.Stored{Type: "json", Codec: sqldest.JSON}
 )
 
@@ -62,26 +62,15 @@ func (SQLite) Column(c *sqldest.Column) error {
 
 // Current reads the table from pragma table_info and its unique indexes.
 func (d SQLite) Current(db sqldest.DB, tx int64, table string) (bool, []abi.Column, error) {
-	rdr, err := db.Query(tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeBool, abi.SQLTypeInt64},
-		`SELECT name, type, "notnull", pk FROM pragma_table_info(?) ORDER BY cid`, table)
-	if err != nil {
+	cols, err := sqldest.CatalogColumns(db, tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeBool, abi.SQLTypeInt64},
+		`SELECT name, type, "notnull", pk FROM pragma_table_info(?) ORDER BY cid`,
+		func(rec arrow.RecordBatch, i int) abi.Column {
+			names, types := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
+			nn, pk := rec.Column(2).(*array.Boolean), rec.Column(3).(*array.Int64)
+			return abi.Column{Name: names.Value(i), Type: strings.ToLower(types.Value(i)), NotNull: nn.Value(i) || pk.Value(i) > 0, PrimaryKey: pk.Value(i) > 0}
+		}, table)
+	if err != nil || len(cols) == 0 {
 		return false, nil, err
-	}
-	defer rdr.Release()
-	var cols []abi.Column
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		names, types := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
-		nn, pk := rec.Column(2).(*array.Boolean), rec.Column(3).(*array.Int64)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			cols = append(cols, abi.Column{Name: names.Value(i), Type: strings.ToLower(types.Value(i)), NotNull: nn.Value(i) || pk.Value(i) > 0, PrimaryKey: pk.Value(i) > 0})
-		}
-	}
-	if err := rdr.Err(); err != nil {
-		return false, nil, err
-	}
-	if len(cols) == 0 {
-		return false, nil, nil
 	}
 	uniq, err := d.uniqueColumns(db, tx, table)
 	if err != nil {
