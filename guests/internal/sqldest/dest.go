@@ -30,7 +30,9 @@ type DB interface {
 	Begin() (int64, error)
 	Commit(tx int64) error
 	Rollback(tx int64) error
-	// Load bulk-loads records by req's method; tx 0: all or nothing.
+	// Load bulk-loads records by req's method; tx 0: all or nothing. With
+	// req.Batch the records are the running write's batch, which the host
+	// loads by reference (the guest sends nothing).
 	Load(req abi.SQLLoadRequest, records array.RecordReader) (int64, error)
 }
 
