@@ -371,7 +371,36 @@ type SQLLoadRequest struct {
 	// Method is SQLLoadRows, SQLLoadInfile or SQLLoadArrow.
 	Method string `json:"method"`
 	SQL    string `json:"sql"`
+	// Batch, when true, loads the records of the running write
+	// operation's body by reference: the host loads the batch it decoded
+	// itself, sql_load runs the whole load, and no sql_load_data follows
+	// (sql_load_end still ends it and returns the rows loaded).
+	Batch bool `json:"batch,omitempty"`
+	// Encodings, when set, holds one SQLEncode* per column of the rows:
+	// how the host turns the column's Arrow values into the values loaded
+	// ("" is SQLEncodeNative).
+	Encodings []string `json:"encodings,omitempty"`
+	// LastOfKeys, when set, names columns (by index) that identify a row:
+	// of the rows with equal values in them, only the last is loaded.
+	LastOfKeys []int `json:"last_of_keys,omitempty"`
 }
+
+// Encodings of a load's columns (SQLLoadRequest.Encodings).
+const (
+	// SQLEncodeNative loads the values as they are (an extension type's
+	// as its storage, a duration as its int64 count).
+	SQLEncodeNative = "native"
+	// SQLEncodeText loads each value's text form: arrow-go's JSON form of
+	// it, unquoted when a string ("2001:db8::1", "123.4500000000").
+	SQLEncodeText = "text"
+	// SQLEncodeJSON loads each value's JSON text (structs, lists, maps,
+	// intervals, JSON).
+	SQLEncodeJSON = "json"
+	// SQLEncodeTimeText loads a timestamp as fixed-width UTC text,
+	// "2006-01-02 15:04:05.000000" (nine fractional digits for
+	// nanoseconds), which sorts and compares as the instants do.
+	SQLEncodeTimeText = "time_text"
+)
 
 // HTTPHeader is a set of HTTP header fields, keyed by their canonical names
 // (net/http's form: "Content-Type", "Etag").

@@ -75,3 +75,9 @@ func SQLLoad(req abi.SQLLoadRequest, records array.RecordReader) (int64, error) 
 		return iw.Close()
 	})
 }
+
+// SQLLoadBatch bulk-loads the records of the running write operation by
+// reference: the host loads the batch it decoded itself, after
+// req.Encodings and req.LastOfKeys, and the guest need not read it. It
+// returns how many rows were loaded.
+func SQLLoadBatch(req abi.SQLLoadRequest) (int64, error) { return core.SQLLoadBatch(req) }

@@ -30,6 +30,23 @@ const (
 var cqPlugins = map[string]string{
 	cqPathPostgres: BuiltinPostgres,
 	cqPathFile:     BuiltinFile,
+	cqPathSQLite:   BuiltinSQLite,
+	cqPathMySQL:    BuiltinMySQL,
+	cqPathDuckDB:   BuiltinDuckDB,
+}
+
+// cqPluginList lists the CloudQuery paths wasmdest ships and their guests,
+// for error messages.
+func cqPluginList() string {
+	var out []string
+	for _, g := range builtinGuests {
+		for p, pg := range cqPlugins {
+			if pg == g {
+				out = append(out, fmt.Sprintf("%s (the builtin %s guest)", p, g))
+			}
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): `)
@@ -192,9 +209,13 @@ func (p *parser) yamlDestination(raw rawDest) *Destination {
 		if hasPath {
 			if g, ok := cqPlugins[path]; ok {
 				d.Path = g
+				switch path {
+				case cqPathSQLite, cqPathMySQL, cqPathDuckDB:
+					s.cqSQLSpec(path)
+				}
 			} else {
-				s.errorf(s.keyLine(keyPath), "path %q is not a plugin wasmdest ships; with registry %s the supported paths are %s (run by the builtin %s guest) and %s (run by the builtin %s guest)",
-					path, cqRegistry, cqPathPostgres, BuiltinPostgres, cqPathFile, BuiltinFile)
+				s.errorf(s.keyLine(keyPath), "path %q is not a plugin wasmdest ships; with registry %s the supported paths are %s",
+					path, cqRegistry, cqPluginList())
 			}
 		}
 		if v := strs[keyVersion]; v != "" && d.Path != "" {
@@ -207,8 +228,8 @@ func (p *parser) yamlDestination(raw rawDest) *Destination {
 			s.localPath(path)
 		}
 	default:
-		s.errorf(s.keyLine(keyRegistry), "registry %q is not supported; supported registries: %s (with path %s or %s) and %s (path of a .wasm file)",
-			registry, cqRegistry, cqPathPostgres, cqPathFile, RegistryLocal)
+		s.errorf(s.keyLine(keyRegistry), "registry %q is not supported; supported registries: %s (with path %s, %s, %s, %s or %s) and %s (path of a .wasm file)",
+			registry, cqRegistry, cqPathPostgres, cqPathFile, cqPathSQLite, cqPathMySQL, cqPathDuckDB, RegistryLocal)
 	}
 	return s.finish(strs)
 }

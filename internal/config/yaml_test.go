@@ -149,7 +149,7 @@ func TestYAMLErrors(t *testing.T) {
 		{
 			name:    "github registry",
 			content: head + "  registry: github\n  path: cloudquery/postgresql\n",
-			want:    []string{`FILE:4: destination "pg": registry "github" is not supported; supported registries: cloudquery (with path cloudquery/postgresql or cloudquery/file) and local (path of a .wasm file)`},
+			want:    []string{`FILE:4: destination "pg": registry "github" is not supported; supported registries: cloudquery (with path cloudquery/postgresql, cloudquery/file, cloudquery/sqlite, cloudquery/mysql or cloudquery/duckdb) and local (path of a .wasm file)`},
 		},
 		{
 			name:    "grpc registry",
@@ -168,8 +168,8 @@ func TestYAMLErrors(t *testing.T) {
 		},
 		{
 			name:    "cloudquery plugin not shipped",
-			content: head + "  path: cloudquery/mysql\n  version: v1.0.0\n",
-			want:    []string{`FILE:4: destination "pg": path "cloudquery/mysql" is not a plugin wasmdest ships; with registry cloudquery the supported paths are cloudquery/postgresql (run by the builtin postgres guest) and cloudquery/file (run by the builtin file guest)`},
+			content: head + "  path: cloudquery/snowflake\n  version: v1.0.0\n",
+			want:    []string{`FILE:4: destination "pg": path "cloudquery/snowflake" is not a plugin wasmdest ships; with registry cloudquery the supported paths are cloudquery/postgresql (the builtin postgres guest), cloudquery/file (the builtin file guest), cloudquery/sqlite (the builtin sqlite guest), cloudquery/mysql (the builtin mysql guest), cloudquery/duckdb (the builtin duckdb guest)`},
 			not:     []string{"version"},
 		},
 		{

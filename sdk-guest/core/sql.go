@@ -78,6 +78,20 @@ func SQLLoadStream(req abi.SQLLoadRequest, fill func(io.Writer) error) (int64, e
 	return hostCount(hostSQLLoadEnd())
 }
 
+// SQLLoadBatch bulk-loads the records of the running write operation by
+// reference (req.Batch is set for the caller): the host loads the batch it
+// decoded itself, after req.Encodings and req.LastOfKeys, and the guest
+// need not read it. It returns how many rows were loaded. Hosts before ABI
+// 1.5 lack it; a guest that calls it declares 1.5 and such hosts refuse it
+// at load.
+func SQLLoadBatch(req abi.SQLLoadRequest) (int64, error) {
+	req.Batch = true
+	if err := sqlCall(importSQLLoad, req, nil); err != nil {
+		return 0, err
+	}
+	return hostCount(hostSQLLoadEnd())
+}
+
 // loadWriter hands what is written to sql_load_data in chunks.
 type loadWriter struct{ buf []byte }
 

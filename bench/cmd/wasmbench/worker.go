@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -123,7 +125,11 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 	}
 	s := syncer.New(env, []*syncer.Destination{dest})
 	if path := os.Getenv("WASMBENCH_CPUPROFILE"); path != "" {
-		// Where the worker's CPU goes, for looking into a result.
+		// Where the worker's CPU goes, for looking into a result; a %s in
+		// the path is the guest's name, so that each guest keeps its own.
+		if strings.Contains(path, "%s") {
+			path = fmt.Sprintf(path, strings.TrimSuffix(filepath.Base(j.Guest), ".wasm"))
+		}
 		f, err := os.Create(path)
 		if err != nil {
 			return res, err

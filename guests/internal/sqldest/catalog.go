@@ -4,8 +4,30 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/wasmdest/wasmdest/abi"
 )
+
+// CatalogColumns runs a catalog query of a table's columns (result types
+// types, arguments args) and turns each result row into a column with
+// row; none means the table does not exist.
+func CatalogColumns(db DB, tx int64, types []string, query string, row func(rec arrow.RecordBatch, i int) abi.Column, args ...any) ([]abi.Column, error) {
+	rdr, err := db.Query(tx, types, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rdr.Release()
+	var cols []abi.Column
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		for i := 0; i < int(rec.NumRows()); i++ {
+			cols = append(cols, row(rec, i))
+		}
+	}
+	return cols, rdr.Err()
+}
 
 // IndexColumns reads the rows of a catalog query of two text columns, an
 // index's name and its column, into the names of each column's indexes.

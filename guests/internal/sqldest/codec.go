@@ -33,6 +33,20 @@ const (
 	TimeText
 )
 
+// Encoding is the load encoding (abi.SQLEncode*) the host applies to the
+// column's values.
+func (c Codec) Encoding() string {
+	switch c {
+	case Text:
+		return abi.SQLEncodeText
+	case JSON:
+		return abi.SQLEncodeJSON
+	case TimeText:
+		return abi.SQLEncodeTimeText
+	}
+	return abi.SQLEncodeNative
+}
+
 // Column is one column of a table as a dialect stores it.
 type Column struct {
 	// Name is the field's name; Type the stored type as describe reports it.
@@ -56,81 +70,6 @@ func timeTextLayout(unit arrow.TimeUnit) string {
 		return "2006-01-02 15:04:05.000000000"
 	}
 	return "2006-01-02 15:04:05.000000"
-}
-
-// storageType is the Arrow type of a column's values as sent to the host.
-func (c *Column) storageType() arrow.DataType {
-	if c.Codec != Native {
-		return arrow.BinaryTypes.String
-	}
-	dt := c.Field.Type
-	if ext, ok := dt.(arrow.ExtensionType); ok {
-		dt = ext.StorageType()
-	}
-	switch dt.ID() {
-	case arrow.DURATION:
-		return arrow.PrimitiveTypes.Int64
-	}
-	return dt
-}
-
-// toStorage converts arr, the column's Arrow values, to what is sent.
-func (c *Column) toStorage(arr arrow.Array) (arrow.Array, error) {
-	switch c.Codec {
-	case Native:
-		if ext, ok := arr.(array.ExtensionArray); ok {
-			arr = ext.Storage()
-		}
-		if arr.DataType().ID() == arrow.DURATION {
-			d := arr.Data()
-			data := array.NewData(arrow.PrimitiveTypes.Int64, d.Len(), d.Buffers(), nil, d.NullN(), d.Offset())
-			defer data.Release()
-			return array.NewInt64Data(data), nil
-		}
-		arr.Retain()
-		return arr, nil
-	case TimeText:
-		ts := arr.(*array.Timestamp)
-		unit := ts.DataType().(*arrow.TimestampType).Unit
-		layout := timeTextLayout(unit)
-		b := array.NewStringBuilder(memory.DefaultAllocator)
-		defer b.Release()
-		var buf []byte
-		for i := 0; i < ts.Len(); i++ {
-			if ts.IsNull(i) {
-				b.AppendNull()
-				continue
-			}
-			buf = ts.Value(i).ToTime(unit).UTC().AppendFormat(buf[:0], layout)
-			b.BinaryBuilder.Append(buf)
-		}
-		return b.NewArray(), nil
-	}
-	b := array.NewStringBuilder(memory.DefaultAllocator)
-	defer b.Release()
-	for i := 0; i < arr.Len(); i++ {
-		if arr.IsNull(i) {
-			b.AppendNull()
-			continue
-		}
-		v := arr.GetOneForMarshal(i)
-		if c.Codec == Text {
-			if s, ok := v.(string); ok {
-				b.Append(s)
-				continue
-			}
-		}
-		if raw, ok := v.(json.RawMessage); ok && c.Codec == JSON {
-			b.Append(string(raw))
-			continue
-		}
-		out, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("column %q, row %d: %w", c.Name, i, err)
-		}
-		b.BinaryBuilder.Append(out)
-	}
-	return b.NewArray(), nil
 }
 
 // fromStored converts arr, the column as read back (of ReadType), to the

@@ -30,7 +30,9 @@ type DB interface {
 	Begin() (int64, error)
 	Commit(tx int64) error
 	Rollback(tx int64) error
-	// Load bulk-loads records by req's method; tx 0: all or nothing.
+	// Load bulk-loads records by req's method; tx 0: all or nothing. With
+	// req.Batch the records are the running write's batch, which the host
+	// loads by reference (the guest sends nothing).
 	Load(req abi.SQLLoadRequest, records array.RecordReader) (int64, error)
 }
 
@@ -262,132 +264,28 @@ func (dst *Destination) alter(tx int64, req abi.MigrateRequest, cols []Column) e
 
 // Write loads one batch, in one transaction: inserts, or upserts on the
 // primary key when the schema has one (the last of duplicate keys wins).
+// The guest states the policy (the statement, each column's encoding, the
+// key) and the host loads the batch by reference: the rows never go
+// through the guest (abi.SQLLoadRequest.Batch).
 func (dst *Destination) Write(table string, records array.RecordReader) error {
 	cols, err := dst.Columns(table, records.Schema())
 	if err != nil {
 		return err
 	}
-	storage := storageSchema(cols)
-	var recs []arrow.RecordBatch
-	defer func() {
-		for _, r := range recs {
-			r.Release()
-		}
-	}()
-	for records.Next() {
-		rec, err := toStorageRecord(storage, cols, records.RecordBatch())
-		if err != nil {
-			return fmt.Errorf("table %q: %w", table, err)
-		}
-		recs = append(recs, rec)
-	}
-	if err := records.Err(); err != nil {
-		return fmt.Errorf("table %q: read the batch: %w", table, err)
-	}
 	upsert := hasPK(cols)
-	if upsert {
-		if recs, err = lastOfKeys(storage, cols, recs); err != nil {
-			return fmt.Errorf("table %q: %w", table, err)
+	req := dst.d.Load(table, cols, upsert)
+	req.Batch = true
+	req.Encodings = make([]string, len(cols))
+	for i, c := range cols {
+		req.Encodings[i] = c.Codec.Encoding()
+		if upsert && c.PK {
+			req.LastOfKeys = append(req.LastOfKeys, i)
 		}
 	}
-	rdr, err := array.NewRecordReader(storage, recs)
-	if err != nil {
-		return fmt.Errorf("table %q: %w", table, err)
-	}
-	defer rdr.Release()
-	if _, err := dst.db.Load(dst.d.Load(table, cols, upsert), rdr); err != nil {
+	if _, err := dst.db.Load(req, records); err != nil {
 		return fmt.Errorf("table %q: load: %w", table, err)
 	}
 	return nil
-}
-
-func storageSchema(cols []Column) *arrow.Schema {
-	fs := make([]arrow.Field, len(cols))
-	for i, c := range cols {
-		fs[i] = arrow.Field{Name: c.Name, Type: c.storageType(), Nullable: true}
-	}
-	return arrow.NewSchema(fs, nil)
-}
-
-func toStorageRecord(storage *arrow.Schema, cols []Column, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
-	arrs := make([]arrow.Array, len(cols))
-	defer func() {
-		for _, a := range arrs {
-			if a != nil {
-				a.Release()
-			}
-		}
-	}()
-	for i := range cols {
-		a, err := cols[i].toStorage(rec.Column(i))
-		if err != nil {
-			return nil, err
-		}
-		arrs[i] = a
-	}
-	return array.NewRecordBatch(storage, arrs, rec.NumRows()), nil
-}
-
-// lastOfKeys keeps, of rows with equal primary keys, only the last, across
-// the records in order.
-func lastOfKeys(storage *arrow.Schema, cols []Column, recs []arrow.RecordBatch) ([]arrow.RecordBatch, error) {
-	var pk []int
-	for i, c := range cols {
-		if c.PK {
-			pk = append(pk, i)
-		}
-	}
-	type pos struct{ rec, row int }
-	last := map[string]pos{}
-	var key strings.Builder
-	keyOf := func(rec arrow.RecordBatch, row int) string {
-		key.Reset()
-		for _, j := range pk {
-			col := rec.Column(j)
-			if col.IsNull(row) {
-				key.WriteString("\x00N")
-			} else {
-				key.WriteString(col.ValueStr(row))
-			}
-			key.WriteString("\x00|")
-		}
-		return key.String()
-	}
-	dups := false
-	for r, rec := range recs {
-		for i := 0; i < int(rec.NumRows()); i++ {
-			k := keyOf(rec, i)
-			if _, ok := last[k]; ok {
-				dups = true
-			}
-			last[k] = pos{r, i}
-		}
-	}
-	if !dups {
-		return recs, nil
-	}
-	var out []arrow.RecordBatch
-	for r, rec := range recs {
-		start := -1
-		flush := func(end int) {
-			if start >= 0 {
-				out = append(out, rec.NewSlice(int64(start), int64(end)))
-				start = -1
-			}
-		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			if last[keyOf(rec, i)] == (pos{r, i}) {
-				if start < 0 {
-					start = i
-				}
-			} else {
-				flush(i)
-			}
-		}
-		flush(int(rec.NumRows()))
-		rec.Release()
-	}
-	return out, nil
 }
 
 // DeleteStale deletes the rows of an earlier sync of the same source.

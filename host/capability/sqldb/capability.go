@@ -176,9 +176,19 @@ func sqlRollback(ctx context.Context, c *host.Call, stack []uint64) {
 func sqlLoad(ctx context.Context, c *host.Call, stack []uint64) {
 	s := sessionOf(c)
 	req, err := DecodeLoadRequest(c.Memory(uint32(stack[0]), uint32(stack[1])))
-	if err == nil {
+	switch {
+	case err == nil && req.Batch:
+		// The running write's records, by reference: they never went
+		// through the guest.
+		schema, recs, ok := c.Records()
+		if !ok {
+			err = s.LoadBegin(ctx, req) // refuses it, saying why
+			break
+		}
+		err = s.LoadRecords(ctx, req, schema, recs)
+	case err == nil:
 		err = s.LoadBegin(ctx, req)
-	} else {
+	default:
 		err = s.fail(ctx, abi.ImportSQLLoad, err)
 	}
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
@@ -31,6 +32,8 @@ type load struct {
 	err  error // valid after done
 	// aborted is set when the host ends the load (abort).
 	aborted atomic.Bool
+	// batch is set for a batch load, done when sql_load returns.
+	batch bool
 }
 
 var errLoadAborted = errors.New("load aborted by the host: the guest's operation ended before sql_load_end")
@@ -49,57 +52,23 @@ func (l *load) abort() {
 	<-l.done
 }
 
-// LoadBegin starts the bulk load of req; the rows follow with LoadData.
+// LoadBegin starts the bulk load of req; the rows follow with LoadData. A
+// batch load (req.Batch) is LoadRecords'.
 func (s *Session) LoadBegin(ctx context.Context, req abi.SQLLoadRequest) error {
 	const fn = abi.ImportSQLLoad
-	if s.load != nil {
-		return s.fail(ctx, fn, errors.New("a load is already in progress: one at a time per instance"))
+	if req.Batch {
+		return s.fail(ctx, fn, errors.New("bad request: a batch load loads the records of a running write operation, and this operation has none: send the rows with sql_load_data instead"))
 	}
-	if req.SQL == "" {
-		return s.fail(ctx, fn, errors.New("bad request: no sql"))
-	}
-	d := s.db.driver
-	if !slices.Contains(d.methods, req.Method) {
-		return s.fail(ctx, fn, fmt.Errorf("bad request: load method %q is not one of driver %s's: %s", req.Method, d.name, strings.Join(d.methods, ", ")))
-	}
-	if req.Method != abi.SQLLoadRows && !strings.Contains(req.SQL, abi.SQLLoadSource) {
-		return s.fail(ctx, fn, fmt.Errorf("bad request: a %s load's sql reads its rows from %s, which it does not name", req.Method, abi.SQLLoadSource))
-	}
-	l := &load{tx: req.Tx, done: make(chan struct{})}
-	var conn *sql.Conn
-	if req.Tx != 0 {
-		c, ok := s.txs[req.Tx]
-		if !ok {
-			return s.fail(ctx, fn, errNoTx(req.Tx))
-		}
-		conn = c
-	} else {
-		c, err := s.db.db.Conn(ctx)
-		if err != nil {
-			return s.fail(ctx, fn, err)
-		}
-		if _, err := c.ExecContext(ctx, d.begin()); err != nil {
-			c.Close()
-			return s.fail(ctx, fn, err)
-		}
-		l.own, conn = c, c
+	l, conn, err := s.startLoad(ctx, req)
+	if err != nil {
+		return s.fail(ctx, fn, err)
 	}
 	pr, pw := io.Pipe()
 	l.pw = pw
 	go func() {
 		defer close(l.done)
 		l.n, l.err = s.runLoad(ctx, conn, req, pr)
-		if l.own != nil {
-			if l.err == nil {
-				if _, err := l.own.ExecContext(ctx, "COMMIT"); err != nil {
-					l.err = fmt.Errorf("commit: %w", err)
-				}
-			}
-			if l.err != nil {
-				s.rollback(context.WithoutCancel(ctx), l.own)
-			}
-			l.own.Close()
-		}
+		s.endOwn(ctx, l)
 		// Unblock a sql_load_data still writing, with the reason.
 		if l.err != nil {
 			pr.CloseWithError(l.err)
@@ -111,29 +80,149 @@ func (s *Session) LoadBegin(ctx context.Context, req abi.SQLLoadRequest) error {
 	return nil
 }
 
+// LoadRecords runs the whole bulk load of req (a batch load) on recs, of
+// schema: the records of the running write operation, by reference. LoadEnd
+// then ends it and returns the rows loaded.
+func (s *Session) LoadRecords(ctx context.Context, req abi.SQLLoadRequest, schema *arrow.Schema, recs []arrow.RecordBatch) error {
+	const fn = abi.ImportSQLLoad
+	if err := checkEncodings(req, schema); err != nil {
+		return s.fail(ctx, fn, err)
+	}
+	l, conn, err := s.startLoad(ctx, req)
+	if err != nil {
+		return s.fail(ctx, fn, err)
+	}
+	_, l.pw = io.Pipe()
+	l.batch = true
+	l.n, l.err = s.loadEncoded(ctx, conn, req, schema, recs)
+	s.endOwn(ctx, l)
+	close(l.done)
+	if l.err != nil {
+		return s.fail(ctx, fn, l.err)
+	}
+	s.load = l
+	return nil
+}
+
+// startLoad checks req and returns its load and the connection it runs on.
+func (s *Session) startLoad(ctx context.Context, req abi.SQLLoadRequest) (*load, *sql.Conn, error) {
+	if s.load != nil {
+		return nil, nil, errors.New("a load is already in progress: one at a time per instance")
+	}
+	if req.SQL == "" {
+		return nil, nil, errors.New("bad request: no sql")
+	}
+	d := s.db.driver
+	if !slices.Contains(d.methods, req.Method) {
+		return nil, nil, fmt.Errorf("bad request: load method %q is not one of driver %s's: %s", req.Method, d.name, strings.Join(d.methods, ", "))
+	}
+	if req.Method != abi.SQLLoadRows && !strings.Contains(req.SQL, abi.SQLLoadSource) {
+		return nil, nil, fmt.Errorf("bad request: a %s load's sql reads its rows from %s, which it does not name", req.Method, abi.SQLLoadSource)
+	}
+	l := &load{tx: req.Tx, done: make(chan struct{})}
+	if req.Tx != 0 {
+		c, ok := s.txs[req.Tx]
+		if !ok {
+			return nil, nil, errNoTx(req.Tx)
+		}
+		return l, c, nil
+	}
+	c, err := s.db.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := c.ExecContext(ctx, d.begin()); err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	l.own = c
+	return l, c, nil
+}
+
+// endOwn commits the transaction of a load that has its own, or rolls it
+// back when the load failed.
+func (s *Session) endOwn(ctx context.Context, l *load) {
+	if l.own == nil {
+		return
+	}
+	if l.err == nil {
+		if _, err := l.own.ExecContext(ctx, "COMMIT"); err != nil {
+			l.err = fmt.Errorf("commit: %w", err)
+		}
+	}
+	if l.err != nil {
+		s.rollback(context.WithoutCancel(ctx), l.own)
+	}
+	l.own.Close()
+}
+
 // runLoad reads the Arrow IPC stream from r and loads its rows by the
 // request's method.
 func (s *Session) runLoad(ctx context.Context, conn *sql.Conn, req abi.SQLLoadRequest, r io.Reader) (int64, error) {
+	// Read the stream to its end when done, so that the writer is never
+	// left blocked.
+	defer io.Copy(io.Discard, r)
 	rdr, err := ipc.NewReader(r)
 	if err != nil {
 		return 0, fmt.Errorf("read the rows (an Arrow IPC stream): %w", err)
 	}
 	defer rdr.Release()
-	var n int64
+	if len(req.Encodings) == 0 && len(req.LastOfKeys) == 0 {
+		n, err := s.loadBy(ctx, conn, req, rdr)
+		if err == nil {
+			err = rdr.Err()
+		}
+		return n, err
+	}
+	// Encodings and last_of_keys take the whole stream first.
+	if err := checkEncodings(req, rdr.Schema()); err != nil {
+		return 0, err
+	}
+	var recs []arrow.RecordBatch
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		rec.Retain()
+		recs = append(recs, rec)
+	}
+	if err := rdr.Err(); err != nil {
+		return 0, fmt.Errorf("read the rows (an Arrow IPC stream): %w", err)
+	}
+	return s.loadEncoded(ctx, conn, req, rdr.Schema(), recs)
+}
+
+// loadEncoded loads recs, of schema, after req's encodings and last_of_keys.
+func (s *Session) loadEncoded(ctx context.Context, conn *sql.Conn, req abi.SQLLoadRequest, schema *arrow.Schema, recs []arrow.RecordBatch) (int64, error) {
+	encoded, out, err := encodeRecords(req, schema, recs)
+	if err != nil {
+		return 0, err
+	}
+	rdr, err := array.NewRecordReader(out, encoded)
+	for _, r := range encoded {
+		r.Release()
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer rdr.Release()
+	return s.loadBy(ctx, conn, req, rdr)
+}
+
+// loadBy loads rdr's rows by the request's method.
+func (s *Session) loadBy(ctx context.Context, conn *sql.Conn, req abi.SQLLoadRequest, rdr recordSource) (int64, error) {
 	switch req.Method {
 	case abi.SQLLoadRows:
-		n, err = loadRows(ctx, conn, req.SQL, rdr)
+		return loadRows(ctx, conn, req.SQL, rdr, s.db.driver.file)
 	case abi.SQLLoadInfile:
-		n, err = loadInfile(ctx, conn, req.SQL, rdr)
+		return loadInfile(ctx, conn, req.SQL, rdr)
 	case abi.SQLLoadArrow:
-		n, err = s.db.driver.loadArrow(ctx, conn, req.SQL, rdr)
+		return s.db.driver.loadArrow(ctx, conn, req.SQL, rdr)
 	}
-	if err == nil {
-		err = rdr.Err()
-	}
-	// Read the stream to its end, so that the writer is never left blocked.
-	io.Copy(io.Discard, r)
-	return n, err
+	return 0, fmt.Errorf("bad request: load method %q", req.Method)
 }
 
 // LoadData passes p, any part of the load's Arrow IPC stream, on to the
@@ -143,6 +232,9 @@ func (s *Session) LoadData(ctx context.Context, p []byte) error {
 	l := s.load
 	if l == nil {
 		return s.fail(ctx, fn, errors.New("no load in progress: start one with sql_load"))
+	}
+	if l.batch {
+		return s.fail(ctx, fn, errors.New("bad request: a batch load takes no rows of the guest's: end it with sql_load_end"))
 	}
 	if _, err := l.pw.Write(p); err != nil {
 		s.load = nil
@@ -173,12 +265,21 @@ func (s *Session) LoadEnd(ctx context.Context) (int64, error) {
 }
 
 // loadRows runs the prepared statement once per row, binding each column.
-func loadRows(ctx context.Context, conn *sql.Conn, query string, rdr recordSource) (int64, error) {
+// With local (a file database, which never waits on a network), each row's
+// statement runs without the context's cancellation and the context is
+// checked between rows instead: modernc.org/sqlite starts a goroutine per
+// statement to watch a cancellable context, which cost more CPU than the
+// insert itself in profiles of a bulk load.
+func loadRows(ctx context.Context, conn *sql.Conn, query string, rdr recordSource, local bool) (int64, error) {
 	stmt, err := conn.PrepareContext(ctx, query)
 	if err != nil {
 		return 0, err
 	}
 	defer stmt.Close()
+	execCtx := ctx
+	if local {
+		execCtx = context.WithoutCancel(ctx)
+	}
 	var n int64
 	for rdr.Next() {
 		rec := rdr.RecordBatch()
@@ -193,7 +294,12 @@ func loadRows(ctx context.Context, conn *sql.Conn, query string, rdr recordSourc
 			for j, b := range binders {
 				args[j] = b(i)
 			}
-			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			if local {
+				if err := ctx.Err(); err != nil {
+					return n, err
+				}
+			}
+			if _, err := stmt.ExecContext(execCtx, args...); err != nil {
 				return n, &RowError{Row: n, Err: err}
 			}
 			n++

@@ -11,85 +11,50 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/guests/internal/sqldest"
 )
 
 // DuckDB is the dialect.
-type DuckDB struct{}
+type DuckDB struct{ sqldest.DoubleQuote }
 
 // Name implements sqldest.Dialect.
 func (DuckDB) Name() string { return "DuckDB" }
 
-// Init implements sqldest.Dialect: nothing to ask.
-func (DuckDB) Init(sqldest.DB) error { return nil }
+var (
+	native = sqldest.NativeAs
+	text   = sqldest.TextAs
+	json   = sqldest.Stored{Type: "JSON", Codec: sqldest.JSON}
+)
 
-// Quote quotes an identifier with double quotes.
-func (DuckDB) Quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
-
-// Column maps an Arrow type to a DuckDB type, named as duckdb_columns()
-// reports it. The rows reach DuckDB as Arrow (an Arrow scan), which casts
-// text forms (UUID, TIME) itself.
-func (DuckDB) Column(c *sqldest.Column) error {
-	dt := c.Field.Type
-	c.Codec = sqldest.Native
-	switch {
-	case arrowtypes.IsUUID(dt):
-		c.Type, c.Codec = "UUID", sqldest.Text
-	case arrowtypes.IsInet(dt), arrowtypes.IsMAC(dt):
-		c.Type, c.Codec = "VARCHAR", sqldest.Text
-	case arrowtypes.IsJSON(dt):
-		c.Type, c.Codec = "JSON", sqldest.JSON
-	default:
-		switch t := dt.(type) {
-		case *arrow.BooleanType:
-			c.Type = "BOOLEAN"
-		case *arrow.Int8Type:
-			c.Type = "TINYINT"
-		case *arrow.Int16Type:
-			c.Type = "SMALLINT"
-		case *arrow.Int32Type:
-			c.Type = "INTEGER"
-		case *arrow.Int64Type:
-			c.Type = "BIGINT"
-		case *arrow.Uint8Type:
-			c.Type = "UTINYINT"
-		case *arrow.Uint16Type:
-			c.Type = "USMALLINT"
-		case *arrow.Uint32Type:
-			c.Type = "UINTEGER"
-		case *arrow.Uint64Type:
-			c.Type = "UBIGINT"
-		case *arrow.Float32Type:
-			c.Type = "FLOAT"
-		case *arrow.Float64Type:
-			c.Type = "DOUBLE"
-		case *arrow.StringType, *arrow.LargeStringType:
-			c.Type = "VARCHAR"
-		case *arrow.BinaryType, *arrow.LargeBinaryType, *arrow.FixedSizeBinaryType:
-			c.Type = "BLOB"
-		case *arrow.Date32Type, *arrow.Date64Type:
-			c.Type = "DATE"
-		case *arrow.Time32Type, *arrow.Time64Type:
-			c.Type, c.Codec = "TIME", sqldest.Text
-		case *arrow.TimestampType:
-			c.Type = "TIMESTAMP WITH TIME ZONE"
-		case *arrow.DurationType:
-			c.Type = "BIGINT"
-		case *arrow.Decimal128Type:
-			if t.Precision > 38 {
-				c.Type, c.Codec = "VARCHAR", sqldest.Text
-			} else {
-				c.Type = fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale)
-			}
-		case *arrow.MonthIntervalType, *arrow.DayTimeIntervalType, *arrow.MonthDayNanoIntervalType,
-			*arrow.StructType, *arrow.ListType, *arrow.LargeListType, *arrow.FixedSizeListType, *arrow.MapType:
-			c.Type, c.Codec = "JSON", sqldest.JSON
-		default:
-			return fmt.Errorf("DuckDB stores no Arrow %s", dt)
+// types are DuckDB's types, named as duckdb_columns() reports them. The
+// rows reach DuckDB as Arrow (an Arrow scan), which casts text forms (UUID,
+// TIME) itself.
+var types = sqldest.TypeMap{
+	Database: "DuckDB",
+	UUID:     text("UUID"), Inet: text("VARCHAR"), MAC: text("VARCHAR"), JSON: json,
+	Bool:    native("BOOLEAN"),
+	Int:     [4]sqldest.Stored{native("TINYINT"), native("SMALLINT"), native("INTEGER"), native("BIGINT")},
+	Uint:    [4]sqldest.Stored{native("UTINYINT"), native("USMALLINT"), native("UINTEGER"), native("UBIGINT")},
+	Float32: native("FLOAT"), Float64: native("DOUBLE"),
+	String: native("VARCHAR"), Binary: native("BLOB"),
+	Date: native("DATE"), Time: text("TIME"),
+	Timestamp: native("TIMESTAMP WITH TIME ZONE"),
+	Duration:  native("BIGINT"),
+	Decimal: func(t *arrow.Decimal128Type) sqldest.Stored {
+		if t.Precision > 38 {
+			return text("VARCHAR")
 		}
+		return native(fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale))
+	},
+	Nested: json,
+}
+
+// Column maps an Arrow type to a DuckDB type (types).
+func (DuckDB) Column(c *sqldest.Column) error {
+	if err := types.Map(c); err != nil {
+		return err
 	}
-	if c.Codec != sqldest.Native || isText(dt) {
+	if c.Codec != sqldest.Native || isText(c.Field.Type) {
 		c.ReadExpr = "CAST(%s AS VARCHAR)"
 	}
 	return nil
@@ -108,26 +73,15 @@ func isText(dt arrow.DataType) bool {
 // Current reads the table from duckdb_columns() and duckdb_constraints()
 // in the current schema.
 func (d DuckDB) Current(db sqldest.DB, tx int64, table string) (bool, []abi.Column, error) {
-	rdr, err := db.Query(tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeBool},
+	cols, err := sqldest.CatalogColumns(db, tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeBool},
 		`SELECT column_name, data_type, NOT is_nullable FROM duckdb_columns()
-		 WHERE schema_name = current_schema() AND table_name = ? ORDER BY column_index`, table)
-	if err != nil {
+		 WHERE schema_name = current_schema() AND table_name = ? ORDER BY column_index`,
+		func(rec arrow.RecordBatch, i int) abi.Column {
+			names, types, nn := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.Boolean)
+			return abi.Column{Name: names.Value(i), Type: types.Value(i), NotNull: nn.Value(i)}
+		}, table)
+	if err != nil || len(cols) == 0 {
 		return false, nil, err
-	}
-	defer rdr.Release()
-	var cols []abi.Column
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		names, types, nn := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.Boolean)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			cols = append(cols, abi.Column{Name: names.Value(i), Type: types.Value(i), NotNull: nn.Value(i)})
-		}
-	}
-	if err := rdr.Err(); err != nil {
-		return false, nil, err
-	}
-	if len(cols) == 0 {
-		return false, nil, nil
 	}
 	keys, err := d.constraints(db, tx, table)
 	if err != nil {

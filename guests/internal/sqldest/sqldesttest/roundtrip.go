@@ -4,7 +4,10 @@ package sqldesttest
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -131,4 +134,42 @@ func canonJSON(v any) any {
 		return v
 	}
 	return out
+}
+
+// ColumnTypes returns, one line each, how dialect stores every column of
+// the reference test table: "name: type, encoding", for comparison with a
+// dialect's testdata/types.txt.
+func ColumnTypes(t *testing.T, dialect sqldest.Dialect) string {
+	t.Helper()
+	arrowtypes.Register()
+	schema := conformance.TableSchema("reference", true, conformance.TestTableFields()...)
+	cols, err := sqldest.New(nil, dialect).Columns("reference", schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, c := range cols {
+		fmt.Fprintf(&b, "%s: %s, %s\n", c.Name, c.Type, c.Codec.Encoding())
+	}
+	return b.String()
+}
+
+// CheckColumnTypes compares ColumnTypes with the file golden; with
+// WASMDEST_UPDATE_GOLDEN set it writes the file instead.
+func CheckColumnTypes(t *testing.T, dialect sqldest.Dialect, golden string) {
+	t.Helper()
+	got := ColumnTypes(t, dialect)
+	if os.Getenv("WASMDEST_UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (WASMDEST_UPDATE_GOLDEN=1 writes it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("column types differ from %s:\n got:\n%s\nwant:\n%s", golden, got, want)
+	}
 }

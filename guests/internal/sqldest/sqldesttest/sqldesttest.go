@@ -68,7 +68,26 @@ func (d DB) Rollback(tx int64) error { return d.S.Rollback(d.Ctx, tx) }
 
 // Load implements sqldest.DB: the records go to the load as an Arrow IPC
 // stream in small chunks, as the SDK sends them.
+//
+// A batch load's records go to the session as they are, as the host passes
+// a write's batch by reference.
 func (d DB) Load(req abi.SQLLoadRequest, records array.RecordReader) (int64, error) {
+	if req.Batch {
+		var recs []arrow.RecordBatch
+		for records.Next() {
+			rec := records.RecordBatch()
+			rec.Retain()
+			defer rec.Release()
+			recs = append(recs, rec)
+		}
+		if err := records.Err(); err != nil {
+			return 0, err
+		}
+		if err := d.S.LoadRecords(d.Ctx, req, records.Schema(), recs); err != nil {
+			return 0, err
+		}
+		return d.S.LoadEnd(d.Ctx)
+	}
 	if err := d.S.LoadBegin(d.Ctx, req); err != nil {
 		return 0, err
 	}

@@ -76,7 +76,11 @@ func (HostDB) Commit(tx int64) error { return sdk.SQLCommit(sdk.SQLTx(tx)) }
 // Rollback implements sqldest.DB.
 func (HostDB) Rollback(tx int64) error { return sdk.SQLRollback(sdk.SQLTx(tx)) }
 
-// Load implements sqldest.DB.
+// Load implements sqldest.DB. A batch load's records are the running
+// write's, which the host loads by reference: they are not sent.
 func (HostDB) Load(req abi.SQLLoadRequest, records array.RecordReader) (int64, error) {
+	if req.Batch {
+		return sdk.SQLLoadBatch(req)
+	}
 	return sdk.SQLLoad(req, records)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/guests/internal/sqldest"
 )
 
@@ -64,78 +63,62 @@ func (d *MySQL) jsonType() string {
 	return "json"
 }
 
-// Column maps an Arrow type to a column type.
+var (
+	native = sqldest.NativeAs
+	text   = sqldest.TextAs
+)
+
+// types are the column types; the JSON type is MariaDB's or MySQL's.
+func (d *MySQL) types() sqldest.TypeMap {
+	json := sqldest.Stored{Type: d.jsonType(), Codec: sqldest.JSON}
+	return sqldest.TypeMap{
+		Database: d.Name(),
+		UUID:     native("binary(16)"), Inet: text("varchar(64)"), MAC: text("varchar(64)"), JSON: json,
+		Bool:    native("tinyint(1)"),
+		Int:     [4]sqldest.Stored{native("tinyint"), native("smallint"), native("int"), native("bigint")},
+		Uint:    [4]sqldest.Stored{native("tinyint unsigned"), native("smallint unsigned"), native("int unsigned"), native("bigint unsigned")},
+		Float32: native("float"), Float64: native("double"),
+		String: native("longtext"), Binary: native("longblob"),
+		Date: native("date"), Time: text("time(6)"),
+		Timestamp: native("datetime(6)"),
+		Duration:  native("bigint"),
+		Decimal: func(t *arrow.Decimal128Type) sqldest.Stored {
+			if t.Precision > 65 || t.Scale > 30 {
+				return text("varchar(80)")
+			}
+			return native(fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale))
+		},
+		Nested: json,
+	}
+}
+
+// Column maps an Arrow type to a column type (types), with text and binary
+// in keys of a bounded length, fixed-size binary at its size and times at
+// their unit's precision.
 func (d *MySQL) Column(c *sqldest.Column) error {
+	types := d.types()
+	if err := types.Map(c); err != nil {
+		return err
+	}
 	dt := c.Field.Type
 	key := c.PK || c.Unique
-	c.Codec = sqldest.Native
-	switch {
-	case arrowtypes.IsUUID(dt):
-		c.Type = "binary(16)"
-	case arrowtypes.IsInet(dt), arrowtypes.IsMAC(dt):
-		c.Type, c.Codec = "varchar(64)", sqldest.Text
-	case arrowtypes.IsJSON(dt):
-		c.Type, c.Codec = d.jsonType(), sqldest.JSON
-	default:
+	if _, ext := dt.(arrow.ExtensionType); !ext {
 		switch t := dt.(type) {
-		case *arrow.BooleanType:
-			c.Type = "tinyint(1)"
-		case *arrow.Int8Type:
-			c.Type = "tinyint"
-		case *arrow.Int16Type:
-			c.Type = "smallint"
-		case *arrow.Int32Type:
-			c.Type = "int"
-		case *arrow.Int64Type:
-			c.Type = "bigint"
-		case *arrow.Uint8Type:
-			c.Type = "tinyint unsigned"
-		case *arrow.Uint16Type:
-			c.Type = "smallint unsigned"
-		case *arrow.Uint32Type:
-			c.Type = "int unsigned"
-		case *arrow.Uint64Type:
-			c.Type = "bigint unsigned"
-		case *arrow.Float32Type:
-			c.Type = "float"
-		case *arrow.Float64Type:
-			c.Type = "double"
 		case *arrow.StringType, *arrow.LargeStringType:
-			c.Type = "longtext"
 			if key {
 				c.Type = fmt.Sprintf("varchar(%d)", KeyTextLength)
 			}
 		case *arrow.BinaryType, *arrow.LargeBinaryType:
-			c.Type = "longblob"
 			if key {
 				c.Type = fmt.Sprintf("varbinary(%d)", KeyTextLength)
 			}
 		case *arrow.FixedSizeBinaryType:
 			c.Type = fmt.Sprintf("binary(%d)", t.ByteWidth)
-		case *arrow.Date32Type, *arrow.Date64Type:
-			c.Type = "date"
 		case *arrow.Time32Type:
-			c.Type, c.Codec = "time", sqldest.Text
+			c.Type = "time"
 			if t.Unit == arrow.Millisecond {
 				c.Type = "time(3)"
 			}
-		case *arrow.Time64Type:
-			c.Type, c.Codec = "time(6)", sqldest.Text
-		case *arrow.TimestampType:
-			c.Type = "datetime(6)"
-		case *arrow.DurationType:
-			c.Type = "bigint"
-		case *arrow.Decimal128Type:
-			if t.Precision > 65 || t.Scale > 30 {
-				c.Type, c.Codec = "varchar(80)", sqldest.Text
-			} else {
-				c.Type = fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale)
-			}
-		case *arrow.MonthIntervalType, *arrow.DayTimeIntervalType, *arrow.MonthDayNanoIntervalType,
-			*arrow.StructType, *arrow.ListType, *arrow.LargeListType, *arrow.FixedSizeListType, *arrow.MapType:
-			c.Type, c.Codec = d.jsonType(), sqldest.JSON
-		default:
-			return fmt.Errorf("%s stores no Arrow %s", d.Name(), dt)
 		}
 	}
 	if dt.ID() == arrow.FLOAT32 {
@@ -178,26 +161,15 @@ func normalType(t string) string {
 
 // Current reads the table from information_schema in the connection's database.
 func (d *MySQL) Current(db sqldest.DB, tx int64, table string) (bool, []abi.Column, error) {
-	rdr, err := db.Query(tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeUTF8},
+	cols, err := sqldest.CatalogColumns(db, tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeUTF8},
 		`SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY FROM information_schema.COLUMNS
-		 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, table)
-	if err != nil {
+		 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+		func(rec arrow.RecordBatch, i int) abi.Column {
+			s := func(c int) string { return rec.Column(c).(*array.String).Value(i) }
+			return abi.Column{Name: s(0), Type: normalType(s(1)), NotNull: s(2) == "NO", PrimaryKey: s(3) == "PRI"}
+		}, table)
+	if err != nil || len(cols) == 0 {
 		return false, nil, err
-	}
-	defer rdr.Release()
-	var cols []abi.Column
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		s := func(c, i int) string { return rec.Column(c).(*array.String).Value(i) }
-		for i := 0; i < int(rec.NumRows()); i++ {
-			cols = append(cols, abi.Column{Name: s(0, i), Type: normalType(s(1, i)), NotNull: s(2, i) == "NO", PrimaryKey: s(3, i) == "PRI"})
-		}
-	}
-	if err := rdr.Err(); err != nil {
-		return false, nil, err
-	}
-	if len(cols) == 0 {
-		return false, nil, nil
 	}
 	uniq, err := d.uniqueIndexes(db, tx, table)
 	if err != nil {

@@ -33,3 +33,10 @@ func TestReferenceTableRoundTrip(t *testing.T) {
 }
 
 func abiInit() abi.InitRequest { return abi.InitRequest{Destination: "t"} }
+
+// TestColumnTypes pins how every type of the reference table is stored,
+// by MySQL and by MariaDB (JSON).
+func TestColumnTypes(t *testing.T) {
+	sqldesttest.CheckColumnTypes(t, &dialect.MySQL{}, "testdata/types-mysql.txt")
+	sqldesttest.CheckColumnTypes(t, &dialect.MySQL{MariaDB: true}, "testdata/types-mariadb.txt")
+}

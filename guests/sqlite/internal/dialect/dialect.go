@@ -11,65 +11,46 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/guests/internal/sqldest"
 )
 
 // SQLite is the dialect.
-type SQLite struct{}
+type SQLite struct{ sqldest.DoubleQuote }
 
 // Name implements sqldest.Dialect.
 func (SQLite) Name() string { return "SQLite" }
 
-// Init implements sqldest.Dialect: nothing to ask.
-func (SQLite) Init(sqldest.DB) error { return nil }
+var (
+	native = sqldest.NativeAs
+	text   = sqldest.TextAs
+	json   = sqldest.Stored{Type: "json", Codec: sqldest.JSON}
+)
 
-// Quote quotes an identifier with double quotes.
-func (SQLite) Quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+// types are SQLite's declared types. SQLite stores any value in any
+// column; the declared type sets the column's affinity, so text forms go
+// to types with TEXT or no converting affinity: uint64 beyond int64 as its
+// decimal text, decimals as text, timestamps as fixed-width UTC text.
+var types = sqldest.TypeMap{
+	Database: "SQLite",
+	UUID:     text("text"), Inet: text("text"), MAC: text("text"), JSON: json,
+	Bool:    native("boolean"),
+	Int:     [4]sqldest.Stored{native("integer"), native("integer"), native("integer"), native("integer")},
+	Uint:    [4]sqldest.Stored{native("integer"), native("integer"), native("integer"), text("text")},
+	Float32: native("real"), Float64: native("real"),
+	String: native("text"), Binary: native("blob"),
+	Date: text("date"), Time: text("time"),
+	Timestamp: sqldest.Stored{Type: "timestamp", Codec: sqldest.TimeText},
+	Duration:  native("integer"),
+	Decimal: func(t *arrow.Decimal128Type) sqldest.Stored {
+		return text(fmt.Sprintf("decimal_text(%d,%d)", t.Precision, t.Scale))
+	},
+	Nested: json,
+}
 
-// Column maps an Arrow type to a declared type. SQLite stores any value in
-// any column; the declared type sets the column's affinity, so text forms
-// go to types with TEXT or no converting affinity: uint64 beyond int64 as
-// its decimal text, decimals as text, timestamps as fixed-width UTC text.
+// Column maps an Arrow type to a declared type (types).
 func (SQLite) Column(c *sqldest.Column) error {
-	dt := c.Field.Type
-	c.Codec = sqldest.Native
-	switch {
-	case arrowtypes.IsUUID(dt), arrowtypes.IsInet(dt), arrowtypes.IsMAC(dt):
-		c.Type, c.Codec = "text", sqldest.Text
-	case arrowtypes.IsJSON(dt):
-		c.Type, c.Codec = "json", sqldest.JSON
-	default:
-		switch t := dt.(type) {
-		case *arrow.BooleanType:
-			c.Type = "boolean"
-		case *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type,
-			*arrow.Uint8Type, *arrow.Uint16Type, *arrow.Uint32Type:
-			c.Type = "integer"
-		case *arrow.Uint64Type:
-			c.Type, c.Codec = "text", sqldest.Text
-		case *arrow.Float32Type, *arrow.Float64Type:
-			c.Type = "real"
-		case *arrow.StringType, *arrow.LargeStringType:
-			c.Type = "text"
-		case *arrow.BinaryType, *arrow.LargeBinaryType, *arrow.FixedSizeBinaryType:
-			c.Type = "blob"
-		case *arrow.Date32Type, *arrow.Date64Type:
-			c.Type, c.Codec = "date", sqldest.Text
-		case *arrow.Time32Type, *arrow.Time64Type:
-			c.Type, c.Codec = "time", sqldest.Text
-		case *arrow.TimestampType:
-			c.Type, c.Codec = "timestamp", sqldest.TimeText
-		case *arrow.DurationType:
-			c.Type = "integer"
-		case *arrow.Decimal128Type:
-			c.Type, c.Codec = fmt.Sprintf("decimal_text(%d,%d)", t.Precision, t.Scale), sqldest.Text
-		case *arrow.MonthIntervalType, *arrow.DayTimeIntervalType, *arrow.MonthDayNanoIntervalType,
-			*arrow.StructType, *arrow.ListType, *arrow.LargeListType, *arrow.FixedSizeListType, *arrow.MapType:
-			c.Type, c.Codec = "json", sqldest.JSON
-		default:
-			return fmt.Errorf("SQLite stores no Arrow %s", dt)
-		}
+	if err := types.Map(c); err != nil {
+		return err
 	}
 	if c.Codec != sqldest.Native {
 		// The driver reads columns declared date or timestamp as times:
@@ -81,26 +62,15 @@ func (SQLite) Column(c *sqldest.Column) error {
 
 // Current reads the table from pragma table_info and its unique indexes.
 func (d SQLite) Current(db sqldest.DB, tx int64, table string) (bool, []abi.Column, error) {
-	rdr, err := db.Query(tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeBool, abi.SQLTypeInt64},
-		`SELECT name, type, "notnull", pk FROM pragma_table_info(?) ORDER BY cid`, table)
-	if err != nil {
+	cols, err := sqldest.CatalogColumns(db, tx, []string{abi.SQLTypeUTF8, abi.SQLTypeUTF8, abi.SQLTypeBool, abi.SQLTypeInt64},
+		`SELECT name, type, "notnull", pk FROM pragma_table_info(?) ORDER BY cid`,
+		func(rec arrow.RecordBatch, i int) abi.Column {
+			names, types := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
+			nn, pk := rec.Column(2).(*array.Boolean), rec.Column(3).(*array.Int64)
+			return abi.Column{Name: names.Value(i), Type: strings.ToLower(types.Value(i)), NotNull: nn.Value(i) || pk.Value(i) > 0, PrimaryKey: pk.Value(i) > 0}
+		}, table)
+	if err != nil || len(cols) == 0 {
 		return false, nil, err
-	}
-	defer rdr.Release()
-	var cols []abi.Column
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		names, types := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
-		nn, pk := rec.Column(2).(*array.Boolean), rec.Column(3).(*array.Int64)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			cols = append(cols, abi.Column{Name: names.Value(i), Type: strings.ToLower(types.Value(i)), NotNull: nn.Value(i) || pk.Value(i) > 0, PrimaryKey: pk.Value(i) > 0})
-		}
-	}
-	if err := rdr.Err(); err != nil {
-		return false, nil, err
-	}
-	if len(cols) == 0 {
-		return false, nil, nil
 	}
 	uniq, err := d.uniqueColumns(db, tx, table)
 	if err != nil {

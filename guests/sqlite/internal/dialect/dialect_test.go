@@ -24,3 +24,8 @@ func TestReferenceTableRoundTrip(t *testing.T) {
 	d, _ := sqldesttest.Open(t, db, dialect.SQLite{})
 	sqldesttest.RoundTrip(t, d, "reference")
 }
+
+// TestColumnTypes pins how every type of the reference table is stored.
+func TestColumnTypes(t *testing.T) {
+	sqldesttest.CheckColumnTypes(t, dialect.SQLite{}, "testdata/types.txt")
+}
