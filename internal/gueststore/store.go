@@ -2,18 +2,27 @@
 // module bytes content-addressed by SHA-256, and per tenant a named
 // reference to the current and the previous hash of each guest.
 //
-// Everything is written complete or not at all (a temporary file, fsync,
-// rename, fsync of the directory), so a crash leaves either the old state
-// or the new one, and the store survives a restart. Several serve replicas
-// may share one store directory (a shared volume): blobs never change once
-// written, and a reference is replaced by one atomic rename, so a reader
-// sees one whole version of it. Two replicas deploying the same tenant's
-// same name at the same instant: the last rename wins (docs/scaling.md).
+// The store lives in a directory (Open) or an S3 bucket (OpenLocation with
+// s3://BUCKET/PREFIX). Everything is written complete or not at all (in a
+// directory: a temporary file, fsync, rename, fsync of the directory; in a
+// bucket: one PUT), so a crash leaves either the old state or the new one,
+// and the store survives a restart. Several serve replicas may share one
+// store (a shared volume or one bucket): blobs never change once written,
+// and a reference is replaced whole, so a reader sees one whole version of
+// it. Two replicas deploying the same tenant's same name at the same
+// instant: in a bucket, ReplaceRef's conditional PUT fails the second with
+// ErrConflict; in a shared directory the last rename wins
+// (docs/scaling.md).
 //
-// Layout under the directory:
+// Layout in a directory:
 //
 //	blobs/sha256/<hex>.wasm          module bytes
 //	refs/<tenant>/<name>.json        {"current": HEX, "previous": HEX, ...}
+//
+// and in a bucket:
+//
+//	PREFIX/blobs/<hex>
+//	PREFIX/refs/<tenant>/<name>.json
 package gueststore
 
 import (
@@ -23,9 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -38,23 +44,38 @@ var ErrTooLarge = errors.New("module too large")
 // ErrNotFound is returned for a guest name or hash the store does not hold.
 var ErrNotFound = errors.New("not found")
 
-// Store is a guest store in a directory.
+// Store is a guest store in a directory or an S3 bucket.
 type Store struct {
-	dir string
+	b backend
 }
 
 // Open opens (creating) the store in dir.
 func Open(dir string) (*Store, error) {
-	for _, d := range []string{filepath.Join(dir, "blobs", "sha256"), filepath.Join(dir, "refs")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("guest store %s: %w", dir, err)
-		}
+	d, err := openDir(dir)
+	if err != nil {
+		return nil, err
 	}
-	return &Store{dir: dir}, nil
+	return &Store{b: d}, nil
 }
 
-// Dir returns the store's directory.
-func (s *Store) Dir() string { return s.dir }
+// OpenLocation opens the store at loc: s3://BUCKET/PREFIX (an existing
+// bucket, reached as o says), or else a directory (created if need be).
+func OpenLocation(loc string, o S3Options) (*Store, error) {
+	if !IsS3(loc) {
+		return Open(loc)
+	}
+	b, err := openS3(loc, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{b: b}, nil
+}
+
+// IsS3 reports whether loc names an S3 location (s3://...).
+func IsS3(loc string) bool { return strings.HasPrefix(loc, "s3://") }
+
+// String names the store's location: its directory, or s3://BUCKET/PREFIX.
+func (s *Store) String() string { return s.b.String() }
 
 // Ref is a tenant's named guest: the hash new syncs run, and the one
 // before it (what rollback returns to).
@@ -63,6 +84,9 @@ type Ref struct {
 	Current  string    `json:"current"`
 	Previous string    `json:"previous,omitempty"`
 	Updated  time.Time `json:"updated"`
+	// version is the stored reference's version as read (ETag or hash of
+	// its bytes), for ReplaceRef.
+	version string
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$`)
@@ -81,14 +105,6 @@ func checkHash(hash string) error {
 		return fmt.Errorf("%q is not a lower-case hex SHA-256", hash)
 	}
 	return nil
-}
-
-func (s *Store) blobPath(hash string) string {
-	return filepath.Join(s.dir, "blobs", "sha256", hash+".wasm")
-}
-
-func (s *Store) refPath(tenant, name string) string {
-	return filepath.Join(s.dir, "refs", tenant, name+".json")
 }
 
 // Put reads a module from r, at most max bytes (it fails with ErrTooLarge
@@ -110,12 +126,8 @@ func (s *Store) Put(r io.Reader, max int64) (hash string, wasm []byte, err error
 func (s *Store) PutBytes(wasm []byte) (string, error) {
 	sum := sha256.Sum256(wasm)
 	hash := hex.EncodeToString(sum[:])
-	p := s.blobPath(hash)
-	if fi, err := os.Stat(p); err == nil && fi.Size() == int64(len(wasm)) {
-		return hash, nil
-	}
-	if err := writeAtomic(p, wasm); err != nil {
-		return "", fmt.Errorf("store module %s: %w", hash, err)
+	if err := s.b.putBlob(hash, wasm); err != nil {
+		return "", fmt.Errorf("store module %s in %s: %w", hash, s.b, err)
 	}
 	return hash, nil
 }
@@ -125,26 +137,26 @@ func (s *Store) Get(hash string) ([]byte, error) {
 	if err := checkHash(hash); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(s.blobPath(hash))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("module %s: %w", hash, ErrNotFound)
-	}
+	b, err := s.b.getBlob(hash)
 	if err != nil {
 		return nil, fmt.Errorf("module %s: %w", hash, err)
 	}
 	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != hash {
-		return nil, fmt.Errorf("module %s: its stored bytes hash to %x: the store is corrupt", hash, sum)
+		return nil, fmt.Errorf("module %s: its stored bytes hash to %x: the store %s is corrupt", hash, sum, s.b)
 	}
 	return b, nil
 }
 
 // Size returns the stored size of hash's module.
 func (s *Store) Size(hash string) (int64, error) {
-	fi, err := os.Stat(s.blobPath(hash))
-	if err != nil {
-		return 0, fmt.Errorf("module %s: %w", hash, ErrNotFound)
+	if err := checkHash(hash); err != nil {
+		return 0, err
 	}
-	return fi.Size(), nil
+	n, err := s.b.statBlob(hash)
+	if err != nil {
+		return 0, fmt.Errorf("module %s: %w", hash, err)
+	}
+	return n, nil
 }
 
 // Ref returns a tenant's named guest.
@@ -153,34 +165,31 @@ func (s *Store) Ref(tenant, name string) (Ref, error) {
 	if err := CheckName(name); err != nil {
 		return r, err
 	}
-	b, err := os.ReadFile(s.refPath(tenant, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return r, fmt.Errorf("guest %q: %w", name, ErrNotFound)
+	if err := CheckName(tenant); err != nil {
+		return r, fmt.Errorf("tenant %w", err)
 	}
+	b, version, err := s.b.readRef(tenant, name)
 	if err != nil {
 		return r, fmt.Errorf("guest %q: %w", name, err)
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("guest %q: reference %s: %w", name, s.refPath(tenant, name), err)
+		return r, fmt.Errorf("guest %q: reference of tenant %s in %s: %w", name, tenant, s.b, err)
 	}
+	r.version = version
 	return r, nil
 }
 
 // Refs lists a tenant's guests by name.
 func (s *Store) Refs(tenant string) ([]Ref, error) {
-	ents, err := os.ReadDir(filepath.Join(s.dir, "refs", tenant))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	if err := CheckName(tenant); err != nil {
+		return nil, fmt.Errorf("tenant %w", err)
 	}
+	names, err := s.b.listRefs(tenant)
 	if err != nil {
 		return nil, err
 	}
 	var out []Ref
-	for _, e := range ents {
-		name, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || CheckName(name) != nil {
-			continue // temporary files
-		}
+	for _, name := range names {
 		r, err := s.Ref(tenant, name)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
@@ -194,8 +203,7 @@ func (s *Store) Refs(tenant string) ([]Ref, error) {
 	return out, nil
 }
 
-// SetRef writes a tenant's named guest whole.
-func (s *Store) SetRef(tenant string, r Ref) error {
+func (s *Store) writeRef(tenant string, r Ref, cond bool, version string) error {
 	if err := CheckName(r.Name); err != nil {
 		return err
 	}
@@ -206,13 +214,30 @@ func (s *Store) SetRef(tenant string, r Ref) error {
 		return err
 	}
 	b, _ := json.MarshalIndent(r, "", "  ")
-	if err := os.MkdirAll(filepath.Join(s.dir, "refs", tenant), 0o755); err != nil {
-		return err
-	}
-	if err := writeAtomic(s.refPath(tenant, r.Name), b); err != nil {
+	if err := s.b.writeRef(tenant, r.Name, b, cond, version); err != nil {
 		return fmt.Errorf("guest %q: %w", r.Name, err)
 	}
 	return nil
+}
+
+// SetRef writes a tenant's named guest whole, whatever was there.
+func (s *Store) SetRef(tenant string, r Ref) error {
+	return s.writeRef(tenant, r, false, "")
+}
+
+// ReplaceRef writes a tenant's named guest whole if it is still old, as
+// Ref or Refs returned it (nil: if there is none yet); else it fails with
+// ErrConflict and writes nothing. In a bucket that is exact (a conditional
+// PUT); in a directory it is exact within one process only.
+func (s *Store) ReplaceRef(tenant string, old *Ref, next Ref) error {
+	version := ""
+	if old != nil {
+		if old.version == "" {
+			return fmt.Errorf("guest %q: ReplaceRef wants the reference as the store returned it", next.Name)
+		}
+		version = old.version
+	}
+	return s.writeRef(tenant, next, true, version)
 }
 
 // DeleteRef removes a tenant's named guest, and the modules no reference of
@@ -221,27 +246,32 @@ func (s *Store) DeleteRef(tenant, name string) error {
 	if err := CheckName(name); err != nil {
 		return err
 	}
-	err := os.Remove(s.refPath(tenant, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("guest %q: %w", name, ErrNotFound)
+	if err := CheckName(tenant); err != nil {
+		return fmt.Errorf("tenant %w", err)
 	}
-	if err != nil {
+	if err := s.b.deleteRef(tenant, name); err != nil {
 		return fmt.Errorf("guest %q: %w", name, err)
 	}
-	syncDir(filepath.Dir(s.refPath(tenant, name)))
 	return s.Collect()
 }
+
+// collectGrace is how long an unnamed module is kept: one being deployed
+// is stored before its reference is written.
+var collectGrace = time.Hour
 
 // Collect removes the modules no reference names. A module being deployed
 // (stored, its reference not yet written) is kept for an hour.
 func (s *Store) Collect() error {
 	used := map[string]bool{}
-	tenants, err := os.ReadDir(filepath.Join(s.dir, "refs"))
+	tenants, err := s.b.listTenants()
 	if err != nil {
 		return err
 	}
 	for _, t := range tenants {
-		refs, err := s.Refs(t.Name())
+		if CheckName(t) != nil {
+			continue
+		}
+		refs, err := s.Refs(t)
 		if err != nil {
 			return err
 		}
@@ -249,57 +279,16 @@ func (s *Store) Collect() error {
 			used[r.Current], used[r.Previous] = true, true
 		}
 	}
-	blobs, err := os.ReadDir(filepath.Join(s.dir, "blobs", "sha256"))
+	blobs, err := s.b.listBlobs()
 	if err != nil {
 		return err
 	}
 	for _, b := range blobs {
-		hash, ok := strings.CutSuffix(b.Name(), ".wasm")
-		if !ok || used[hash] {
-			continue
-		}
-		if fi, err := b.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
-			os.Remove(filepath.Join(s.dir, "blobs", "sha256", b.Name()))
+		if !used[b.hash] && time.Since(b.written) > collectGrace {
+			if err := s.b.deleteBlob(b.hash); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
-}
-
-// writeAtomic writes data to path complete or not at all: a temporary file
-// in the same directory, fsync, rename over path, fsync of the directory.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
