@@ -36,13 +36,13 @@ type deployState struct {
 	holds     map[string]*sharedGuest // "tenant/name" -> current guest
 }
 
-func (d *deployState) init(dir string) error {
+func (d *deployState) init(loc string, s3 gueststore.S3Options) error {
 	d.busy, d.holds = map[string]bool{}, map[string]*sharedGuest{}
 	d.compiling = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
-	if dir == "" {
+	if loc == "" {
 		return nil
 	}
-	st, err := gueststore.Open(dir)
+	st, err := gueststore.OpenLocation(loc, s3)
 	if err != nil {
 		return err
 	}
@@ -163,10 +163,23 @@ func (s *Server) deploy(ctx context.Context, t *tenant, name string, body io.Rea
 	if _, err := st.PutBytes(wasm); err != nil {
 		return nil, status.Errorf(codes.Internal, "deploy %q: %v", name, err)
 	}
-	if err := st.SetRef(t.cfg.Name, next); err != nil {
-		return nil, status.Errorf(codes.Internal, "deploy %q: %v", name, err)
+	var prev *gueststore.Ref
+	if old >= 0 {
+		prev = &refs[old]
+	}
+	if err := st.ReplaceRef(t.cfg.Name, prev, next); err != nil {
+		return nil, refError("deploy", name, err)
 	}
 	return &DeployResult{Name: name, Hash: hash, Previous: next.Previous, Size: int64(len(wasm)), Guest: *info}, nil
+}
+
+// refError is the status of a failed reference write: Aborted when another
+// deploy of the same name got there first (the client may retry).
+func refError(op, name string, err error) error {
+	if errors.Is(err, gueststore.ErrConflict) {
+		return status.Errorf(codes.Aborted, "%s %q: %v", op, name, err)
+	}
+	return status.Errorf(codes.Internal, "%s %q: %v", op, name, err)
 }
 
 // deployable returns the store if tenant t may deploy.
@@ -175,7 +188,7 @@ func (s *Server) deployable(t *tenant) (*gueststore.Store, error) {
 		return nil, status.Errorf(codes.PermissionDenied, "tenant %q may not deploy guests (may_deploy in the tenants file)", t.cfg.Name)
 	}
 	if s.deploys.store == nil {
-		return nil, status.Error(codes.FailedPrecondition, "this server keeps no deployed guests: start it with --guest-store DIR")
+		return nil, status.Error(codes.FailedPrecondition, "this server keeps no deployed guests: start it with --guest-store DIR (or s3://BUCKET/PREFIX)")
 	}
 	return s.deploys.store, nil
 }
@@ -289,7 +302,7 @@ func guestInfo(t *tenant, hash string, g *host.Guest) *GuestInfo {
 func (s *Server) resolveDeployed(ctx context.Context, t *tenant, name string) (*sharedGuest, error) {
 	st := s.deploys.store
 	if st == nil {
-		return nil, status.Error(codes.FailedPrecondition, "this server keeps no deployed guests: start it with --guest-store DIR")
+		return nil, status.Error(codes.FailedPrecondition, "this server keeps no deployed guests: start it with --guest-store DIR (or s3://BUCKET/PREFIX)")
 	}
 	ref, err := st.Ref(t.cfg.Name, name)
 	if errors.Is(err, gueststore.ErrNotFound) {
@@ -392,8 +405,8 @@ func (s *Server) guestAction(ctx context.Context, t *tenant, typ string, req Gue
 			return nil, status.Errorf(codes.FailedPrecondition, "guest %q has no previous version to roll back to", req.Name)
 		}
 		next := gueststore.Ref{Name: ref.Name, Current: ref.Previous, Previous: ref.Current, Updated: time.Now().UTC()}
-		if err := st.SetRef(t.cfg.Name, next); err != nil {
-			return nil, status.Errorf(codes.Internal, "rollback %q: %v", req.Name, err)
+		if err := st.ReplaceRef(t.cfg.Name, &ref, next); err != nil {
+			return nil, refError("rollback", req.Name, err)
 		}
 		s.log.Info("guest rolled back", "tenant", t.cfg.Name, "guest", req.Name, "hash", next.Current, "from", next.Previous)
 		n, _ := st.Size(next.Current)

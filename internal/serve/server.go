@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/internal/gueststore"
 	"github.com/wasmdest/wasmdest/internal/syncer"
 )
 
@@ -70,10 +71,12 @@ type Options struct {
 	MaxMessageBytes int
 	// GuestLogLinesPerSecond is each tenant's log rate limit. 0 means 100.
 	GuestLogLinesPerSecond int
-	// GuestStore is the directory of the guests tenants deploy
-	// (internal/gueststore); "" means tenants cannot deploy. Replicas
-	// share it (docs/scaling.md).
+	// GuestStore is where the guests tenants deploy are kept
+	// (internal/gueststore): a directory, or s3://BUCKET/PREFIX; "" means
+	// tenants cannot deploy. Replicas share it (docs/scaling.md).
 	GuestStore string
+	// GuestStoreS3 says how to reach an s3:// GuestStore.
+	GuestStoreS3 gueststore.S3Options
 	// Advertise is this replica's Flight location as clients reach it
 	// ("grpc+tcp://10.0.0.5:8815"): a sync's handle carries it, and
 	// GetFlightInfo on the handle returns it, so that any replica sends
@@ -154,7 +157,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{opts: opts, log: opts.Log, sched: newScheduler(opts.MaxActiveStreams), penalty: newPenalties(),
 		tenants: map[string]*tenant{}, syncs: map[string]*syncState{}, groups: map[groupKey]*group{}, stopReap: make(chan struct{})}
 	s.metrics = newMetrics(s)
-	if err := s.deploys.init(opts.GuestStore); err != nil {
+	if err := s.deploys.init(opts.GuestStore, opts.GuestStoreS3); err != nil {
 		return nil, err
 	}
 	switch dir := opts.CacheDir; {
