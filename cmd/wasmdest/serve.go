@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wasmdest/wasmdest/internal/gueststore"
 	"github.com/wasmdest/wasmdest/internal/serve"
 )
 
@@ -35,7 +36,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxMsg := fs.Int("max-message-bytes", serve.DefaultMaxMessageBytes, "largest gRPC message (one Flight record batch) accepted")
 	guestLog := fs.Int("guest-log-rate", 100, "guest log lines per second per tenant; more are dropped and counted")
 	watch := fs.Duration("watch", 0, "also reload when the tenants file changes, checking this often (0: only on SIGHUP)")
-	guestStore := fs.String("guest-store", "", "directory of the guests tenants deploy (may_deploy); replicas share it; \"\" for none")
+	guestStore := fs.String("guest-store", "", "where the guests tenants deploy (may_deploy) are kept: a directory, or s3://BUCKET/PREFIX; replicas share it; \"\" for none")
+	storeEndpoint := fs.String("guest-store-endpoint", "", "S3-compatible server of an s3:// --guest-store, e.g. http://minio:9000 (\"\": AWS); credentials from the AWS default chain")
+	storeRegion := fs.String("guest-store-region", "", "region of an s3:// --guest-store's bucket (\"\": the AWS default chain's, or us-east-1 with an endpoint)")
+	storePathStyle := fs.Bool("guest-store-path-style", false, "address an s3:// --guest-store's bucket path-style (ENDPOINT/BUCKET/KEY), as most S3-compatible servers want")
 	advertise := fs.String("advertise", "", "this replica's Flight location as clients reach it (grpc+tcp://HOST:PORT), for several replicas behind a load balancer")
 	drain := fs.Duration("drain-timeout", 5*time.Minute, "on SIGTERM/SIGINT, refuse new syncs and wait this long for open ones to finish")
 	newToken := fs.Bool("new-token", false, "print a new bearer token and the token_sha256 line for the tenants file, and exit")
@@ -66,6 +70,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ConfigPath: *cfgPath, CacheDir: c.cacheDir, Cache: sharedCache, Log: log, LogOutput: stderr, LogLevel: log.GetLevel(), LogJSON: c.logFormat == "json",
 		MemoryLimitMiB: int(c.memoryMiB), MaxActiveStreams: *maxStreams, SyncIdleTimeout: *idle, MaxMessageBytes: *maxMsg, GuestLogLinesPerSecond: *guestLog,
 		GuestStore: *guestStore, Advertise: *advertise,
+		GuestStoreS3: gueststore.S3Options{Endpoint: *storeEndpoint, Region: *storeRegion, PathStyle: *storePathStyle},
+	}
+	if !gueststore.IsS3(*guestStore) && (*storeEndpoint != "" || *storeRegion != "" || *storePathStyle) {
+		return fs.fail("--guest-store-endpoint, --guest-store-region and --guest-store-path-style apply to an s3://BUCKET/PREFIX --guest-store only")
 	}
 	if c.guestDir != "" {
 		opts.GuestDirs = []string{c.guestDir}
