@@ -12,12 +12,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // S3Options configure a store in an S3 bucket (OpenLocation with an
@@ -123,7 +122,7 @@ func ctxOp() (context.Context, context.CancelFunc) {
 
 // isStatus reports whether err is an S3 answer of one of the HTTP codes.
 func isStatus(err error, codes ...int) bool {
-	var re *smithyhttp.ResponseError
+	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
 		for _, c := range codes {
 			if re.HTTPStatusCode() == c {
@@ -137,7 +136,7 @@ func isStatus(err error, codes ...int) bool {
 func isNotFound(err error) bool {
 	var nsk *types.NoSuchKey
 	var nf *types.NotFound
-	var ae smithy.APIError
+	var ae interface{ ErrorCode() string } // smithy.APIError
 	return errors.As(err, &nsk) || errors.As(err, &nf) ||
 		(errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound")) ||
 		isStatus(err, http.StatusNotFound)
