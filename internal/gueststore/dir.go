@@ -20,13 +20,16 @@ import (
 // Everything is written to a temporary file, fsynced, renamed into place
 // and the directory fsynced. A reference's version is the SHA-256 of its
 // bytes; the conditional write compares it and renames under a lock of
-// this process, so it is exact within one process, but two processes
-// sharing the directory can still both pass the check and the last rename
-// wins (docs/scaling.md).
+// this process (dirRefMu), so it is exact within one process, but two
+// processes sharing the directory can still both pass the check and the
+// last rename wins (docs/scaling.md).
 type dirBackend struct {
 	dir string
-	mu  sync.Mutex // serialises conditional reference writes
 }
+
+// dirRefMu serialises the conditional reference writes of every directory
+// store of the process (a test may open several on one directory).
+var dirRefMu sync.Mutex
 
 func openDir(dir string) (*dirBackend, error) {
 	for _, d := range []string{filepath.Join(dir, "blobs", "sha256"), filepath.Join(dir, "refs")} {
@@ -114,8 +117,8 @@ func (d *dirBackend) writeRef(tenant, name string, data []byte, cond bool, versi
 		return err
 	}
 	if cond {
-		d.mu.Lock()
-		defer d.mu.Unlock()
+		dirRefMu.Lock()
+		defer dirRefMu.Unlock()
 		_, now, err := d.readRef(tenant, name)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
