@@ -12,60 +12,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/abi/arrowtypes"
+	"github.com/wasmdest/wasmdest/guests/postgres/internal/cqddl"
 	"github.com/wasmdest/wasmdest/host/conformance"
 )
-
-// cloudQueryPgType is the CloudQuery PostgreSQL destination's column type
-// of an Arrow type (its pgarrow.ArrowToPg10, v8), written from its
-// documented mapping independently of the guest's (guests/postgres/README.md).
-func cloudQueryPgType(dt arrow.DataType) string {
-	switch {
-	case arrowtypes.IsUUID(dt):
-		return "uuid"
-	case arrowtypes.IsJSON(dt):
-		return "jsonb"
-	case arrowtypes.IsMAC(dt):
-		return "macaddr"
-	case arrowtypes.IsInet(dt):
-		return "inet"
-	}
-	switch t := dt.(type) {
-	case *arrow.BooleanType:
-		return "boolean"
-	case *arrow.Int8Type, *arrow.Int16Type, *arrow.Uint8Type:
-		return "smallint"
-	case *arrow.Int32Type, *arrow.Uint16Type:
-		return "int"
-	case *arrow.Int64Type, *arrow.Uint32Type:
-		return "bigint"
-	case *arrow.Uint64Type:
-		return "numeric(20,0)"
-	case *arrow.Float32Type:
-		return "real"
-	case *arrow.Float64Type:
-		return "double precision"
-	case arrow.DecimalType:
-		return fmt.Sprintf("numeric(%d,%d)", t.GetPrecision(), t.GetScale())
-	case *arrow.StringType:
-		return "text"
-	case *arrow.BinaryType, *arrow.LargeBinaryType:
-		return "bytea"
-	case *arrow.TimestampType:
-		return "timestamp without time zone"
-	case *arrow.Time32Type, *arrow.Time64Type:
-		return "time without time zone"
-	case *arrow.Date32Type, *arrow.Date64Type:
-		return "date"
-	case *arrow.ListType:
-		return cloudQueryPgType(t.Elem()) + "[]"
-	case *arrow.LargeListType:
-		return cloudQueryPgType(t.Elem()) + "[]"
-	case *arrow.FixedSizeListType:
-		return cloudQueryPgType(t.Elem()) + "[]"
-	}
-	return "text" // maps, structs, durations, intervals, float16, large_utf8, ...
-}
 
 // TestCloudQueryCreatedReferenceTable: the reference test table created by
 // the CREATE TABLE the CloudQuery destination issues (its
@@ -78,21 +27,7 @@ func TestCloudQueryCreatedReferenceTable(t *testing.T) {
 	src := conformance.TableSchema("cq_ref", true, conformance.TestTableFields()...)
 	rec := withInternal(t, conformance.Rows(src, 0, 15, conformance.RowOptions{}), e.opts)
 	wanted := rec.Schema()
-	var defs, pk []string
-	for _, f := range wanted.Fields() {
-		d := `"` + f.Name + `" ` + cloudQueryPgType(f.Type)
-		if arrowtypes.IsUnique(f) {
-			d += " UNIQUE"
-		}
-		if !f.Nullable || arrowtypes.IsPrimaryKey(f) {
-			d += " NOT NULL"
-		}
-		defs = append(defs, d)
-		if arrowtypes.IsPrimaryKey(f) {
-			pk = append(pk, `"`+f.Name+`"`)
-		}
-	}
-	ddl := `CREATE TABLE IF NOT EXISTS "cq_ref" (` + strings.Join(defs, ",") + `, CONSTRAINT "cq_ref_cqpk" PRIMARY KEY (` + strings.Join(pk, ",") + `))`
+	ddl := cqddl.CreateTable(wanted)
 	if _, err := e.raw.Exec(e.ctx, ddl); err != nil {
 		t.Fatalf("%s: %v", ddl, err)
 	}
@@ -104,7 +39,7 @@ func TestCloudQueryCreatedReferenceTable(t *testing.T) {
 	sameValues(t, []arrow.RecordBatch{rec}, e.read(wanted))
 	checked := 0
 	for c, f := range wanted.Fields() {
-		if cloudQueryPgType(f.Type) != "text" || f.Type.ID() == arrow.STRING || f.Type.ID() == arrow.LARGE_STRING {
+		if cqddl.PgType(f.Type) != "text" || f.Type.ID() == arrow.STRING || f.Type.ID() == arrow.LARGE_STRING {
 			continue
 		}
 		rows, err := e.raw.Query(e.ctx, fmt.Sprintf(`SELECT "%s" FROM "cq_ref" ORDER BY id`, f.Name))

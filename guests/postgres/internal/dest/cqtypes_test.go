@@ -12,89 +12,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/abi/arrowtypes"
+	"github.com/wasmdest/wasmdest/guests/postgres/internal/cqddl"
 	"github.com/wasmdest/wasmdest/guests/postgres/internal/dest"
 	"github.com/wasmdest/wasmdest/host/conformance"
 	"github.com/wasmdest/wasmdest/internal/migrate"
 	"github.com/wasmdest/wasmdest/internal/schema"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
-
-// cloudQueryPgType is the CloudQuery PostgreSQL destination's column type
-// of an Arrow type (its pgarrow.ArrowToPg10, v8): written here from its
-// documented mapping, independently of the guest's.
-func cloudQueryPgType(dt arrow.DataType) string {
-	switch {
-	case arrowtypes.IsUUID(dt):
-		return "uuid"
-	case arrowtypes.IsJSON(dt):
-		return "jsonb"
-	case arrowtypes.IsMAC(dt):
-		return "macaddr"
-	case arrowtypes.IsInet(dt):
-		return "inet"
-	}
-	switch t := dt.(type) {
-	case *arrow.BooleanType:
-		return "boolean"
-	case *arrow.Int8Type, *arrow.Int16Type, *arrow.Uint8Type:
-		return "smallint"
-	case *arrow.Int32Type, *arrow.Uint16Type:
-		return "int"
-	case *arrow.Int64Type, *arrow.Uint32Type:
-		return "bigint"
-	case *arrow.Uint64Type:
-		return "numeric(20,0)"
-	case *arrow.Float32Type:
-		return "real"
-	case *arrow.Float64Type:
-		return "double precision"
-	case arrow.DecimalType:
-		return fmt.Sprintf("numeric(%d,%d)", t.GetPrecision(), t.GetScale())
-	case *arrow.StringType:
-		return "text"
-	case *arrow.BinaryType, *arrow.LargeBinaryType:
-		return "bytea"
-	case *arrow.TimestampType:
-		return "timestamp without time zone"
-	case *arrow.Time32Type, *arrow.Time64Type:
-		return "time without time zone"
-	case *arrow.Date32Type, *arrow.Date64Type:
-		return "date"
-	case *arrow.ListType:
-		return cloudQueryPgType(t.Elem()) + "[]"
-	case *arrow.LargeListType:
-		return cloudQueryPgType(t.Elem()) + "[]"
-	case *arrow.FixedSizeListType:
-		return cloudQueryPgType(t.Elem()) + "[]"
-	}
-	return "text" // maps, structs, durations, intervals, float16, large_utf8, ...
-}
-
-// cloudQueryCreateTable is the CREATE TABLE the CloudQuery destination
-// issues for s (its createTableIfNotExist, overwrite modes).
-func cloudQueryCreateTable(s *arrow.Schema) string {
-	table := schema.TableName(s)
-	var defs, pk []string
-	for _, f := range s.Fields() {
-		d := `"` + f.Name + `" ` + cloudQueryPgType(f.Type)
-		if arrowtypes.IsUnique(f) {
-			d += " UNIQUE"
-		}
-		if !f.Nullable || arrowtypes.IsPrimaryKey(f) {
-			d += " NOT NULL"
-		}
-		defs = append(defs, d)
-		if arrowtypes.IsPrimaryKey(f) {
-			pk = append(pk, `"`+f.Name+`"`)
-		}
-	}
-	sql := `CREATE TABLE IF NOT EXISTS "` + table + `" (` + strings.Join(defs, ",")
-	if len(pk) > 0 {
-		sql += `, CONSTRAINT "` + table + `_cqpk" PRIMARY KEY (` + strings.Join(pk, ",") + ")"
-	}
-	return sql + ")"
-}
 
 // canonValue is a value's ValueStr, JSON documents re-encoded (jsonb
 // normalises spacing and key order).
@@ -185,7 +109,7 @@ func TestCloudQueryCreatedTable(t *testing.T) {
 	d, db := newDest(t, `{}`)
 	rec := referenceRecord(t, "cq_reference", 12)
 	s := rec.Schema()
-	ddl := cloudQueryCreateTable(s)
+	ddl := cqddl.CreateTable(s)
 	if _, err := db.Exec(0, ddl); err != nil {
 		t.Fatalf("%s: %v", ddl, err)
 	}
@@ -222,7 +146,7 @@ func TestCloudQueryCreatedTable(t *testing.T) {
 	// The text columns hold exactly CloudQuery's text.
 	textCols := 0
 	for c, f := range s.Fields() {
-		if cloudQueryPgType(f.Type) != "text" || f.Type.ID() == arrow.STRING || f.Type.ID() == arrow.LARGE_STRING {
+		if cqddl.PgType(f.Type) != "text" || f.Type.ID() == arrow.STRING || f.Type.ID() == arrow.LARGE_STRING {
 			continue
 		}
 		textCols++
@@ -323,7 +247,7 @@ func TestDefaultMappingTypes(t *testing.T) {
 		got[*r[0]] = *r[1]
 	}
 	for _, f := range s.Fields() {
-		want := cloudQueryPgType(f.Type)
+		want := cqddl.PgType(f.Type)
 		switch want { // format_type's name of int
 		case "int":
 			want = "integer"
