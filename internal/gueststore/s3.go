@@ -148,7 +148,16 @@ func isConflict(err error) bool {
 	return isStatus(err, http.StatusPreconditionFailed, http.StatusConflict)
 }
 
+// putBlob stores a module under its hash. A blob that is there already
+// is the same bytes (the key is their hash, checked again on every read),
+// so it is looked up first: a conditional PUT of a big module onto an
+// existing key can be refused by the server while the body is still being
+// sent, which clients see as a reset connection rather than a 412 (versitygw
+// does), and an upload that then failed is judged by what the bucket holds.
 func (b *s3Backend) putBlob(hash string, data []byte) error {
+	if n, err := b.statBlob(hash); err == nil && n == int64(len(data)) {
+		return nil
+	}
 	ctx, cancel := ctxOp()
 	defer cancel()
 	_, err := b.c.PutObject(ctx, &s3.PutObjectInput{
@@ -160,6 +169,9 @@ func (b *s3Backend) putBlob(hash string, data []byte) error {
 		return nil // the same bytes are there already
 	}
 	if err != nil {
+		if n, serr := b.statBlob(hash); serr == nil && n == int64(len(data)) {
+			return nil // a concurrent upload of the same bytes won
+		}
 		return fmt.Errorf("put s3://%s/%s: %w", b.bucket, b.blobKey(hash), err)
 	}
 	return nil

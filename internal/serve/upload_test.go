@@ -116,7 +116,11 @@ func TestServeHostileUploads(t *testing.T) {
 		{"spins in _initialize", "slow", guestModule{version: v, initialize: []byte{opLoop, opBlockEmpty, opBr, 0, opEnd}}.bytes(), codes.DeadlineExceeded, "compile_timeout of 1s"},
 		// Last: wazero cannot stop it, it keeps the tenant's compile slot
 		// after the upload failed (~2 s, quadratic in the nesting).
-		{"compiles slowly", "slow", guestModule{version: v, bigFuncBody: nested(12000)}.bytes(), codes.DeadlineExceeded, "compile_timeout of 1s"},
+		// A custom section unique to this run keeps the module out of the shared
+		// compilation cache, where a compile that outlived an earlier run's
+		// timeout would have left it.
+		{"compiles slowly", "slow", guestModule{version: v, bigFuncBody: nested(12000), extra: [][]byte{
+			section(0, append(name("nonce"), strconv.FormatInt(time.Now().UnixNano(), 10)...))}}.bytes(), codes.DeadlineExceeded, "compile_timeout of 1s"},
 	}
 	for _, c := range cases {
 		start := time.Now()
