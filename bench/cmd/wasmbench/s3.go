@@ -26,6 +26,9 @@ func (b *bench) s3Scenarios() error {
 	if err != nil {
 		return err
 	}
+	if err := b.compile(guest); err != nil {
+		return err
+	}
 	srv, err := testenv.S3Endpoint()
 	if err != nil {
 		return err

@@ -125,6 +125,9 @@ func (b *bench) sqlScenario(name string, t sqlTarget) error {
 	if err != nil {
 		return err
 	}
+	if err := b.compile(wasm); err != nil {
+		return err
+	}
 	dir := filepath.Join(b.tmp, "sql-"+t.guest)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
