@@ -16,6 +16,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	httpcap "github.com/wasmdest/wasmdest/host/capability/http"
 	"github.com/wasmdest/wasmdest/internal/config"
+	"github.com/wasmdest/wasmdest/internal/gueststore"
 )
 
 // Defaults of a tenant's limits.
@@ -259,6 +260,14 @@ func (t *TenantConfig) check(dir string) error {
 	}
 	if t.CompileTimeout.Duration == 0 {
 		t.CompileTimeout.Duration = DefaultCompileTimeout
+	}
+	if t.MayDeploy {
+		// The tenant's name is a path element (a directory, an S3 key) of the
+		// guest store: refuse what the store refuses now, not at the first
+		// upload.
+		if err := gueststore.CheckName(t.Name); err != nil {
+			return fmt.Errorf("may_deploy: the guest store keeps a tenant's guests under its name: %w; rename the tenant", err)
+		}
 	}
 	if t.MaxConcurrentWrites < 0 || t.MaxSyncs < 0 || t.RowsPerMinute < 0 || t.BytesPerMinute < 0 ||
 		t.MaxModuleBytes < 0 || t.MaxGuests < 0 || t.MaxGuestBytes < 0 {
