@@ -471,6 +471,26 @@ func jsonStringForm(dt arrow.DataType) bool {
 	return true
 }
 
+// listTwin is a list type of dt's kind (list, large list, fixed-size list)
+// whose element type is twin of dt's, and true; false when dt is no list.
+func listTwin(dt arrow.DataType, twin func(arrow.DataType) arrow.DataType) (arrow.DataType, bool) {
+	switch t := dt.(type) {
+	case *arrow.ListType:
+		f := t.ElemField()
+		f.Type = twin(f.Type)
+		return arrow.ListOfField(f), true
+	case *arrow.LargeListType:
+		f := t.ElemField()
+		f.Type = twin(f.Type)
+		return arrow.LargeListOfField(f), true
+	case *arrow.FixedSizeListType:
+		f := t.ElemField()
+		f.Type = twin(f.Type)
+		return arrow.FixedSizeListOfField(t.Len(), f), true
+	}
+	return nil, false
+}
+
 // jsonTwin returns the type arrow-go's JSON reader reads dt's JSON Lines
 // form into: dt itself, except where the builder of dt cannot unmarshal its
 // own JSON form (CloudQuery's extension types take base64 of their storage)
@@ -496,18 +516,9 @@ func jsonTwin(dt arrow.DataType) arrow.DataType {
 			fs[i] = f
 		}
 		return arrow.StructOf(fs...)
-	case *arrow.ListType:
-		f := t.ElemField()
-		f.Type = jsonTwin(f.Type)
-		return arrow.ListOfField(f)
-	case *arrow.LargeListType:
-		f := t.ElemField()
-		f.Type = jsonTwin(f.Type)
-		return arrow.LargeListOfField(f)
-	case *arrow.FixedSizeListType:
-		f := t.ElemField()
-		f.Type = jsonTwin(f.Type)
-		return arrow.FixedSizeListOfField(t.Len(), f)
+	}
+	if l, ok := listTwin(dt, jsonTwin); ok {
+		return l
 	}
 	return dt
 }

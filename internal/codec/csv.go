@@ -244,19 +244,8 @@ func csvWritable(dt arrow.DataType) bool {
 // csvTwin is the type arrow/csv's reader reads a column of dt as: dt where
 // that reader parses it, else utf8 (then parsed by Convert).
 func csvTwin(dt arrow.DataType) arrow.DataType {
-	switch t := dt.(type) {
-	case *arrow.ListType:
-		f := t.ElemField()
-		f.Type = csvTwin(f.Type)
-		return arrow.ListOfField(f)
-	case *arrow.LargeListType:
-		f := t.ElemField()
-		f.Type = csvTwin(f.Type)
-		return arrow.LargeListOfField(f)
-	case *arrow.FixedSizeListType:
-		f := t.ElemField()
-		f.Type = csvTwin(f.Type)
-		return arrow.FixedSizeListOfField(t.Len(), f)
+	if l, ok := listTwin(dt, csvTwin); ok {
+		return l
 	}
 	if csvWritable(dt) {
 		return dt
