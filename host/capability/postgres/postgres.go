@@ -544,19 +544,27 @@ var (
 	copyToRE   = regexp.MustCompile(`(?is)^\s*copy\b.*\bto\s+stdout\b`)
 )
 
-func pgCopyFrom(ctx context.Context, c *host.Call, stack []uint64) {
-	const fn = abi.ImportPgCopyFrom
+// readCopyRequest reads a COPY's request: its sql must match re (what
+// names the form), and a COPY takes no arguments.
+func readCopyRequest(c *host.Call, stack []uint64, re *regexp.Regexp, what string) (abi.PgRequest, error) {
 	req, err := readRequest(c, stack)
 	if err != nil {
-		fail(ctx, c, stack, fn, err)
-		return
+		return req, err
 	}
 	if len(req.Args) > 0 {
-		fail(ctx, c, stack, fn, errors.New("bad request: COPY takes no arguments"))
-		return
+		return req, errors.New("bad request: COPY takes no arguments")
 	}
-	if !copyFromRE.MatchString(req.SQL) {
-		fail(ctx, c, stack, fn, errors.New("bad request: sql is not a COPY ... FROM STDIN"))
+	if !re.MatchString(req.SQL) {
+		return req, errors.New("bad request: sql is not a " + what)
+	}
+	return req, nil
+}
+
+func pgCopyFrom(ctx context.Context, c *host.Call, stack []uint64) {
+	const fn = abi.ImportPgCopyFrom
+	req, err := readCopyRequest(c, stack, copyFromRE, "COPY ... FROM STDIN")
+	if err != nil {
+		fail(ctx, c, stack, fn, err)
 		return
 	}
 	ps := sessionOf(c)
@@ -663,17 +671,9 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 
 func pgCopyTo(ctx context.Context, c *host.Call, stack []uint64) {
 	const fn = abi.ImportPgCopyTo
-	req, err := readRequest(c, stack)
+	req, err := readCopyRequest(c, stack, copyToRE, "COPY ... TO STDOUT")
 	if err != nil {
 		fail(ctx, c, stack, fn, err)
-		return
-	}
-	if len(req.Args) > 0 {
-		fail(ctx, c, stack, fn, errors.New("bad request: COPY takes no arguments"))
-		return
-	}
-	if !copyToRE.MatchString(req.SQL) {
-		fail(ctx, c, stack, fn, errors.New("bad request: sql is not a COPY ... TO STDOUT"))
 		return
 	}
 	conn, release, err := sessionOf(c).conn(ctx, req.Tx)
