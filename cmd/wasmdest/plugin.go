@@ -98,12 +98,9 @@ func cmdPlugin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if network == "unix" {
-		os.Remove(address) // a socket left by an earlier run
-	}
-	lis, err := net.Listen(network, address)
+	lis, err := listen(network, address)
 	if err != nil {
-		return fmt.Errorf("plugin: listen: %w", err)
+		return err
 	}
 	gs := grpc.NewServer(cqplugin.ServerOptions()...)
 	srv.Register(gs)
@@ -125,6 +122,52 @@ func cmdPlugin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	return nil
 }
+
+// listen listens on address. A unix socket is bound under a temporary name
+// and renamed into place once it listens: net.Listen creates the file at
+// bind(2), before listen(2), and a client that waits for the file to appear
+// (CloudQuery's CLI, our tests) and dials in that window is refused. The
+// socket is removed when the listener closes.
+func listen(network, address string) (net.Listener, error) {
+	if network != "unix" {
+		lis, err := net.Listen(network, address)
+		if err != nil {
+			return nil, fmt.Errorf("plugin: listen: %w", err)
+		}
+		return lis, nil
+	}
+	os.Remove(address) // a socket left by an earlier run
+	tmp := fmt.Sprintf("%s.%d.tmp", address, os.Getpid())
+	os.Remove(tmp)
+	lis, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, fmt.Errorf("plugin: listen: %w", err)
+	}
+	ul := lis.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false)
+	if err := os.Rename(tmp, address); err != nil {
+		ul.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("plugin: listen: %w", err)
+	}
+	return &renamedUnixListener{UnixListener: ul, path: address}, nil
+}
+
+// renamedUnixListener removes its socket file, under its final name, on Close.
+type renamedUnixListener struct {
+	*net.UnixListener
+	path string
+}
+
+// Close closes the listener and removes its socket file.
+func (l *renamedUnixListener) Close() error {
+	err := l.UnixListener.Close()
+	os.Remove(l.path)
+	return err
+}
+
+// Addr reports the socket's final path.
+func (l *renamedUnixListener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
 
 // writeLauncher writes an executable that runs this wasmdest as the guest's
 // plugin with the arguments CloudQuery adds ("serve --network ...").
