@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -38,7 +37,10 @@ type destination struct {
 	spec filespec.Spec
 	// codec is the spec's format keys, as the codec capability takes them.
 	codec abi.CodecFormat
-	// scratch is the buffer encoded bytes are copied through.
+	// scratch is the buffer encoded bytes are copied through, from the
+	// host (codec_read) straight to the file (fd_write): the host hands
+	// them over in pieces as large as scratch, so a file needs no buffer
+	// of its own.
 	scratch []byte
 	// open holds, per table, the file kept open across Write calls with no_rotate.
 	open map[string]*openFile
@@ -56,7 +58,6 @@ type openFile struct {
 	table, final, tmp string
 	schema            core.IPCSchema
 	f                 *os.File
-	buf               *bufio.Writer
 	enc               *core.Encoder
 	rows              int64
 }
@@ -94,7 +95,7 @@ func (d *destination) Write(ctx context.Context, table string, schema core.IPCSc
 	before := of.rows
 	rows, err := of.enc.WriteBatch()
 	if err == nil {
-		_, err = of.enc.Drain(of.buf, d.scratch)
+		_, err = of.enc.Drain(of.f, d.scratch)
 	}
 	if err != nil {
 		d.abort(of)
@@ -129,7 +130,7 @@ func (d *destination) writeNew(ctx context.Context, table string, schema core.IP
 		return err
 	}
 	of.rows = rows
-	if _, err := enc.Drain(of.buf, d.scratch); err != nil {
+	if _, err := enc.Drain(of.f, d.scratch); err != nil {
 		d.abort(of)
 		return fmt.Errorf("table %s: write %s: %w", table, of.final, err)
 	}
@@ -173,7 +174,7 @@ func (d *destination) create(table string, schema core.IPCSchema, enc *core.Enco
 	if err != nil {
 		return nil, fmt.Errorf("table %s: create %s: %w%s", table, tmp, err, explain(tmp, err))
 	}
-	of := &openFile{table: table, final: final, tmp: tmp, schema: schema, f: f, buf: bufio.NewWriterSize(f, 256<<10), enc: enc}
+	of := &openFile{table: table, final: final, tmp: tmp, schema: schema, f: f, enc: enc}
 	core.Debug("file opened", "table", table, "path", final, "tmp", tmp)
 	return of, nil
 }
@@ -220,13 +221,10 @@ func (d *destination) finish(of *openFile) error {
 	delete(d.open, of.table)
 	err := of.enc.Finish()
 	if err == nil {
-		_, err = of.enc.Drain(of.buf, d.scratch)
+		_, err = of.enc.Drain(of.f, d.scratch)
 	}
 	if cerr := of.enc.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = of.buf.Flush()
 	}
 	if err == nil {
 		err = of.f.Sync()

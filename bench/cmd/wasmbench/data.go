@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -320,3 +322,32 @@ func (s *rowSource) Next() bool {
 
 func (s *rowSource) Values() ([]any, error) { return s.cur[0], nil }
 func (s *rowSource) Err() error             { return s.err }
+
+// runGen is `wasmbench gen -rows N`: it writes N rows of the dataset (the
+// rows the scaling runs make on the fly) to w as one Arrow IPC stream, made
+// record by record, never all in memory, for measuring `wasmdest run` on
+// any number of rows without a file of them: `wasmbench gen -rows 10000000
+// | wasmdest run --input - ...`.
+func runGen(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	rows := fs.Int("rows", 1_000_000, "rows to write")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	arrowtypes.Register()
+	bw := bufio.NewWriterSize(w, 1<<20)
+	iw := ipc.NewWriter(bw, ipc.WithSchema(sourceSchema()))
+	g := gen{seed: 1}
+	for from := 0; from < *rows; from += genBatch {
+		rec := g.record(from, min(genBatch, *rows-from))
+		err := iw.Write(rec)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+	if err := iw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}

@@ -85,6 +85,13 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "worker" {
 		os.Exit(runWorker())
 	}
+	if len(os.Args) > 1 && os.Args[1] == "gen" {
+		if err := runGen(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "wasmbench gen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "wasmbench:", err)
 		testenv.StopCluster()

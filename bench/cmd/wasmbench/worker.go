@@ -126,9 +126,15 @@ func (j job) run(ctx context.Context) (jobResult, error) {
 	s := syncer.New(env, []*syncer.Destination{dest})
 	if path := os.Getenv("WASMBENCH_CPUPROFILE"); path != "" {
 		// Where the worker's CPU goes, for looking into a result; a %s in
-		// the path is the guest's name, so that each guest keeps its own.
+		// the path is the guest's name (and the format the spec asks for,
+		// if any: the file guest runs once per format), so that each
+		// guest and format keeps its own.
 		if strings.Contains(path, "%s") {
-			path = fmt.Sprintf(path, strings.TrimSuffix(filepath.Base(j.Guest), ".wasm"))
+			name := strings.TrimSuffix(filepath.Base(j.Guest), ".wasm")
+			if f, ok := j.Spec["format"].(string); ok {
+				name += "-" + f
+			}
+			path = fmt.Sprintf(path, name)
 		}
 		f, err := os.Create(path)
 		if err != nil {

@@ -109,7 +109,7 @@ var handles atomic.Int64
 type encoder struct {
 	schema   *arrow.Schema
 	w        codec.Writer
-	buf      bytes.Buffer
+	buf      chunks
 	finished bool
 	rows     int64
 }
@@ -121,7 +121,7 @@ func (e *encoder) close() {
 		e.w.Close()
 	}
 	e.w = nil
-	e.buf = bytes.Buffer{}
+	e.buf.Reset()
 }
 
 func fail(c *host.Call, stack []uint64, fn string, err error) {
@@ -288,12 +288,8 @@ func codecRead(_ context.Context, c *host.Call, stack []uint64) {
 		fail(c, stack, fn, err)
 		return
 	}
-	dst := c.Memory(ptr, n)
-	k, _ := e.buf.Read(dst)
-	if e.buf.Len() == 0 {
-		// Let a drained buffer's memory go between batches.
-		e.buf = bytes.Buffer{}
-	}
+	// Drained chunks go back to the pool for the next batch or file.
+	k := e.buf.Read(c.Memory(ptr, n))
 	c.ReturnValue(stack, int64(k))
 }
 
