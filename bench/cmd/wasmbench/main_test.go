@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
+	"github.com/wasmdest/wasmdest/internal/arrowio"
 )
 
 func TestMain(m *testing.M) {
@@ -61,6 +62,44 @@ func TestGenInputStreamsEveryRow(t *testing.T) {
 		if rec.NumRows() > genBatch {
 			t.Errorf("record of %d rows, more than %d", rec.NumRows(), genBatch)
 		}
+		n += int(rec.NumRows())
+		rec.Release()
+	}
+	if n != 25_001 {
+		t.Errorf("%d rows, want 25001", n)
+	}
+}
+
+// `wasmbench gen` writes the rows the scaling runs make, as an Arrow IPC
+// stream wasmdest reads as an input (its table named by the schema).
+func TestGenWritesAnInput(t *testing.T) {
+	var out bytes.Buffer
+	if err := runGen([]string{"-rows", "25001"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	r, err := arrowio.NewReader("-", &out, arrowio.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Table().Name != table || !r.Table().Schema.Equal(sourceSchema()) {
+		t.Errorf("table %q, schema %s; want %q, %s", r.Table().Name, r.Table().Schema, table, sourceSchema())
+	}
+	g := gen{seed: 1}
+	n := 0
+	for {
+		rec, err := r.Next(context.Background())
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := g.record(n, int(rec.NumRows()))
+		if !array.RecordEqual(rec, want) {
+			t.Errorf("rows %d..%d differ from the generator's", n, n+int(rec.NumRows()))
+		}
+		want.Release()
 		n += int(rec.NumRows())
 		rec.Release()
 	}
