@@ -351,3 +351,4 @@ func runGen(args []string, w io.Writer) error {
 	}
 	return bw.Flush()
 }
+

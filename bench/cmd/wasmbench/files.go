@@ -24,12 +24,13 @@ import (
 
 // fileScenarios: the file guest writing Parquet, CSV and JSON Lines (one
 // file per batch of 10,000 rows, its defaults) against arrow-go's writers
-// in the host writing the same records to the same number of files.
+// writing the same records to the same number of files, each in a worker
+// process of its own as wasmdest's sync runs (job.runNative).
 func (b *bench) fileScenarios() error {
-	for _, f := range []struct{ format, ext, native string }{
-		{"parquet", "parquet", "arrow-go pqarrow"},
-		{"csv", "csv", "arrow-go csv"},
-		{"json", "json", "arrow-go array.RecordToJSON"},
+	for _, f := range []struct{ format, native string }{
+		{"parquet", "arrow-go pqarrow"},
+		{"csv", "arrow-go csv"},
+		{"json", "arrow-go array.RecordToJSON"},
 	} {
 		name := "file, " + f.format
 		if b.fileFormats != nil && !slices.Contains(b.fileFormats, f.format) {
@@ -62,11 +63,11 @@ func (b *bench) fileScenarios() error {
 					return result{}, err
 				}
 				fmt.Fprintf(os.Stderr, "  %-40s", f.native)
-				m, err := timeIt(0, func() error { return b.writeNative(filepath.Join(dir, table), f.format, f.ext) })
+				m, err := b.runNative("arrow-go", f.format, dir)
 				if err != nil {
 					return result{}, fmt.Errorf("%s: %w", f.native, err)
 				}
-				n := result{Method: f.native, Rows: b.rows, Seconds: m.seconds, HostCPU: m.cpu}
+				n := result{Method: f.native, Rows: b.rows, Seconds: m.Seconds, HostCPU: m.CPUSeconds}
 				n.fill(b.ds.bytes)
 				files, size := dirSize(dir)
 				n.Note = fmt.Sprintf("%d files, %.0f MB", files, float64(size)/1e6)
@@ -82,11 +83,11 @@ func (b *bench) fileScenarios() error {
 				}
 				const label = "wasmdest codec natively"
 				fmt.Fprintf(os.Stderr, "  %-40s", label)
-				m, err := timeIt(0, func() error { return b.writeCodec(filepath.Join(dir, table), f.format, f.ext) })
+				m, err := b.runNative("codec", f.format, dir)
 				if err != nil {
 					return result{}, fmt.Errorf("%s: %w", label, err)
 				}
-				n := result{Method: label, Rows: b.rows, Seconds: m.seconds, HostCPU: m.cpu}
+				n := result{Method: label, Rows: b.rows, Seconds: m.Seconds, HostCPU: m.CPUSeconds}
 				n.fill(b.ds.bytes)
 				files, size := dirSize(dir)
 				n.Note = fmt.Sprintf("%d files, %.0f MB", files, float64(size)/1e6)
@@ -110,6 +111,14 @@ func (b *bench) fileScenarios() error {
 		b.rep.add(sc)
 	}
 	return nil
+}
+
+// runNative runs a native file writer (job.Native) in a worker process,
+// as the guest's sync runs, writing the dataset's rows in format to
+// dir/<table>.
+func (b *bench) runNative(native, format, dir string) (jobResult, error) {
+	return runJob(job{Native: native, Format: format, NativeRows: b.rows, Directory: dir,
+		SyncTime: b.opts.t1, SourceName: b.opts.source})
 }
 
 // writeNative writes each record of the dataset (as the host sends it to

@@ -184,7 +184,7 @@ func (r *report) markdown(w io.Writer) {
 		if r.Runs > 1 {
 			p("Each method ran %d times, interleaved with the others; the median run is shown, with the range of rows/s in parentheses.\n\n", r.Runs)
 		}
-		p("wasmdest runs in a child process (`wasmbench worker`: internal/syncer, real guests, input read from an Arrow IPC file); its host CPU and peak RSS are that process's. The other methods run in the benchmark process from rows already in memory. DB CPU is every process of the PostgreSQL cluster. The last column is wasmdest's rows/s over the method's.\n\n")
+		p("wasmdest runs in a child process (`wasmbench worker`: internal/syncer, real guests, input read from an Arrow IPC file); its host CPU and peak RSS are that process's. The other methods run in the benchmark process from rows already in memory, except the native file writers, which run in a worker of their own too, making each record (untimed) just before writing it. DB CPU is every process of the PostgreSQL cluster. The last column is wasmdest's rows/s over the method's.\n\n")
 		p("| scenario | method | rows/s | MB/s | time (s) | host CPU (s) | DB CPU (s) | peak RSS | guest memory | wasmdest ÷ method |\n")
 		p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, sc := range r.Scenarios {
