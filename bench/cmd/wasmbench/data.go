@@ -351,4 +351,3 @@ func runGen(args []string, w io.Writer) error {
 	}
 	return bw.Flush()
 }
-
