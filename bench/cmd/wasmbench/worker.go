@@ -270,7 +270,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 // holds the datasets (the pgx rows are 1M rows of Go values). It makes the
 // dataset's records as the host sends them to guests one at a time,
 // untimed, and times writing each: holding all of them at once, as the
-// benchmark process does, made the same encoding take 2-3x the CPU (a heap
+// benchmark process does, made the same encoding take 1.5-2x the CPU (a heap
 // of 700 MB: each allocation takes fresh memory, to fault in and zero,
 // instead of memory the last file freed), which no streaming writer pays.
 func (j job) runNative() (jobResult, error) {
