@@ -102,8 +102,8 @@ func copyError(table string, cols []pgwire.Column, err error) error {
 	if m == nil {
 		if errors.As(err, &he) && he.Column != "" && he.SQLState == "" {
 			// A value the host could not encode: its message names the
-			// column and the row.
-			return fmt.Errorf("table %q: %w", table, err)
+			// column, the row and its key.
+			return &valueError{msg: fmt.Sprintf("table %q, %s", table, strings.TrimPrefix(he.Message, abi.ImportPgCopyFrom+": ")), err: err}
 		}
 		return fmt.Errorf("table %q: copy: %w", table, err)
 	}
@@ -116,6 +116,17 @@ func copyError(table string, cols []pgwire.Column, err error) error {
 	}
 	return &pgbinary.RowError{Table: table, Column: column, Row: row - 1, Err: err}
 }
+
+// valueError is an error about a value the host could not encode, in the
+// form of pgbinary.RowError with the table's name: `table "t", column "c",
+// row 2 of the batch (id="7"): ...`.
+type valueError struct {
+	msg string
+	err error
+}
+
+func (e *valueError) Error() string { return e.msg }
+func (e *valueError) Unwrap() error { return e.err }
 
 // DeleteStale deletes the rows of an earlier sync of the same source.
 func (d *Destination) DeleteStale(req abi.DeleteStaleRequest) error {
