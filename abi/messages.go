@@ -287,6 +287,46 @@ type PgRequest struct {
 	// Args are the values of $1, $2, ...: JSON strings, numbers, booleans or
 	// null, encoded by the host as PostgreSQL infers their types.
 	Args []any `json:"args,omitempty"`
+
+	// Batch (ABI 1.6, pg_copy_from only), when true, makes the host encode
+	// the records of the running write operation's body by reference as
+	// the binary COPY's data: pg_copy_from streams the whole batch, no
+	// pg_copy_data follows, pg_copy_end ends the COPY and returns the rows
+	// copied. Its result is a PgCopyBatchResult.
+	Batch bool `json:"batch,omitempty"`
+	// Columns (with Batch) are the COPY's columns, in its order.
+	Columns []PgCopyColumn `json:"columns,omitempty"`
+	// Ordinal (with Batch) adds one more column after Columns: a bigint
+	// numbering the rows of the batch from 0.
+	Ordinal bool `json:"ordinal,omitempty"`
+	// Keys (with Batch) are indexes into Columns: the host reports whether
+	// two rows had equal values in them (PgCopyBatchResult.DuplicateKeys),
+	// and a value it cannot encode is described with the row's key.
+	Keys []int `json:"keys,omitempty"`
+}
+
+// PgCopyColumn is one column of a batch COPY (PgRequest.Batch).
+type PgCopyColumn struct {
+	// Field is the index of the record column whose values the COPY
+	// column gets.
+	Field int `json:"field"`
+	// Type is the COPY column's PostgreSQL type as format_type() prints
+	// it ("bigint", "text[]", "numeric(20,0)", "timestamp without time
+	// zone"): the host encodes the field's values in its binary form. A
+	// field type and PostgreSQL type pair the host cannot encode is a bad
+	// request naming the column.
+	Type string `json:"type"`
+}
+
+// PgCopyBatchResult is the result of pg_copy_from with Batch.
+type PgCopyBatchResult struct {
+	// Rows is the number of rows encoded into the COPY.
+	Rows int64 `json:"rows"`
+	// DuplicateKeys is true when two rows may have equal values in Keys:
+	// always when they do, and, with odds of about rows²/2⁶⁵, when two
+	// different keys' hashes collide; also whenever a key column's type
+	// has equal values with different encodings (floats, jsonb, ...).
+	DuplicateKeys bool `json:"duplicate_keys,omitempty"`
 }
 
 // PgExecResult is the result of pg_exec.

@@ -56,6 +56,14 @@ func PgCopyData(p []byte) error { return core.PgCopyData(p) }
 // from the server about any of the data comes here at the latest.
 func PgCopyEnd() (int64, error) { return core.PgCopyEnd() }
 
+// PgCopyBatch runs req.SQL, a binary COPY ... FROM STDIN in req.Tx, with
+// the records of the running write operation as its data, encoded natively
+// by the host (ABI 1.6, abi.PgRequest.Batch): req.Columns pick each COPY
+// column's record column and PostgreSQL type, req.Ordinal adds a bigint row
+// number, req.Keys asks whether two rows had the same key. The guest need
+// not read the batch. It returns the rows copied (Rows) and DuplicateKeys.
+func PgCopyBatch(req abi.PgRequest) (abi.PgCopyBatchResult, error) { return core.PgCopyBatch(req) }
+
 // PgCopyTo runs sql, a COPY ... TO STDOUT, in tx and returns its whole
 // output. For reading back: the host refuses output beyond 256 MiB, so read
 // large tables in parts.

@@ -121,14 +121,14 @@ func (hostDB) Begin() (int64, error) {
 	return int64(tx), explain(err)
 }
 
-func (hostDB) Commit(tx int64) error               { return explain(sdk.PgCommit(sdk.PgTx(tx))) }
-func (hostDB) Rollback(tx int64) error             { return explain(sdk.PgRollback(sdk.PgTx(tx))) }
-func (hostDB) CopyFrom(tx int64, sql string) error { return explain(sdk.PgCopyFrom(sdk.PgTx(tx), sql)) }
-func (hostDB) CopyData(p []byte) error             { return explain(sdk.PgCopyData(p)) }
+func (hostDB) Commit(tx int64) error   { return explain(sdk.PgCommit(sdk.PgTx(tx))) }
+func (hostDB) Rollback(tx int64) error { return explain(sdk.PgRollback(sdk.PgTx(tx))) }
 
-func (hostDB) CopyEnd() (int64, error) {
-	n, err := sdk.PgCopyEnd()
-	return n, explain(err)
+// CopyBatch has the host encode the running write's batch by reference:
+// records, the same batch, is not read.
+func (hostDB) CopyBatch(req abi.PgRequest, _ array.RecordReader) (abi.PgCopyBatchResult, error) {
+	res, err := sdk.PgCopyBatch(req)
+	return res, explain(err)
 }
 
 func (hostDB) CopyTo(tx int64, sql string) ([]byte, error) {

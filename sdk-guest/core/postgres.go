@@ -74,6 +74,24 @@ func PgCopyData(p []byte) error {
 // from the server about any of the data comes here at the latest.
 func PgCopyEnd() (int64, error) { return hostCount(hostPgCopyEnd()) }
 
+// PgCopyBatch runs req.SQL, a binary COPY ... FROM STDIN in req.Tx, with
+// the records of the running write operation as its data, encoded by the
+// host by reference (req.Batch is set for the caller): req.Columns pick and
+// type the COPY's columns, req.Ordinal adds a row number, req.Keys asks
+// whether a key came twice. The guest need not read the batch. It returns
+// the rows copied and whether keys repeated. Hosts before ABI 1.6 lack it;
+// a guest that calls it declares 1.6 and such hosts refuse it at load.
+func PgCopyBatch(req abi.PgRequest) (abi.PgCopyBatchResult, error) {
+	req.Batch = true
+	var res abi.PgCopyBatchResult
+	if err := pgCall(importPgCopyFrom, req, &res); err != nil {
+		return res, err
+	}
+	n, err := hostCount(hostPgCopyEnd())
+	res.Rows = n
+	return res, err
+}
+
 // PgCopyTo runs sql, a COPY ... TO STDOUT, in tx and returns its whole
 // output. For reading back: the host refuses output beyond 256 MiB, so read
 // large tables in parts.

@@ -22,7 +22,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
-	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
+	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
 )
 
 // scalarTypes are the non-nested Arrow types of the reference test table
@@ -105,7 +105,7 @@ func tableSchema(table string, pk bool, fields ...arrow.Field) *arrow.Schema {
 // nulls, every column but id is null.
 func makeRecord(t testing.TB, s *arrow.Schema, from, n int, nulls bool) arrow.RecordBatch {
 	t.Helper()
-	storage := pgwire.StorageSchema(s)
+	storage := pgbinary.StorageSchema(s)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, storage)
 	defer b.Release()
 	for r := from; r < from+n; r++ {
@@ -125,7 +125,7 @@ func makeRecord(t testing.TB, s *arrow.Schema, from, n int, nulls bool) arrow.Re
 	defer rec.Release()
 	cols := make([]arrow.Array, s.NumFields())
 	for i := range cols {
-		cols[i] = pgwire.Retype(rec.Column(i), s.Field(i).Type)
+		cols[i] = pgbinary.Retype(rec.Column(i), s.Field(i).Type)
 		defer cols[i].Release()
 	}
 	return array.NewRecordBatch(s, cols, rec.NumRows())
@@ -137,7 +137,7 @@ func pick[T any](r int, vals ...T) T { return vals[r%len(vals)] }
 // Values are in the form PostgreSQL gives back (canonical JSON, inet, mac),
 // and within its precision (whole microseconds), so that a round trip is exact.
 func fillValue(b array.Builder, f arrow.Field, r int) {
-	ext, _ := f.Metadata.GetValue(pgwire.ExtNameKey)
+	ext, _ := f.Metadata.GetValue(pgbinary.ExtNameKey)
 	switch ext {
 	case abi.ExtUUID, abi.ExtCanonicalUUID:
 		u := make([]byte, 16)

@@ -15,9 +15,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
 )
 
 // ResultLimit caps what one pg_query or pg_copy_to call may return through
@@ -164,13 +167,14 @@ func sessionOf(c *host.Call) *session { return c.Session().(*session) }
 // goroutine and drains the queue pg_copy_data fills (CopyQueueBytes), so
 // that the guest's encoding overlaps the transfer and the server's ingest.
 type pgCopy struct {
-	tx   int64          // 0 when outside a transaction
-	conn *pgxpool.Conn  // the connection acquired for it when tx is 0
-	pg   *pgconn.PgConn // the connection it runs on
-	q    *copyQueue
-	done chan struct{}
-	tag  pgconn.CommandTag // valid after done
-	err  error             // valid after done
+	tx    int64          // 0 when outside a transaction
+	batch bool           // the host encodes the data (abi.PgRequest.Batch)
+	conn  *pgxpool.Conn  // the connection acquired for it when tx is 0
+	pg    *pgconn.PgConn // the connection it runs on
+	q     *copyQueue
+	done  chan struct{}
+	tag   pgconn.CommandTag // valid after done
+	err   error             // valid after done
 	// aborted is set when the host ends the COPY (abort).
 	aborted atomic.Bool
 }
@@ -220,6 +224,10 @@ func (e *pgError) Error() string {
 func (e *pgError) Unwrap() error { return e.err }
 
 func (e *pgError) HostError() *abi.HostError {
+	var re *rowError
+	if errors.As(e.err, &re) {
+		return re.HostError()
+	}
 	he := &abi.HostError{}
 	var pe *pgconn.PgError
 	if errors.As(e.err, &pe) {
@@ -573,7 +581,18 @@ func pgCopyFrom(ctx context.Context, c *host.Call, stack []uint64) {
 		fail(ctx, c, stack, fn, errors.New("a COPY is already in progress: one at a time per instance"))
 		return
 	}
-	cp := &pgCopy{tx: req.Tx, done: make(chan struct{})}
+	var batch *pgbinary.Batch
+	var recs []arrow.RecordBatch
+	if req.Batch {
+		if batch, recs, err = batchRequest(c, req); err != nil {
+			fail(ctx, c, stack, fn, err)
+			return
+		}
+	} else if len(req.Columns) > 0 || len(req.Keys) > 0 || req.Ordinal {
+		fail(ctx, c, stack, fn, errors.New("bad request: columns, keys and ordinal are fields of a batch COPY (batch: true)"))
+		return
+	}
+	cp := &pgCopy{tx: req.Tx, batch: req.Batch, done: make(chan struct{})}
 	var conn *pgx.Conn
 	if req.Tx != 0 {
 		tx, ok := ps.txs[req.Tx]
@@ -600,7 +619,96 @@ func pgCopyFrom(ctx context.Context, c *host.Call, stack []uint64) {
 		}
 	}()
 	ps.copy = cp
-	c.ReturnValue(stack, 0)
+	if batch == nil {
+		c.ReturnValue(stack, 0)
+		return
+	}
+	if err := cp.encodeBatch(ctx, batch, recs); err != nil {
+		var re *pgbinary.RowError
+		if errors.As(err, &re) {
+			// A value the host cannot encode: nothing of it reached the
+			// server, which throws away what it got.
+			cp.abort(ctx)
+			ps.copy = nil
+			fail(ctx, c, stack, fn, &rowError{re})
+			return
+		}
+		// The COPY ended under the encoder (the server refused a value,
+		// the connection broke) or the call was stopped: report the
+		// COPY's own error, as pg_copy_data does.
+		ps.copy = nil
+		if _, cerr := cp.finish(); cerr != nil {
+			err = cerr
+		} else if errors.Is(err, errStopped) {
+			err = errors.New("the COPY has ended")
+		}
+		fail(ctx, c, stack, fn, err)
+		return
+	}
+	b, _ := json.Marshal(abi.PgCopyBatchResult{Rows: batch.Rows(), DuplicateKeys: batch.Duplicates()})
+	c.ReturnResult(stack, b)
+}
+
+// BatchChunk is how many bytes of a batch COPY's data the host encodes
+// before it queues them (CopyQueueBytes holds four).
+const BatchChunk = CopyQueueBytes / 4
+
+// batchRequest checks a batch COPY's request (abi.PgRequest.Batch) against
+// the running write's records and returns its encoder.
+func batchRequest(c *host.Call, req abi.PgRequest) (*pgbinary.Batch, []arrow.RecordBatch, error) {
+	schema, recs, ok := c.Records()
+	if !ok {
+		return nil, nil, errors.New("bad request: a batch COPY encodes the records of a running write operation, and this operation has none: send the data with pg_copy_data instead")
+	}
+	b, err := pgbinary.NewBatch(schema, req.Columns, req.Keys, req.Ordinal)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bad request: %w", err)
+	}
+	return b, recs, nil
+}
+
+// encodeBatch encodes recs as the COPY's binary data into its queue, a
+// chunk at a time, while pgconn sends the queue on: the encoding of a chunk
+// overlaps the transfer of the ones before it.
+func (cp *pgCopy) encodeBatch(ctx context.Context, b *pgbinary.Batch, recs []arrow.RecordBatch) error {
+	bufp := batchBuffers.Get().(*[]byte)
+	defer batchBuffers.Put(bufp)
+	flush := func(p []byte) ([]byte, error) {
+		select {
+		case <-cp.done:
+			return p[:0], errStopped
+		default:
+		}
+		if err := cp.q.write(ctx, p, cp.done); err != nil {
+			return p[:0], err
+		}
+		return p[:0], nil
+	}
+	buf := b.Header((*bufp)[:0])
+	var err error
+	for _, rec := range recs {
+		if buf, err = b.Encode(rec, buf, BatchChunk, flush); err != nil {
+			return err
+		}
+	}
+	buf = b.Trailer(buf)
+	buf, err = flush(buf)
+	*bufp = buf[:0]
+	return err
+}
+
+// batchBuffers recycles the batch encoders' chunk buffers.
+var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, BatchChunk+64<<10); return &b }}
+
+// rowError is a value of a batch the host cannot encode, for the guest: a
+// HostError naming the column (and the row in its message).
+type rowError struct{ err *pgbinary.RowError }
+
+func (e *rowError) Error() string { return e.err.Error() }
+func (e *rowError) Unwrap() error { return e.err }
+
+func (e *rowError) HostError() *abi.HostError {
+	return &abi.HostError{Column: e.err.Column, Where: fmt.Sprintf("row %d of the batch", e.err.Row+1)}
 }
 
 func pgCopyData(ctx context.Context, c *host.Call, stack []uint64) {
@@ -610,6 +718,10 @@ func pgCopyData(ctx context.Context, c *host.Call, stack []uint64) {
 	cp := ps.copy
 	if cp == nil {
 		fail(ctx, c, stack, fn, errors.New("no COPY in progress: start one with pg_copy_from"))
+		return
+	}
+	if cp.batch {
+		fail(ctx, c, stack, fn, errors.New("bad request: a batch COPY takes no data of the guest's: end it with pg_copy_end"))
 		return
 	}
 	// The chunk is copied into the queue (the view of guest memory is not

@@ -9,13 +9,14 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
+	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
 )
 
 // columns maps the fields of schema to their stored columns, with the
 // types of mapping m. A column that exists with the other mapping's type
 // (existing maps stored names to format_type; nil for none) keeps it: a table
 // created under either mapping is written as it is, with no migration.
-func columns(table string, schema *arrow.Schema, m pgwire.Mapping, existing map[string]string) ([]pgwire.Column, error) {
+func columns(table string, schema *arrow.Schema, m pgbinary.Mapping, existing map[string]string) ([]pgwire.Column, error) {
 	if err := pgwire.CheckName("table", table); err != nil {
 		return nil, err
 	}
@@ -30,13 +31,13 @@ func columns(table string, schema *arrow.Schema, m pgwire.Mapping, existing map[
 	cols := make([]pgwire.Column, schema.NumFields())
 	var errs []error
 	for i, f := range schema.Fields() {
-		t, err := pgwire.TypeWith(f, m)
+		t, err := pgbinary.TypeWith(f, m)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("table %q: %w", table, err))
 			continue
 		}
 		if have, ok := existing[stored[i]]; ok && have != t.PG {
-			if alt, err := pgwire.TypeWith(f, m.Other()); err == nil && alt.PG == have {
+			if alt, err := pgbinary.TypeWith(f, m.Other()); err == nil && alt.PG == have {
 				t = alt
 			}
 		}
@@ -155,8 +156,8 @@ func (d *Destination) existingTypes(table string, schema *arrow.Schema) (map[str
 	}
 	differ := false
 	for _, f := range schema.Fields() {
-		a, err1 := pgwire.TypeWith(f, d.mapping)
-		b, err2 := pgwire.TypeWith(f, d.mapping.Other())
+		a, err1 := pgbinary.TypeWith(f, d.mapping)
+		b, err2 := pgbinary.TypeWith(f, d.mapping.Other())
 		if err1 == nil && err2 == nil && a.PG != b.PG {
 			differ = true
 			break

@@ -9,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
+	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
 )
 
 // DB is the postgres capability as the guest sees it (abi/ABI.md section 3):
@@ -21,9 +24,10 @@ type DB interface {
 	Begin() (int64, error)
 	Commit(tx int64) error
 	Rollback(tx int64) error
-	CopyFrom(tx int64, sql string) error
-	CopyData(p []byte) error
-	CopyEnd() (int64, error)
+	// CopyBatch runs req, a batch COPY (abi.PgRequest.Batch: the host
+	// encodes records, the running write's batch, by reference), and
+	// returns the rows copied and whether keys repeated.
+	CopyBatch(req abi.PgRequest, records array.RecordReader) (abi.PgCopyBatchResult, error)
 	CopyTo(tx int64, sql string) ([]byte, error)
 }
 
@@ -44,10 +48,6 @@ type Spec struct {
 	TypeMapping string `json:"type_mapping"`
 }
 
-// CopyChunk is how much binary COPY data the guest encodes before handing
-// it to the host.
-const CopyChunk = 256 << 10
-
 // ReadBatchRows is the most rows of one record Read emits.
 const ReadBatchRows = 10000
 
@@ -59,12 +59,11 @@ type Destination struct {
 	// indexed remembers tables whose performance index exists.
 	indexed map[string]bool
 	// mapping is the spec's type_mapping.
-	mapping pgwire.Mapping
+	mapping pgbinary.Mapping
 	// stored caches the column types of tables (stored name to
 	// format_type; nil: no such table), for columns existing with the
 	// other mapping's type. Migrate forgets a table's.
 	stored map[string]map[string]string
-	buf    []byte
 }
 
 // New returns a destination on db.
@@ -79,7 +78,7 @@ func (d *Destination) Init(req abi.InitRequest) error {
 			return fmt.Errorf("spec: %w", err)
 		}
 	}
-	m, err := pgwire.ParseMapping(d.spec.TypeMapping)
+	m, err := pgbinary.ParseMapping(d.spec.TypeMapping)
 	if err != nil {
 		return fmt.Errorf("spec: %w", err)
 	}

@@ -11,11 +11,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 
@@ -176,7 +178,7 @@ func (db *pgxDB) end(tx int64, sql string) error {
 func (db *pgxDB) Commit(tx int64) error   { return db.end(tx, "COMMIT") }
 func (db *pgxDB) Rollback(tx int64) error { return db.end(tx, "ROLLBACK") }
 
-func (db *pgxDB) CopyFrom(tx int64, sql string) error {
+func (db *pgxDB) copyFrom(tx int64, sql string) error {
 	if db.copy != nil {
 		return errors.New("a COPY is in progress")
 	}
@@ -196,7 +198,7 @@ func (db *pgxDB) CopyFrom(tx int64, sql string) error {
 	return nil
 }
 
-func (db *pgxDB) CopyData(p []byte) error {
+func (db *pgxDB) copyData(p []byte) error {
 	if db.copy == nil {
 		return errors.New("no COPY in progress")
 	}
@@ -207,7 +209,7 @@ func (db *pgxDB) CopyData(p []byte) error {
 	return nil
 }
 
-func (db *pgxDB) CopyEnd() (int64, error) {
+func (db *pgxDB) copyEnd() (int64, error) {
 	cp := db.copy
 	if cp == nil {
 		return 0, errors.New("no COPY in progress")
@@ -216,6 +218,41 @@ func (db *pgxDB) CopyEnd() (int64, error) {
 	cp.w.Close()
 	<-cp.done
 	return cp.tag.RowsAffected(), hostError(cp.err)
+}
+
+// CopyBatch encodes records with the host's encoder (pgbinary.Batch), as
+// the host does for a batch COPY, and streams them into the COPY.
+func (db *pgxDB) CopyBatch(req abi.PgRequest, records array.RecordReader) (abi.PgCopyBatchResult, error) {
+	b, err := pgbinary.NewBatch(records.Schema(), req.Columns, req.Keys, req.Ordinal)
+	if err != nil {
+		return abi.PgCopyBatchResult{}, fmt.Errorf("bad request: %w", err)
+	}
+	if err := db.copyFrom(req.Tx, req.SQL); err != nil {
+		return abi.PgCopyBatchResult{}, err
+	}
+	flush := func(p []byte) ([]byte, error) { return p[:0], db.copyData(p) }
+	buf := b.Header(nil)
+	for records.Next() {
+		if buf, err = b.Encode(records.RecordBatch(), buf, 256<<10, flush); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		_, err = flush(b.Trailer(buf))
+	}
+	if err != nil {
+		cp := db.copy
+		db.copy = nil
+		cp.w.CloseWithError(errors.New("aborted"))
+		<-cp.done
+		var re *pgbinary.RowError
+		if errors.As(err, &re) {
+			return abi.PgCopyBatchResult{}, &abi.HostError{Message: "pg_copy_from: " + re.Error(), Column: re.Column, Where: fmt.Sprintf("row %d of the batch", re.Row+1)}
+		}
+		return abi.PgCopyBatchResult{}, err
+	}
+	n, err := db.copyEnd()
+	return abi.PgCopyBatchResult{Rows: n, DuplicateKeys: b.Duplicates()}, err
 }
 
 func (db *pgxDB) CopyTo(tx int64, sql string) ([]byte, error) {

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
+	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
 )
 
 // readPageBlocks is how many heap blocks (8 KiB each by default) Read
@@ -63,8 +64,8 @@ func (d *Destination) Read(table string, schema *arrow.Schema, emit func(arrow.R
 		if err != nil {
 			return err
 		}
-		storage := pgwire.StorageSchema(schema)
-		types := make([]*pgwire.Type, len(cols))
+		storage := pgbinary.StorageSchema(schema)
+		types := make([]*pgbinary.Type, len(cols))
 		for i, c := range cols {
 			types[i] = c.Type
 		}
@@ -73,7 +74,7 @@ func (d *Destination) Read(table string, schema *arrow.Schema, emit func(arrow.R
 			if err != nil {
 				return fmt.Errorf("table %s: read: %w", qt, err)
 			}
-			dec, err := pgwire.NewDecoder(table, storage, types)
+			dec, err := pgbinary.NewDecoder(table, storage, types)
 			if err != nil {
 				return err
 			}
@@ -81,7 +82,7 @@ func (d *Destination) Read(table string, schema *arrow.Schema, emit func(arrow.R
 				defer rec.Release()
 				arrs := make([]arrow.Array, rec.NumCols())
 				for i := range arrs {
-					arrs[i] = pgwire.Retype(rec.Column(i), schema.Field(i).Type)
+					arrs[i] = pgbinary.Retype(rec.Column(i), schema.Field(i).Type)
 					defer arrs[i].Release()
 				}
 				out := array.NewRecordBatch(schema, arrs, rec.NumRows())

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
+	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
 )
 
 // Write writes one batch: a binary COPY into the table (inserts), or, when
@@ -54,54 +54,34 @@ func (d *Destination) Write(table string, records array.RecordReader) error {
 	})
 }
 
-// copy streams records into target with a binary COPY and returns the rows
-// copied. With ordinal, every row also gets its index in that column, and
-// dups says whether two rows may have the same primary key.
+// copy runs a binary COPY of the batch into target and returns the rows
+// copied. The host encodes the batch natively (abi.PgRequest.Batch): the
+// guest names each column's PostgreSQL type, its policy (type_mapping), and
+// the rows never go through it. With ordinal, every row also gets its index
+// in that column, and dups says whether two rows may have the same primary
+// key.
 func (d *Destination) copy(tx int64, table, target string, cols []pgwire.Column, records array.RecordReader, ordinal string) (n int64, dups bool, err error) {
-	var fields []arrow.Field
-	var types []*pgwire.Type
-	var pk []int
+	req := abi.PgRequest{Tx: tx, Ordinal: ordinal != ""}
 	for i, c := range cols {
-		fields = append(fields, records.Schema().Field(i))
-		types = append(types, c.Type)
+		req.Columns = append(req.Columns, abi.PgCopyColumn{Field: i, Type: c.Type.PG})
 		if c.PK {
-			pk = append(pk, i)
+			req.Keys = append(req.Keys, i)
 		}
 	}
 	var extra []string
 	if ordinal != "" {
 		extra = append(extra, ordinal)
+	} else {
+		req.Keys = nil // an append needs no duplicate check
 	}
-	if err := d.db.CopyFrom(tx, pgwire.CopyFrom(target, cols, extra...)); err != nil {
+	req.SQL = pgwire.CopyFrom(target, cols, extra...)
+	res, err := d.db.CopyBatch(req, records)
+	if err != nil {
+		// An unfinished COPY is aborted by the host when the operation
+		// returns, so nothing of the batch is written.
 		return 0, false, copyError(table, cols, err)
 	}
-	enc := pgwire.NewEncoder(table, fields, types, pk, ordinal != "")
-	flush := func(b []byte) ([]byte, error) {
-		if err := d.db.CopyData(b); err != nil {
-			return b[:0], copyError(table, cols, err)
-		}
-		return b[:0], nil
-	}
-	buf := enc.Header(d.buf[:0])
-	for records.Next() {
-		if buf, err = enc.Encode(records.RecordBatch(), buf, CopyChunk, flush); err != nil {
-			// The COPY stays unfinished: the host aborts it when the
-			// operation returns, so nothing of the batch is written.
-			return 0, false, err
-		}
-	}
-	if err := records.Err(); err != nil {
-		return 0, false, fmt.Errorf("table %q: read the batch: %w", table, err)
-	}
-	buf = enc.Trailer(buf)
-	if _, err := flush(buf); err != nil {
-		return 0, false, err
-	}
-	d.buf = buf[:0]
-	if n, err = d.db.CopyEnd(); err != nil {
-		return 0, false, copyError(table, cols, err)
-	}
-	return n, enc.Duplicates(), nil
+	return res.Rows, res.DuplicateKeys, nil
 }
 
 // copyWhere is the context PostgreSQL gives a value a COPY refused: the row
@@ -120,6 +100,11 @@ func copyError(table string, cols []pgwire.Column, err error) error {
 		m = copyWhere.FindStringSubmatch(he.Where)
 	}
 	if m == nil {
+		if errors.As(err, &he) && he.Column != "" && he.SQLState == "" {
+			// A value the host could not encode: its message names the
+			// column, the row and its key.
+			return &valueError{msg: fmt.Sprintf("table %q, %s", table, strings.TrimPrefix(he.Message, abi.ImportPgCopyFrom+": ")), err: err}
+		}
 		return fmt.Errorf("table %q: copy: %w", table, err)
 	}
 	row, _ := strconv.ParseInt(m[1], 10, 64)
@@ -129,8 +114,19 @@ func copyError(table string, cols []pgwire.Column, err error) error {
 			column = c.Name
 		}
 	}
-	return &pgwire.RowError{Table: table, Column: column, Row: row - 1, Err: err}
+	return &pgbinary.RowError{Table: table, Column: column, Row: row - 1, Err: err}
 }
+
+// valueError is an error about a value the host could not encode, in the
+// form of pgbinary.RowError with the table's name: `table "t", column "c",
+// row 2 of the batch (id="7"): ...`.
+type valueError struct {
+	msg string
+	err error
+}
+
+func (e *valueError) Error() string { return e.msg }
+func (e *valueError) Unwrap() error { return e.err }
 
 // DeleteStale deletes the rows of an earlier sync of the same source.
 func (d *Destination) DeleteStale(req abi.DeleteStaleRequest) error {

@@ -1,3 +1,8 @@
+// Package pgwire is the SQL of the PostgreSQL guest: identifiers, DDL, the
+// COPY and upsert statements. How values are stored and encoded is package
+// pgbinary's (host/capability/postgres/pgbinary), shared with the host,
+// which encodes the guest's batches natively. It has no host dependencies,
+// so it builds and is tested natively as well as for GOOS=wasip1.
 package pgwire
 
 import (
@@ -5,6 +10,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
 )
 
 // Column is one column of a table the guest writes: its name in the Arrow
@@ -12,7 +19,7 @@ import (
 type Column struct {
 	Name    string
 	Stored  string
-	Type    *Type
+	Type    *pgbinary.Type
 	NotNull bool
 	PK      bool
 	Unique  bool

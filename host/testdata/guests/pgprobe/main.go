@@ -67,7 +67,7 @@ func whereOf(err error) string {
 	return ""
 }
 
-func (p *probe) Write(_ context.Context, scenario string, _ array.RecordReader) error {
+func (p *probe) Write(_ context.Context, scenario string, records array.RecordReader) error {
 	switch scenario {
 	case "setup":
 		_, err := sdk.PgExec(0, `CREATE TABLE t (i int PRIMARY KEY, n numeric, s text, b boolean, ts timestamptz, j jsonb);
@@ -163,6 +163,47 @@ func (p *probe) Write(_ context.Context, scenario string, _ array.RecordReader) 
 			return err
 		}
 		return sdk.PgCommit(tx)
+	case "copy-batch":
+		// The body's records (i int32, s utf8) into c by a batch COPY,
+		// with i as the key: the host's row count and duplicate report
+		// must match what the guest sees in the body.
+		rows, dup := 0, false
+		seen := map[int32]bool{}
+		for records.Next() {
+			col := records.RecordBatch().Column(0).(*array.Int32)
+			for i := 0; i < col.Len(); i++ {
+				dup = dup || seen[col.Value(i)]
+				seen[col.Value(i)] = true
+				rows++
+			}
+		}
+		res, err := sdk.PgCopyBatch(abi.PgRequest{SQL: `COPY c (i, s) FROM STDIN (FORMAT binary)`,
+			Columns: []abi.PgCopyColumn{{Field: 0, Type: "integer"}, {Field: 1, Type: "text"}}, Keys: []int{0}})
+		if err != nil {
+			return fmt.Errorf("%w: %s where=%q", err, hostError(err), whereOf(err))
+		}
+		if err := expect("rows copied", res.Rows, rows); err != nil {
+			return err
+		}
+		return expect("duplicate keys", res.DuplicateKeys, dup)
+	case "copy-batch-reordered":
+		// Columns picked out of order, with an ordinal: c2 (s, i, n).
+		if _, err := sdk.PgExec(0, `CREATE TABLE IF NOT EXISTS c2 (s text, i int, n bigint)`); err != nil {
+			return err
+		}
+		res, err := sdk.PgCopyBatch(abi.PgRequest{SQL: `COPY c2 (s, i, n) FROM STDIN (FORMAT binary)`,
+			Columns: []abi.PgCopyColumn{{Field: 1, Type: "text"}, {Field: 0, Type: "integer"}}, Ordinal: true})
+		if err != nil {
+			return fmt.Errorf("%w: %s where=%q", err, hostError(err), whereOf(err))
+		}
+		return expect("duplicate keys without keys", res.DuplicateKeys, false)
+	case "copy-batch-bad-type":
+		_, err := sdk.PgCopyBatch(abi.PgRequest{SQL: `COPY c (i, s) FROM STDIN (FORMAT binary)`,
+			Columns: []abi.PgCopyColumn{{Field: 0, Type: "integer"}, {Field: 1, Type: "jsonb"}}})
+		if err == nil {
+			return errors.New("utf8 as jsonb accepted")
+		}
+		return errors.New(hostError(err))
 	case "copy-bad-data":
 		if err := sdk.PgCopyFrom(0, `COPY c FROM STDIN`); err != nil {
 			return err

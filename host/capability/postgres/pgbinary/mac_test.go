@@ -1,6 +1,6 @@
 //go:build !wasip1
 
-package pgwire
+package pgbinary
 
 import (
 	"bytes"
@@ -86,7 +86,7 @@ func TestBadInetAndMACAreRowErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		enc := NewEncoder("t", s.Fields(), []*Type{ty}, nil, false)
+		enc := NewEncoder(s.Fields(), []*Type{ty}, nil, false)
 		var out []byte
 		func() {
 			defer func() {

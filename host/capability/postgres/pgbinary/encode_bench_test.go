@@ -1,4 +1,4 @@
-package pgwire
+package pgbinary
 
 import (
 	"fmt"
@@ -66,7 +66,7 @@ func BenchmarkEncode(b *testing.B) {
 				r := array.NewRecordBatch(sc, []arrow.Array{rec.Column(c)}, rec.NumRows())
 				buf := make([]byte, 0, 1<<20)
 				for i := 0; i < b.N; i++ {
-					enc := NewEncoder("t", sc.Fields(), types[c:c+1], nil, false)
+					enc := NewEncoder(sc.Fields(), types[c:c+1], nil, false)
 					buf, _ = enc.Encode(r, buf[:0], 256<<10, func(p []byte) ([]byte, error) { return p[:0], nil })
 				}
 			})
@@ -76,7 +76,7 @@ func BenchmarkEncode(b *testing.B) {
 	buf := make([]byte, 0, 1<<20)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		enc := NewEncoder("t", s.Fields(), types, nil, false)
+		enc := NewEncoder(s.Fields(), types, nil, false)
 		var err error
 		buf, err = enc.Encode(rec, buf[:0], 256<<10, func(p []byte) ([]byte, error) { return p[:0], nil })
 		if err != nil {

@@ -1,8 +1,11 @@
-// Package pgwire is the pure logic of the PostgreSQL guest: how each Arrow
-// type is stored in PostgreSQL, the binary COPY format both ways, and the SQL
-// the guest runs. It has no host dependencies, so it builds and is tested
-// natively as well as for GOOS=wasip1.
-package pgwire
+// Package pgbinary is PostgreSQL's binary COPY format of Arrow records, both
+// ways, and the catalog of PostgreSQL types it stores each Arrow type as
+// (under the two type mappings, Mapping). The postgres capability encodes a
+// write's batch with it natively (pg_copy_from with "batch", ABI 1.6); the
+// postgres guest chooses the types (its type_mapping) and decodes what it
+// reads back with it. It depends on arrow-go only, so it builds natively and
+// for GOOS=wasip1.
+package pgbinary
 
 import (
 	"errors"

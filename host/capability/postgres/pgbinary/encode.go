@@ -1,4 +1,4 @@
-package pgwire
+package pgbinary
 
 import (
 	"encoding/binary"
@@ -19,8 +19,11 @@ import (
 var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 
 // RowError is an error about one value of a batch. Its message names the
-// table, the column and the row, so that a user can find the value.
+// table (when known), the column and the row, so that a user can find the
+// value.
 type RowError struct {
+	// Table is the table's name, or "" where it is not known (the host
+	// encodes a batch for a COPY whose table is the guest's business).
 	Table  string
 	Column string
 	// Row is the row's 0-based index in the batch (all records of one write).
@@ -31,7 +34,10 @@ type RowError struct {
 }
 
 func (e *RowError) Error() string {
-	s := fmt.Sprintf("table %q, column %q, row %d of the batch", e.Table, e.Column, e.Row+1)
+	s := fmt.Sprintf("column %q, row %d of the batch", e.Column, e.Row+1)
+	if e.Table != "" {
+		s = fmt.Sprintf("table %q, %s", e.Table, s)
+	}
 	if e.Key != "" {
 		s += " (" + e.Key + ")"
 	}
@@ -53,16 +59,15 @@ func storage(a arrow.Array) arrow.Array {
 
 // Encoder writes Arrow records as a PostgreSQL binary COPY stream.
 type Encoder struct {
-	table   string
 	names   []string
 	types   []*Type
 	pk      []int
 	ordinal bool
 	rows    int64
 	encs    []valueEncoder
-	// keys holds a hash of every row's encoded primary key, when the
-	// encoder looks for duplicate keys (ordinal and a key); dup is set
-	// when a hash comes twice.
+	// keys holds a hash of every row's encoded key, when the encoder looks
+	// for duplicate keys (it was given key columns); dup is set when a
+	// hash comes twice.
 	keys map[uint64]struct{}
 	seed maphash.Seed
 	dup  bool
@@ -72,17 +77,17 @@ type Encoder struct {
 }
 
 // NewEncoder returns an encoder of records whose columns are fields, stored
-// as types. pk lists the primary key columns' indexes, for error messages.
-// With ordinal, every row gets one more column, a bigint counting the rows
-// from 0 (the staging table's order, so the last of duplicate keys wins),
-// and, when pk is not empty, the encoder notes whether two rows have the same
-// key (Duplicates).
-func NewEncoder(table string, fields []arrow.Field, types []*Type, pk []int, ordinal bool) *Encoder {
-	e := &Encoder{table: table, types: types, pk: pk, ordinal: ordinal}
+// as types. pk lists the key columns' indexes: their values describe a row
+// in error messages, and the encoder notes whether two rows have the same
+// key (Duplicates). With ordinal, every row gets one more column, a bigint
+// counting the rows from 0 (a staging table's order, so that the last of
+// duplicate keys wins).
+func NewEncoder(fields []arrow.Field, types []*Type, pk []int, ordinal bool) *Encoder {
+	e := &Encoder{types: types, pk: pk, ordinal: ordinal}
 	for _, f := range fields {
 		e.names = append(e.names, f.Name)
 	}
-	if ordinal && len(pk) > 0 {
+	if len(pk) > 0 {
 		e.keys, e.seed = map[uint64]struct{}{}, maphash.MakeSeed()
 		e.pkAt = make([]int, len(types))
 		for c := range e.pkAt {
@@ -124,9 +129,9 @@ func byteEqual(t *Type) bool {
 func (e *Encoder) Rows() int64 { return e.rows }
 
 // Duplicates reports whether two of the rows encoded so far may have the
-// same primary key: always true when they do, and, with odds of about
-// rows²/2⁶⁵ (one in 3·10¹¹ for 10,000 rows), when two different keys' hashes
-// collide. Only an encoder made with ordinal and a key looks.
+// same key: always true when they do, and, with odds of about rows²/2⁶⁵ (one
+// in 3·10¹¹ for 10,000 rows), when two different keys' hashes collide. Only
+// an encoder made with key columns looks.
 func (e *Encoder) Duplicates() bool { return e.dup }
 
 // noteKey hashes the primary key fields of the row just encoded into dst,
@@ -157,7 +162,7 @@ func (e *Encoder) Trailer(dst []byte) []byte { return append(dst, 0xff, 0xff) }
 // slice flush returns. Errors are *RowError.
 func (e *Encoder) Encode(rec arrow.RecordBatch, dst []byte, chunk int, flush func([]byte) ([]byte, error)) ([]byte, error) {
 	if int(rec.NumCols()) != len(e.types) {
-		return dst, fmt.Errorf("table %q: record has %d columns, the table's schema %d", e.table, rec.NumCols(), len(e.types))
+		return dst, fmt.Errorf("record has %d columns, the encoder %d", rec.NumCols(), len(e.types))
 	}
 	e.encs = e.encs[:0]
 	cols := make([]arrow.Array, len(e.types))
@@ -166,7 +171,7 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, dst []byte, chunk int, flush fun
 		cols[c] = storage(rec.Column(c))
 		enc, err := encoderFor(t, cols[c])
 		if err != nil {
-			return dst, fmt.Errorf("table %q, column %q: %w", e.table, e.names[c], err)
+			return dst, fmt.Errorf("column %q: %w", e.names[c], err)
 		}
 		e.encs = append(e.encs, enc)
 		plans[c] = planFor(t, cols[c])
@@ -191,7 +196,7 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, dst []byte, chunk int, flush fun
 			} else if dst, ok = p.appendFast(dst, i); !ok {
 				dst = append(dst, 0, 0, 0, 0)
 				if dst, err = e.encs[c](dst, i); err != nil {
-					return dst[:at], &RowError{Table: e.table, Column: e.names[c], Row: e.rows, Key: e.key(cols, i), Err: err}
+					return dst[:at], &RowError{Column: e.names[c], Row: e.rows, Key: e.key(cols, i), Err: err}
 				}
 				binary.BigEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
 			}

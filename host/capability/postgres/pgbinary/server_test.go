@@ -1,6 +1,6 @@
 //go:build !wasip1
 
-package pgwire
+package pgbinary
 
 import (
 	"bytes"
@@ -48,27 +48,28 @@ func roundTrip(t testing.TB, conn *pgx.Conn, rec arrow.RecordBatch) (arrow.Recor
 	t.Helper()
 	ctx := context.Background()
 	s := rec.Schema()
-	var cols []Column
+	var defs, names []string
 	var types []*Type
 	for _, f := range s.Fields() {
 		ty, err := TypeOf(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cols = append(cols, Column{Name: f.Name, Stored: f.Name, Type: ty})
+		name := `"` + strings.ReplaceAll(f.Name, `"`, `""`) + `"`
+		defs, names = append(defs, name+" "+ty.PG), append(names, name)
 		types = append(types, ty)
 	}
-	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS rt; "+CreateTable("public", "rt", cols)); err != nil {
+	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS rt; CREATE TABLE rt ("+strings.Join(defs, ", ")+")"); err != nil {
 		t.Fatal(err)
 	}
-	enc := NewEncoder("rt", s.Fields(), types, nil, false)
+	enc := NewEncoder(s.Fields(), types, nil, false)
 	data := enc.Header(nil)
 	data, err := enc.Encode(rec, data, 1<<30, nil)
 	if err != nil {
 		return nil, err
 	}
 	data = enc.Trailer(data)
-	if _, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(data), CopyFrom(Qualified("public", "rt"), cols)); err != nil {
+	if _, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(data), "COPY rt ("+strings.Join(names, ", ")+") FROM STDIN (FORMAT binary)"); err != nil {
 		t.Fatalf("COPY of the encoded rows: %v", err)
 	}
 	var out bytes.Buffer
@@ -174,9 +175,9 @@ func TestOutOfRangeValuesAreErrors(t *testing.T) {
 		b.Field(0).AppendNull()
 		c.set(b.Field(0))
 		ty, _ := TypeOf(s.Field(0))
-		enc := NewEncoder("t", s.Fields(), []*Type{ty}, nil, false)
+		enc := NewEncoder(s.Fields(), []*Type{ty}, nil, false)
 		_, err := enc.Encode(b.NewRecordBatch(), nil, 1<<20, nil)
-		if err == nil || !strings.Contains(err.Error(), `table "t", column "v", row 2 of the batch`) || !strings.Contains(err.Error(), "range") {
+		if err == nil || !strings.Contains(err.Error(), `column "v", row 2 of the batch`) || !strings.Contains(err.Error(), "range") {
 			t.Errorf("%s: got %v, want a range error naming the row", c.dt, err)
 		}
 	}
