@@ -129,7 +129,11 @@ func (g *Guest) readManifest(ctx context.Context) error {
 	}
 	defer in.close(ctx)
 	g.instantiateTime = time.Since(start)
+	if !in.pin() {
+		return fmt.Errorf("%s: instance closed", abi.ExportVersion)
+	}
 	res, err := in.fn.version.Call(ctx)
+	in.unpin()
 	if err != nil {
 		return fmt.Errorf("%s: %w", abi.ExportVersion, err)
 	}

@@ -16,9 +16,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmdest/wasmdest/abi"
+	"github.com/wasmdest/wasmdest/host/internal/linmem"
 )
 
 // Instance is one instantiated guest. It must be used by one goroutine at a
@@ -27,6 +29,10 @@ type Instance struct {
 	g    *Guest
 	pool *Pool // nil for the manifest probe
 	mod  api.Module
+	// mem is the linear memory, outside the Go heap (see linmem); calls
+	// pin it so that closing the instance under a running call does not
+	// unmap it from under the guest.
+	mem *linmem.Memory
 	fn   struct{ version, alloc, free, call api.Function }
 	log  hclog.Logger
 	// stderrTail keeps the guest's last stderr lines for trap messages.
@@ -74,7 +80,18 @@ func (g *Guest) instantiate(ctx context.Context, p *Pool, cfg PoolConfig) (*Inst
 			mc = gr.ConfigureInstance(mc, in.log)
 		}
 	}
-	mod, err := g.rt.rt.InstantiateModule(context.WithValue(ctx, instanceKey{}, in), g.compiled, mc)
+	// The guest's memory is reserved up to the limit and grows in place
+	// (RATIONALE.md, "Guest memory outside the Go heap").
+	alloc := linmem.NewAllocator()
+	ictx := experimental.WithMemoryAllocator(context.WithValue(ctx, instanceKey{}, in), alloc)
+	mod, err := g.rt.rt.InstantiateModule(ictx, g.compiled, mc)
+	if m := alloc.Memory(); m != nil {
+		if err != nil {
+			m.Free() // wazero drops a module that failed to start without closing it
+		}
+		m.Unpin() // Allocate pinned it for the start function
+		in.mem = m
+	}
 	if err != nil {
 		if h := in.stderr.takeHeadline(); h != "" {
 			return nil, fmt.Errorf("instantiate: %w: guest said %q", err, h)
@@ -122,6 +139,16 @@ func (in *Instance) close(ctx context.Context) {
 	in.states = nil
 	if in.mod != nil {
 		in.mod.Close(ctx)
+	}
+}
+
+// pin keeps the instance's memory mapped until unpin, for a call into the
+// guest; false when the instance is already closed.
+func (in *Instance) pin() bool { return in.mem == nil || in.mem.Pin() }
+
+func (in *Instance) unpin() {
+	if in.mem != nil {
+		in.mem.Unpin()
 	}
 }
 
@@ -181,6 +208,11 @@ func (in *Instance) call(ctx context.Context, op abi.Op, header any, body io.Rea
 	if in.broken {
 		return &CallError{Guest: in.g.name, Op: op, Trapped: true, Message: "instance was discarded after an earlier failure"}
 	}
+	if !in.pin() {
+		in.broken = true
+		return &CallError{Guest: in.g.name, Op: op, Trapped: true, Message: "instance is closed"}
+	}
+	defer in.unpin()
 	var hdr []byte
 	switch h := header.(type) {
 	case nil:

@@ -1,0 +1,16 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package linmem
+
+import "golang.org/x/sys/unix"
+
+// reserve maps n bytes of inaccessible address space.
+func reserve(n uint64) ([]byte, error) {
+	return unix.Mmap(-1, 0, int(n), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON|mapNoReserve)
+}
+
+// commit makes part of a reservation readable and writable.
+func commit(b []byte) error { return unix.Mprotect(b, unix.PROT_READ|unix.PROT_WRITE) }
+
+// release unmaps a whole reservation.
+func release(region []byte) error { return unix.Munmap(region) }
