@@ -33,8 +33,8 @@ type Instance struct {
 	// pin it so that closing the instance under a running call does not
 	// unmap it from under the guest.
 	mem *linmem.Memory
-	fn   struct{ version, alloc, free, call api.Function }
-	log  hclog.Logger
+	fn  struct{ version, alloc, free, call api.Function }
+	log hclog.Logger
 	// stderrTail keeps the guest's last stderr lines for trap messages.
 	stderr *lineLogger
 	// broken is set when the instance trapped or panicked: it must not be reused.
