@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -23,13 +24,17 @@ import (
 
 type spec struct {
 	// Fail maps an operation ("write", "read", ...) to a misbehaviour:
-	// "panic", "oom", "spin", "exit", "error".
+	// "panic", "oom", "spin", "busy" (2 s of work, then success), "exit",
+	// "error".
 	Fail map[string]string `json:"fail"`
 	// After is how many calls of the operation succeed before it misbehaves.
 	After int `json:"after"`
 	// Describe maps a table to what Describe returns for it, as is: to
 	// simulate existing tables and guests that lie.
 	Describe map[string]*abi.TableState `json:"describe"`
+	// HoldMiB makes every write allocate and keep that many MiB more (every
+	// page touched), to grow the guest's memory towards its cap.
+	HoldMiB int `json:"hold_mib"`
 	// Sticky keeps reporting Describe after a migration, as a guest that
 	// does not migrate what it is asked to.
 	Sticky bool `json:"sticky"`
@@ -55,6 +60,9 @@ func init() {
 
 func main() {}
 
+// busyMemory is what "busy" writes to.
+var busyMemory [1 << 20]byte
+
 func (d *dest) misbehave(op string) error {
 	d.calls[op]++
 	if d.calls[op] <= d.spec.After {
@@ -71,6 +79,14 @@ func (d *dest) misbehave(op string) error {
 		for i := 0; ; i++ {
 			if i < 0 {
 				return nil
+			}
+		}
+	case "busy":
+		// Two seconds of work writing to its memory, then success: a
+		// host that unmapped the memory under it would crash.
+		for start := time.Now(); time.Since(start) < 2*time.Second; {
+			for i := range busyMemory {
+				busyMemory[i]++
 			}
 		}
 	case "exit":
@@ -93,6 +109,13 @@ func (d *dest) Init(_ context.Context, req abi.InitRequest) error {
 func (d *dest) Write(_ context.Context, table string, records array.RecordReader) error {
 	if err := d.misbehave("write"); err != nil {
 		return err
+	}
+	if d.spec.HoldMiB > 0 {
+		b := make([]byte, d.spec.HoldMiB<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = byte(i >> 12)
+		}
+		d.hog = append(d.hog, b)
 	}
 	var batch []arrow.RecordBatch
 	for records.Next() {
