@@ -143,7 +143,11 @@ type session struct {
 
 // Memory returns the bytes at ptr..ptr+n of the guest's memory as a view
 // valid until the host function returns. Out-of-range arguments are a guest
-// bug: it panics, which traps the guest and discards the instance.
+// bug: it panics, which traps the guest and discards the instance. Never
+// keep the view (nor hand it to a goroutine that outlives the function):
+// the guest may overwrite it, and the memory lives outside the Go heap and
+// is unmapped when the instance closes, so touching a kept view then
+// crashes the process (RATIONALE.md, "Guest memory outside the Go heap").
 func (c *Call) Memory(ptr, n uint32) []byte {
 	b, ok := c.mem.Read(ptr, n)
 	if !ok {
