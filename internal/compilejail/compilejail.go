@@ -154,7 +154,8 @@ func (e *RefusedError) Error() string { return e.Msg }
 // Report says what a child cost, whatever its outcome.
 type Report struct {
 	PID int
-	// MaxRSS is the child's peak resident memory.
+	// MaxRSS is the child's peak resident memory, as last sampled (every
+	// 10 ms) before it ended.
 	MaxRSS int64
 	// CPU is the child's user + system time; Wall its lifetime.
 	CPU, Wall time.Duration
@@ -211,6 +212,11 @@ func Inspect(ctx context.Context, opts Options, req Request, wasm []byte) (*Verd
 	rep.PID = cmd.Process.Pid
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	// The child's peak RSS, sampled: wait4's ru_maxrss is no use here, as
+	// Linux carries the parent's peak into it through the vfork and exec.
+	hwm := make(chan int64, 1)
+	stopSampling := make(chan struct{})
+	go func() { hwm <- sampleHWM(rep.PID, stopSampling) }()
 	var timer <-chan time.Time
 	if opts.Timeout > 0 {
 		t := time.NewTimer(opts.Timeout)
@@ -231,11 +237,10 @@ func Inspect(ctx context.Context, opts Options, req Request, wasm []byte) (*Verd
 		werr = <-done
 	}
 	rep.Wall = time.Since(start)
+	close(stopSampling)
+	rep.MaxRSS = <-hwm
 	if ps := cmd.ProcessState; ps != nil {
 		rep.CPU = ps.UserTime() + ps.SystemTime()
-		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			rep.MaxRSS = ru.Maxrss << 10
-		}
 	}
 	switch killed {
 	case LimitWall:
@@ -269,6 +274,32 @@ func Inspect(ctx context.Context, opts Options, req Request, wasm []byte) (*Verd
 		return nil, rep, &LimitError{Limit: LimitMemory, Value: mib(req.dataBytes()), Detail: firstLine(said)}
 	}
 	return nil, rep, fmt.Errorf("compile child ended without a verdict (%v): %s", werr, firstLine(said))
+}
+
+// sampleHWM reads the child's peak resident memory (VmHWM) every 10 ms
+// until stop, and returns the last value read.
+func sampleHWM(pid int, stop <-chan struct{}) int64 {
+	path := "/proc/" + strconv.Itoa(pid) + "/status"
+	var peak int64
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			if i := bytes.Index(b, []byte("VmHWM:")); i >= 0 {
+				f := strings.Fields(string(b[i+6 : i+6+bytes.IndexByte(b[i+6:], '\n')]))
+				if len(f) > 0 {
+					if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil && kb<<10 > peak {
+						peak = kb << 10
+					}
+				}
+			}
+		}
+		select {
+		case <-stop:
+			return peak
+		case <-tick.C:
+		}
+	}
 }
 
 // outOfMemory says whether a child's words are an allocation refused by
