@@ -303,9 +303,11 @@ func sampleHWM(pid int, stop <-chan struct{}) int64 {
 }
 
 // outOfMemory says whether a child's words are an allocation refused by
-// RLIMIT_DATA: the Go runtime's fatal error, or wazero's mmap error.
+// RLIMIT_DATA: the Go runtime's fatal error, wazero's mmap error, or (in a
+// binary built with -race) ThreadSanitizer's.
 func outOfMemory(s string) bool {
-	return strings.Contains(s, "out of memory") || strings.Contains(s, "cannot allocate memory")
+	return strings.Contains(s, "out of memory") || strings.Contains(s, "cannot allocate memory") ||
+		strings.Contains(s, "ThreadSanitizer failed to allocate")
 }
 
 func mib(b uint64) string { return strconv.FormatUint(b>>20, 10) + " MiB" }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -164,16 +165,17 @@ func TestInspectLimits(t *testing.T) {
 	// Under the same memory limit a small function compiles (and is
 	// refused for its exports), 2 MB of straight-line code does not (it
 	// needs RLIMIT_DATA ~250 MiB; the child's baseline is ~100 MiB).
+	limit := compilejail.MinCompilerMiB + raceMiB
 	_, _, err = compilejail.Inspect(ctx, compilejail.Options{Timeout: 10 * time.Minute},
-		compilejail.Request{Source: "small", GuestMemoryMiB: 16, CompilerMiB: 128}, oneFunction(straight(10_000)))
+		compilejail.Request{Source: "small", GuestMemoryMiB: 16, CompilerMiB: limit}, oneFunction(straight(10_000)))
 	var refused *compilejail.RefusedError
 	if !errors.As(err, &refused) {
 		t.Errorf("a small function under the memory limit: %v", err)
 	}
 	_, rep, err = compilejail.Inspect(ctx, compilejail.Options{Timeout: 10 * time.Minute},
-		compilejail.Request{Source: "big", GuestMemoryMiB: 16, CompilerMiB: 128}, oneFunction(straight(700_000)))
+		compilejail.Request{Source: "big", GuestMemoryMiB: 16, CompilerMiB: limit}, oneFunction(straight(700_000)))
 	t.Logf("memory limit: %v (child: max RSS %d MiB, CPU %v, wall %v)", err, rep.MaxRSS>>20, rep.CPU, rep.Wall)
-	if !errors.As(err, &le) || le.Limit != compilejail.LimitMemory || !strings.Contains(err.Error(), "144 MiB") {
+	if !errors.As(err, &le) || le.Limit != compilejail.LimitMemory || !strings.Contains(err.Error(), strconv.Itoa(16+limit)+" MiB") {
 		t.Errorf("memory limit: %v", err)
 	}
 	gone(t, rep.PID)

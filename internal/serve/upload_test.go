@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -50,7 +51,8 @@ func TestServeHostileUploads(t *testing.T) {
 	evil := tenantSpec{name: "evil", extra: "may_deploy = true\nmemory_limit_mib = 64\ncompile_timeout = \"5m\"\n", dests: deployedDest("d", "w")}
 	slow := tenantSpec{name: "slow", extra: "may_deploy = true\nmemory_limit_mib = 64\ncompile_timeout = \"3s\"\n", dests: deployedDest("d", "w")}
 	small := tenantSpec{name: "small", extra: "may_deploy = true\nmax_module_bytes = 1048576\n", dests: deployedDest("d", "w")}
-	heavy := tenantSpec{name: "heavy", extra: "may_deploy = true\nmemory_limit_mib = 64\ncompile_memory_mib = 512\ncompile_timeout = \"5m\"\n", dests: deployedDest("d", "w")}
+	heavyMiB := 512 + raceMiB
+	heavy := tenantSpec{name: "heavy", extra: fmt.Sprintf("may_deploy = true\nmemory_limit_mib = 64\ncompile_memory_mib = %d\ncompile_timeout = \"5m\"\n", heavyMiB), dests: deployedDest("d", "w")}
 	l := startServer(t, serve.Options{GuestStore: t.TempDir()}, good, evil, slow, small, heavy)
 	ctx := context.Background()
 
@@ -184,7 +186,8 @@ func TestServeHostileUploads(t *testing.T) {
 	// A huge function, with the neighbour stopped so that the server's
 	// RSS is not the neighbour's garbage: 18 MB of straight-line code
 	// takes wazero's compiler ~1 GiB (1043 MiB resident, measured); the
-	// child stops at its 576 MiB and its memory was never the server's.
+	// child stops at its 576 MiB (more under -race) and its memory was
+	// never the server's.
 	runtime.GC()
 	debug.FreeOSMemory()
 	before := rss(t)
@@ -209,7 +212,7 @@ func TestServeHostileUploads(t *testing.T) {
 	sampler.Wait()
 	msg := status.Convert(err).Message()
 	t.Logf("%-36s %8d bytes -> %v: %.300s", "a huge function", len(huge), code(err), msg)
-	if code(err) != codes.ResourceExhausted || !strings.Contains(msg, `needed more than tenant "heavy"'s 576 MiB (memory_limit_mib 64 + compile_memory_mib 512)`) {
+	if code(err) != codes.ResourceExhausted || !strings.Contains(msg, fmt.Sprintf(`needed more than tenant "heavy"'s %d MiB (memory_limit_mib 64 + compile_memory_mib %d)`, 64+heavyMiB, heavyMiB)) {
 		t.Errorf("a huge function: %v", err)
 	}
 	childRSS := lastChild("a huge function", "heavy")
