@@ -233,6 +233,11 @@ func Inspect(ctx context.Context, opts Options, req Request, wasm []byte) (*Verd
 		killed = "ctx"
 	}
 	if killed != "" {
+		// Back to normal priority first (allowed to root, or within
+		// RLIMIT_NICE; else it stays lowered): the kernel tears a killed
+		// process down in its own context, which a busy machine would
+		// otherwise starve, and the slot is freed only once it is gone.
+		unnice(rep.PID)
 		killGroup(rep.PID)
 		werr = <-done
 	}

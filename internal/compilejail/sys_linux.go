@@ -51,3 +51,6 @@ func renice(n int) {
 		}
 	}
 }
+
+// unnice sets every thread of the child's process group back to nice 0.
+func unnice(pid int) { syscall.Setpriority(syscall.PRIO_PGRP, pid, 0) }

@@ -219,7 +219,11 @@ func TestServeHostileUploads(t *testing.T) {
 	grew := int64(peakRSS.Load()>>20) - int64(before>>20)
 	t.Logf("the huge function: server RSS %d MiB before, peak %d MiB during (%+d MiB); its compile child's peak RSS %d MiB",
 		before>>20, peakRSS.Load()>>20, grew, childRSS)
-	if childRSS < 256 || grew > childRSS/2 {
+	// In-process, the compilation alone would have grown the server by
+	// more than the child's peak; the upload's own bytes (held by the
+	// in-process client and the server, ~150 MiB of RSS, ~400 MiB under
+	// the race detector) are the server's either way.
+	if childRSS < 256 || grew > childRSS {
 		t.Errorf("the server's RSS grew by %d MiB while its compile child reached %d MiB", grew, childRSS)
 	}
 	if kids := compileChildren(t); len(kids) > 0 {
