@@ -249,7 +249,7 @@ func Inspect(ctx context.Context, opts Options, req Request, wasm []byte) (*Verd
 	}
 	switch killed {
 	case LimitWall:
-		return nil, rep, &LimitError{Limit: LimitWall, Value: opts.Timeout.String()}
+		return nil, rep, &LimitError{Limit: LimitWall, Value: opts.Timeout.Round(time.Millisecond).String()}
 	case "ctx":
 		return nil, rep, fmt.Errorf("compile child: %w", ctx.Err())
 	}
