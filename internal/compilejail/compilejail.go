@@ -27,7 +27,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/wasmdest/wasmdest/abi"
@@ -259,7 +258,6 @@ func Inspect(ctx context.Context, opts Options, req Request, wasm []byte) (*Verd
 			return nil, rep, fmt.Errorf("compile child: unreadable reply %.200q: %v", line, err)
 		}
 	}
-	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	said := strings.TrimSpace(stderr.String())
 	switch {
 	case r.Verdict != nil && werr == nil:
@@ -271,7 +269,7 @@ func Inspect(ctx context.Context, opts Options, req Request, wasm []byte) (*Verd
 		return nil, rep, &RefusedError{Msg: r.Refused}
 	case r.Failed != "":
 		return nil, rep, fmt.Errorf("compile child: %s", r.Failed)
-	case ws.Signaled() && (ws.Signal() == syscall.SIGKILL || ws.Signal() == syscall.SIGXCPU) && req.CPU > 0 && rep.CPU >= time.Duration(req.cpuSeconds())*time.Second*8/10:
+	case killedBySignal(cmd.ProcessState) && req.CPU > 0 && rep.CPU >= time.Duration(req.cpuSeconds())*time.Second*8/10:
 		// The kernel's CPU accounting and the rusage reported differ a
 		// little (a child killed at 1 s reported 961 ms).
 		return nil, rep, &LimitError{Limit: LimitCPU, Value: (time.Duration(req.cpuSeconds()) * time.Second).String()}

@@ -54,3 +54,10 @@ func renice(n int) {
 
 // unnice sets every thread of the child's process group back to nice 0.
 func unnice(pid int) { syscall.Setpriority(syscall.PRIO_PGRP, pid, 0) }
+
+// killedBySignal says whether the child ended by SIGKILL or SIGXCPU, as
+// RLIMIT_CPU ends a process.
+func killedBySignal(ps *os.ProcessState) bool {
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && (ws.Signal() == syscall.SIGKILL || ws.Signal() == syscall.SIGXCPU)
+}
