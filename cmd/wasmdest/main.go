@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/wasmdest/wasmdest/internal/compilejail"
 	"github.com/wasmdest/wasmdest/internal/version"
 )
 
@@ -46,6 +47,9 @@ Run 'wasmdest COMMAND -h' for a command's synopsis and flags.
 `
 
 func main() {
+	// Re-run as the child process in which serve compiles a tenant's
+	// upload (internal/compilejail), this does that and exits.
+	compilejail.Main()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

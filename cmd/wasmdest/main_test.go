@@ -19,6 +19,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/internal/arrowio"
+	"github.com/wasmdest/wasmdest/internal/compilejail"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 
@@ -76,6 +77,7 @@ func addBuiltin(t *testing.T, name string) {
 }
 
 func TestMain(m *testing.M) {
+	compilejail.Main() // the child that compiles an upload to serve re-runs this test binary
 	var err error
 	if sharedCache, err = testenv.ProcessCache(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

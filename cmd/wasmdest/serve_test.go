@@ -5,12 +5,18 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/wasmdest/wasmdest/internal/serve"
 	"github.com/wasmdest/wasmdest/internal/testenv"
@@ -130,4 +136,99 @@ func TestServeGuestStoreS3Flags(t *testing.T) {
 		!strings.Contains(errb.String(), "s3://BUCKET/PREFIX --guest-store only") {
 		t.Errorf("S3 flags with a directory store: exit %d: %s", code, errb.String())
 	}
+}
+
+// TestServeCompilesUploadsInAChild runs the built wasmdest binary as a
+// server: an upload is compiled by the same binary re-run as a child
+// (main calls compilejail.Main). A module that is no guest is refused
+// with the child's verdict; one that would compile for a minute is
+// refused at the tenant's compile_timeout, the child killed, and the
+// server has no child left afterwards.
+func TestServeCompilesUploadsInAChild(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "wasmdest")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tenants.toml")
+	tok, sha := serve.NewToken()
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[[tenant]]\nname = \"acme\"\ntoken_sha256 = %q\nmay_deploy = true\ncompile_timeout = \"3s\"\n"+
+		"[[tenant.destination]]\nname = \"d\"\nregistry = \"deployed\"\npath = \"w\"\n", sha)), 0o644)
+	srv := exec.Command(bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0", "--http", "", "--log-level", "info",
+		"--cache-dir", testenv.CacheDir(t), "--guest-store", filepath.Join(dir, "store"))
+	logs := &syncBuffer{}
+	srv.Stdout, srv.Stderr = logs, logs
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Process.Signal(syscall.SIGTERM)
+		srv.Wait()
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	addr := regexp.MustCompile(`serving: flight=(\S+)`)
+	deadline := time.Now().Add(2 * time.Minute)
+	for addr.FindStringSubmatch(logs.String()) == nil && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	m := addr.FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("the server did not start:\n%s", logs.String())
+	}
+	c, err := serve.Dial(m[1], tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A module of one function () -> () with body code, and no exports.
+	module := func(code []byte) []byte {
+		body := append(append([]byte{0}, code...), 0x0b)
+		size := func(n int) []byte { // LEB128
+			var b []byte
+			for ; n >= 0x80; n >>= 7 {
+				b = append(b, byte(n)|0x80)
+			}
+			return append(b, byte(n))
+		}
+		code10 := append(append([]byte{1}, size(len(body))...), body...)
+		out := []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x02\x01\x00\x0a")
+		return append(append(out, size(len(code10))...), code10...)
+	}
+	ctx := context.Background()
+	_, err = c.Deploy(ctx, "w", module(nil))
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "does not export") {
+		t.Errorf("a module without the guest exports: %v", err)
+	}
+	// 50000 nested empty blocks: ~52 s of wazero's compiler.
+	nested := append(bytes.Repeat([]byte{0x02, 0x40}, 50000), bytes.Repeat([]byte{0x0b}, 50000)...)
+	_, err = c.Deploy(ctx, "w", module(nested))
+	if status.Code(err) != codes.DeadlineExceeded || !strings.Contains(err.Error(), "compile_timeout of 3s") || !strings.Contains(err.Error(), "was killed") {
+		t.Errorf("a module that compiles for a minute: %v", err)
+	}
+	if kids := childrenOf(srv.Process.Pid); len(kids) > 0 {
+		t.Errorf("the server has children left: %v", kids)
+	}
+	if n := strings.Count(logs.String(), "upload compiled in a child process"); n != 2 {
+		t.Errorf("%d uploads compiled in a child process, want 2", n)
+	}
+}
+
+// childrenOf lists the pids of pid's children.
+func childrenOf(pid int) []string {
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []string
+	for _, p := range procs {
+		st, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(st, ')')
+		if f := strings.Fields(string(st[i+1:])); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, filepath.Base(filepath.Dir(p))+" "+f[0])
+		}
+	}
+	return out
 }

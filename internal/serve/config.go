@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	httpcap "github.com/wasmdest/wasmdest/host/capability/http"
+	"github.com/wasmdest/wasmdest/internal/compilejail"
 	"github.com/wasmdest/wasmdest/internal/config"
 	"github.com/wasmdest/wasmdest/internal/gueststore"
 )
@@ -30,6 +31,9 @@ const (
 	DefaultMaxGuests      = 16
 	DefaultMaxGuestBytes  = 1 << 30
 	DefaultCompileTimeout = 60 * time.Second
+	// DefaultCompileMemoryMiB is the memory an upload's compiler may use
+	// beyond the guest's own (compilejail.DefaultCompilerMiB).
+	DefaultCompileMemoryMiB = compilejail.DefaultCompilerMiB
 )
 
 // checkMemoryLimit checks a memory limit in MiB.
@@ -99,6 +103,10 @@ type TenantConfig struct {
 	// CompileTimeout bounds compiling and initializing one uploaded module
 	// (and loading a deployed guest at begin).
 	CompileTimeout duration `toml:"compile_timeout"`
+	// CompileMemoryMiB bounds the memory of the child process that compiles
+	// and initializes an upload, beyond the guest's own memory_limit_mib
+	// (its RLIMIT_DATA is the sum).
+	CompileMemoryMiB int `toml:"compile_memory_mib"`
 
 	Destinations []config.Destination `toml:"-"`
 	// hash is the decoded TokenSHA256.
@@ -260,6 +268,12 @@ func (t *TenantConfig) check(dir string) error {
 	}
 	if t.CompileTimeout.Duration == 0 {
 		t.CompileTimeout.Duration = DefaultCompileTimeout
+	}
+	if t.CompileMemoryMiB == 0 {
+		t.CompileMemoryMiB = DefaultCompileMemoryMiB
+	}
+	if t.CompileMemoryMiB < compilejail.MinCompilerMiB {
+		return fmt.Errorf("compile_memory_mib %d is under %d: the process compiling an upload needs that much before it reads the module", t.CompileMemoryMiB, compilejail.MinCompilerMiB)
 	}
 	if t.MayDeploy {
 		// The tenant's name is a path element (a directory, an S3 key) of the

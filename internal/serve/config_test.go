@@ -29,3 +29,21 @@ func TestParseConfigRefusesDeployingTenantsTheStoreCannotName(t *testing.T) {
 		t.Errorf("tenant acme-1 with may_deploy: %v", err)
 	}
 }
+
+// TestParseConfigCompileMemory: compile_memory_mib defaults to
+// compilejail's, and one under the minimum a compile child needs is an
+// error naming the file, the tenant and the key.
+func TestParseConfigCompileMemory(t *testing.T) {
+	tenant := func(extra string) []byte {
+		return []byte("[[tenant]]\nname = \"acme\"\ntoken_sha256 = \"" + serve.HashToken("tok") + "\"\nmay_deploy = true\n" + extra +
+			"[[tenant.destination]]\nname = \"d\"\nregistry = \"deployed\"\npath = \"w\"\n")
+	}
+	c, err := serve.ParseConfig("tenants.toml", tenant(""))
+	if err != nil || c.Tenants[0].CompileMemoryMiB != serve.DefaultCompileMemoryMiB {
+		t.Errorf("default: %+v, %v", c, err)
+	}
+	_, err = serve.ParseConfig("tenants.toml", tenant("compile_memory_mib = 64\n"))
+	if err == nil || !strings.Contains(err.Error(), "tenants.toml") || !strings.Contains(err.Error(), "acme") || !strings.Contains(err.Error(), "compile_memory_mib 64 is under 128") {
+		t.Errorf("compile_memory_mib = 64: %v", err)
+	}
+}

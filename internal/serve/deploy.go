@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/host"
+	"github.com/wasmdest/wasmdest/internal/compilejail"
 	"github.com/wasmdest/wasmdest/internal/gueststore"
 )
 
@@ -27,13 +27,15 @@ import (
 // that the next begin does not load it again).
 type deployState struct {
 	store *gueststore.Store
-	// compiling bounds uploads being compiled: one per tenant (a module
-	// whose compilation outlives compile_timeout keeps its tenant's slot
-	// until it ends, wazero cannot stop it) and GOMAXPROCS/2 in all.
+	// compiling bounds uploads being compiled (each in a child process,
+	// killed at its compile_timeout): one per tenant and GOMAXPROCS/2 in all.
 	compiling chan struct{}
-	mu        sync.Mutex
-	busy      map[string]bool         // tenants with an upload compiling
-	holds     map[string]*sharedGuest // "tenant/name" -> current guest
+	// cacheDir is the compilation cache directory the compile children
+	// share with the server ("" for none).
+	cacheDir string
+	mu       sync.Mutex
+	busy     map[string]bool         // tenants with an upload compiling
+	holds    map[string]*sharedGuest // "tenant/name" -> current guest
 }
 
 func (d *deployState) init(loc string, s3 gueststore.S3Options) error {
@@ -193,10 +195,13 @@ func (s *Server) deployable(t *tenant) (*gueststore.Store, error) {
 	return s.deploys.store, nil
 }
 
-// validate compiles and initializes an upload under the tenant's memory
-// cap on an interruptible runtime, within its compile_timeout, and checks
-// it as every guest is checked (host.Runtime.Load: exports, imports, ABI
-// version, manifest) and its capabilities against the tenant's grant.
+// validate compiles and initializes an upload in a child process under
+// the tenant's limits (internal/compilejail: its memory_limit_mib +
+// compile_memory_mib of memory, its compile_timeout of wall and CPU time),
+// where it is checked as every guest is checked (host.Runtime.Load:
+// exports, imports, ABI version, manifest); then its capabilities against
+// the tenant's grant. The child compiles into the shared compilation cache,
+// so that loading the guest at a begin is a cache hit.
 func (s *Server) validate(ctx context.Context, t *tenant, name, hash string, wasm []byte) (*GuestInfo, error) {
 	d := &s.deploys
 	d.mu.Lock()
@@ -206,75 +211,57 @@ func (s *Server) validate(ctx context.Context, t *tenant, name, hash string, was
 	}
 	d.busy[t.cfg.Name] = true
 	d.mu.Unlock()
-	free := func() {
+	defer func() {
 		d.mu.Lock()
 		delete(d.busy, t.cfg.Name)
 		d.mu.Unlock()
-	}
+	}()
 	timeout := t.cfg.CompileTimeout.Duration
-	cctx, cancel := context.WithTimeout(ctx, timeout)
+	deadline := time.Now().Add(timeout)
+	wait := time.NewTimer(timeout)
 	select {
 	case d.compiling <- struct{}{}:
-	case <-cctx.Done():
-		cancel()
-		free()
+		wait.Stop()
+	case <-wait.C:
 		return nil, status.Errorf(codes.ResourceExhausted, "deploy %q: no compile slot free within compile_timeout %s", name, timeout)
+	case <-ctx.Done():
+		wait.Stop()
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
-	grp, err := s.group(ctx, groupKey{memoryMiB: t.memoryMiB(s), interruptible: true})
-	if err != nil {
-		cancel()
-		<-d.compiling
-		free()
+	// The child is gone when Inspect returns, whatever happened: the slot
+	// is free at once.
+	defer func() { <-d.compiling }()
+	req := compilejail.Request{Source: "upload " + name, GuestMemoryMiB: t.memoryMiB(s), CompilerMiB: t.cfg.CompileMemoryMiB,
+		CPU: timeout, CacheDir: d.cacheDir, Nice: compileNice}
+	v, rep, err := compilejail.Inspect(ctx, compilejail.Options{Executable: s.opts.CompileExecutable, Timeout: time.Until(deadline)}, req, wasm)
+	s.log.Info("upload compiled in a child process", "tenant", t.cfg.Name, "guest", name, "pid", rep.PID,
+		"max_rss_mib", rep.MaxRSS>>20, "cpu", rep.CPU.Round(time.Millisecond), "wall", rep.Wall.Round(time.Millisecond), "error", err)
+	var limit *compilejail.LimitError
+	var refused *compilejail.RefusedError
+	switch {
+	case errors.As(err, &limit) && limit.Limit == compilejail.LimitMemory:
+		return nil, status.Errorf(codes.ResourceExhausted, "deploy %q: compiling and initializing the module needed more than tenant %q's %d MiB (memory_limit_mib %d + compile_memory_mib %d): %v: refused",
+			name, t.cfg.Name, req.GuestMemoryMiB+req.CompilerMiB, req.GuestMemoryMiB, req.CompilerMiB, err)
+	case errors.As(err, &limit):
+		return nil, status.Errorf(codes.DeadlineExceeded, "deploy %q: compiling and initializing the module took over tenant %q's compile_timeout of %s (%v; the child process compiling it was killed): refused",
+			name, t.cfg.Name, timeout, err)
+	case errors.As(err, &refused):
+		return nil, status.Errorf(codes.InvalidArgument, "deploy %q: refused: %v", name, err)
+	case ctx.Err() != nil:
+		return nil, status.FromContextError(ctx.Err()).Err()
+	case err != nil:
 		return nil, status.Errorf(codes.Internal, "deploy %q: %v", name, err)
 	}
-	type loaded struct {
-		g   *host.Guest
-		err error
-	}
-	done := make(chan loaded, 1)
-	start := time.Now()
-	go func() {
-		// wazero does not stop a compilation when ctx ends; _initialize and
-		// the manifest call, on this interruptible runtime, it does.
-		g, err := grp.rt.Load(cctx, "upload "+name, wasm)
-		if took := time.Since(start); took > timeout {
-			s.log.Warn("an upload's compilation ran past its compile_timeout", "tenant", t.cfg.Name, "guest", name, "took", took)
-		}
-		<-d.compiling
-		free()
-		done <- loaded{g, err}
-	}()
-	var l loaded
-	select {
-	case l = <-done:
-		cancel()
-	case <-cctx.Done():
-		cancel()
-		select {
-		case l = <-done:
-		default:
-			go func() {
-				if l := <-done; l.g != nil {
-					l.g.Close(context.Background())
-				}
-			}()
-			return nil, status.Errorf(codes.DeadlineExceeded, "deploy %q: compiling and initializing the module took over tenant %q's compile_timeout of %s: refused", name, t.cfg.Name, timeout)
-		}
-	}
-	if l.err != nil {
-		code := codes.InvalidArgument
-		if errors.Is(l.err, context.DeadlineExceeded) || errors.Is(cctx.Err(), context.DeadlineExceeded) {
-			code = codes.DeadlineExceeded
-		}
-		return nil, status.Errorf(code, "deploy %q: refused: %v", name, l.err)
-	}
-	defer l.g.Close(context.Background())
-	info := guestInfo(t, hash, l.g)
-	if err := t.cfg.checkGrants(l.g); err != nil {
+	info := verdictInfo(t, hash, v)
+	if err := t.cfg.checkCapabilities(v.Name, v.Manifest.Capabilities); err != nil {
 		return nil, status.Errorf(codes.PermissionDenied, "deploy %q: refused: %v (grant in the tenants file)", name, err)
 	}
 	return info, nil
 }
+
+// compileNice lowers the priority of the child compiling an upload: the
+// server's streams come first.
+const compileNice = 10
 
 // memoryMiB is the memory cap of each of the tenant's guest instances.
 func (t *tenant) memoryMiB(s *Server) int {
@@ -284,12 +271,12 @@ func (t *tenant) memoryMiB(s *Server) int {
 	return s.opts.MemoryLimitMiB
 }
 
-// guestInfo is inspect's verdict on a loaded guest for tenant t.
-func guestInfo(t *tenant, hash string, g *host.Guest) *GuestInfo {
-	m := g.Manifest()
-	info := &GuestInfo{Hash: hash, Name: g.Name(), Version: m.Version, ABIVersion: g.ABIVersion().String(), HostABIVersion: abi.CurrentVersion.String(),
-		Size: int64(g.Size()), Imports: g.Imports(), Asked: m.Capabilities, Manifest: m}
-	for _, c := range m.Capabilities {
+// verdictInfo is the GuestInfo of the compile child's verdict v on a
+// module, for tenant t.
+func verdictInfo(t *tenant, hash string, v *compilejail.Verdict) *GuestInfo {
+	info := &GuestInfo{Hash: hash, Name: v.Name, Version: v.Version, ABIVersion: v.ABIVersion, HostABIVersion: abi.CurrentVersion.String(),
+		Size: int64(v.Size), Imports: v.Imports, Asked: v.Manifest.Capabilities, Manifest: v.Manifest}
+	for _, c := range v.Manifest.Capabilities {
 		if t.cfg.granted(c) {
 			info.Granted = append(info.Granted, c)
 		}

@@ -113,6 +113,7 @@ func (l *live) start(opts serve.Options) *live {
 	}
 	opts.ConfigPath = l.config
 	opts.Cache = testenv.Cache(t)
+	opts.CacheDir = testenv.CacheDir(t) // Cache's directory, for the compile child
 	opts.LogOutput = l.logs
 	if opts.LogLevel == hclog.NoLevel {
 		opts.LogLevel = hclog.Info

@@ -9,11 +9,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wasmdest/wasmdest/internal/compilejail"
 	"github.com/wasmdest/wasmdest/internal/serve"
 	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.RunMain(m)) }
+func TestMain(m *testing.M) {
+	compilejail.Main() // the child that compiles an upload re-runs this test binary
+	os.Exit(testenv.RunMain(m))
+}
 
 // tenantDatabase makes a database owned by a login role of its own, which
 // only that role may connect to, and returns the role's connection string.

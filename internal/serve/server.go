@@ -47,8 +47,14 @@ type Options struct {
 	CacheDir string
 	// Cache, if set, is a compilation cache shared with the caller (tests
 	// share one per process) instead of one opened on CacheDir; the server
-	// does not close it.
+	// does not close it. CacheDir should then name the directory it was
+	// opened on: the child process that compiles an upload compiles into
+	// that directory, so that the server's own load of it is a cache hit.
 	Cache wazero.CompilationCache
+	// CompileExecutable is the program run as the child process that
+	// compiles and inspects an upload (internal/compilejail); it must call
+	// compilejail.Main first thing. "" means this executable.
+	CompileExecutable string
 	// GuestDirs are searched for builtin guests.
 	GuestDirs []string
 	// Log receives the server's logs; LogOutput and LogLevel make each
@@ -159,6 +165,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.metrics = newMetrics(s)
 	if err := s.deploys.init(opts.GuestStore, opts.GuestStoreS3); err != nil {
 		return nil, err
+	}
+	switch dir := opts.CacheDir; dir {
+	case "off":
+	case "":
+		s.deploys.cacheDir, _ = host.DefaultCacheDir() // none: the child compiles without
+	default:
+		s.deploys.cacheDir = dir
 	}
 	switch dir := opts.CacheDir; {
 	case opts.Cache != nil:

@@ -139,9 +139,14 @@ func (s *Server) newTenant(ctx context.Context, c TenantConfig, fp string) (*ten
 
 // checkGrants refuses a guest that asks for a capability the tenant is not granted.
 func (c *TenantConfig) checkGrants(g *host.Guest) error {
-	for _, cap := range g.Manifest().Capabilities {
+	return c.checkCapabilities(g.Name(), g.Manifest().Capabilities)
+}
+
+// checkCapabilities refuses a guest asking for a capability the tenant is not granted.
+func (c *TenantConfig) checkCapabilities(guest string, caps []abi.Capability) error {
+	for _, cap := range caps {
 		if !c.granted(cap) {
-			return fmt.Errorf("guest %s asks for capability %q, which tenant %q is not granted", g.Name(), cap, c.Name)
+			return fmt.Errorf("guest %s asks for capability %q, which tenant %q is not granted", guest, cap, c.Name)
 		}
 	}
 	return nil

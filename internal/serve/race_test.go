@@ -1,0 +1,7 @@
+//go:build race
+
+package serve_test
+
+// raceMiB is what the race detector adds to a compile child's need of
+// RLIMIT_DATA (this test binary is the child; internal/compilejail).
+const raceMiB = 384
