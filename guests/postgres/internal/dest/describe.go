@@ -9,7 +9,7 @@ import (
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/abi/arrowtypes"
 	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
-	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
+	"github.com/wasmdest/wasmdest/internal/pgbinary"
 )
 
 // columns maps the fields of schema to their stored columns, with the

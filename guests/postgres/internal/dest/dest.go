@@ -13,7 +13,7 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
-	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
+	"github.com/wasmdest/wasmdest/internal/pgbinary"
 )
 
 // DB is the postgres capability as the guest sees it (abi/ABI.md section 3):

@@ -8,7 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/wasmdest/wasmdest/guests/postgres/internal/pgwire"
-	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
+	"github.com/wasmdest/wasmdest/internal/pgbinary"
 )
 
 // readPageBlocks is how many heap blocks (8 KiB each by default) Read

@@ -1,6 +1,6 @@
 // Package pgwire is the SQL of the PostgreSQL guest: identifiers, DDL, the
 // COPY and upsert statements. How values are stored and encoded is package
-// pgbinary's (host/capability/postgres/pgbinary), shared with the host,
+// pgbinary's (internal/pgbinary), shared with the host,
 // which encodes the guest's batches natively. It has no host dependencies,
 // so it builds and is tested natively as well as for GOOS=wasip1.
 package pgwire
@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
+	"github.com/wasmdest/wasmdest/internal/pgbinary"
 )
 
 // Column is one column of a table the guest writes: its name in the Arrow

@@ -6,7 +6,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"github.com/wasmdest/wasmdest/host/capability/postgres/pgbinary"
+	"github.com/wasmdest/wasmdest/internal/pgbinary"
 )
 
 func TestUpsertStatement(t *testing.T) {
