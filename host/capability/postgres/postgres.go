@@ -492,6 +492,20 @@ func pgBegin(ctx context.Context, c *host.Call, stack []uint64) {
 }
 
 // tx returns the open transaction with handle h.
+// endedCopy ends the session's COPY cp after err stopped sending to it and
+// returns the error to report: the COPY's own (the server refused a value,
+// the connection broke) where it has one, else err.
+func (ps *session) endedCopy(cp *pgCopy, err error) error {
+	ps.copy = nil
+	if _, cerr := cp.finish(); cerr != nil {
+		return cerr
+	}
+	if errors.Is(err, errStopped) {
+		return errors.New("the COPY has ended")
+	}
+	return err
+}
+
 func (ps *session) tx(h int64) (pgx.Tx, error) {
 	tx, ok := ps.txs[h]
 	if !ok {
@@ -636,13 +650,7 @@ func pgCopyFrom(ctx context.Context, c *host.Call, stack []uint64) {
 		// The COPY ended under the encoder (the server refused a value,
 		// the connection broke) or the call was stopped: report the
 		// COPY's own error, as pg_copy_data does.
-		ps.copy = nil
-		if _, cerr := cp.finish(); cerr != nil {
-			err = cerr
-		} else if errors.Is(err, errStopped) {
-			err = errors.New("the COPY has ended")
-		}
-		fail(ctx, c, stack, fn, err)
+		fail(ctx, c, stack, fn, ps.endedCopy(cp, err))
 		return
 	}
 	b, _ := json.Marshal(abi.PgCopyBatchResult{Rows: batch.Rows(), DuplicateKeys: batch.Duplicates()})
@@ -738,13 +746,7 @@ func pgCopyData(ctx context.Context, c *host.Call, stack []uint64) {
 		// The COPY ended, or the call was stopped, which pgconn sees too
 		// (it cancels the COPY on the same context): report the COPY's
 		// error.
-		ps.copy = nil
-		if _, cerr := cp.finish(); cerr != nil {
-			err = cerr
-		} else if errors.Is(err, errStopped) {
-			err = errors.New("the COPY has ended")
-		}
-		fail(ctx, c, stack, fn, err)
+		fail(ctx, c, stack, fn, ps.endedCopy(cp, err))
 		return
 	}
 	c.ReturnValue(stack, 0)
