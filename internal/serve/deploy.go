@@ -36,10 +36,30 @@ type deployState struct {
 	mu       sync.Mutex
 	busy     map[string]bool         // tenants with an upload compiling
 	holds    map[string]*sharedGuest // "tenant/name" -> current guest
+	// verdicts keeps the compile child's verdict on each module that
+	// passed, by content hash and the limits it passed under: the verdict
+	// on the same bytes under the same limits never changes, so describe
+	// (or a deploy of the same bytes again) starts no child.
+	verdicts map[verdictKey]*compilejail.Verdict
 }
+
+// verdictKey names a compile child's verdict: the module's content hash
+// and the request's limits (a module that initialized within one memory
+// cap or CPU budget may not within a smaller one).
+type verdictKey struct {
+	hash                  string
+	guestMiB, compilerMiB int
+	cpu                   time.Duration
+}
+
+// maxVerdicts bounds the verdict cache; past it, it starts over (a
+// verdict is a few hundred bytes; this is only against unbounded growth
+// on a server that sees many distinct uploads).
+const maxVerdicts = 4096
 
 func (d *deployState) init(loc string, s3 gueststore.S3Options) error {
 	d.busy, d.holds = map[string]bool{}, map[string]*sharedGuest{}
+	d.verdicts = map[verdictKey]*compilejail.Verdict{}
 	d.compiling = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	if loc == "" {
 		return nil
@@ -204,7 +224,15 @@ func (s *Server) deployable(t *tenant) (*gueststore.Store, error) {
 // so that loading the guest at a begin is a cache hit.
 func (s *Server) validate(ctx context.Context, t *tenant, name, hash string, wasm []byte) (*GuestInfo, error) {
 	d := &s.deploys
+	timeout := t.cfg.CompileTimeout.Duration
+	req := compilejail.Request{Source: "upload " + name, GuestMemoryMiB: t.memoryMiB(s), CompilerMiB: t.cfg.CompileMemoryMiB,
+		CPU: timeout, CacheDir: d.cacheDir, Nice: compileNice}
+	key := verdictKey{hash: hash, guestMiB: req.GuestMemoryMiB, compilerMiB: req.CompilerMiB, cpu: req.CPU}
 	d.mu.Lock()
+	if v := d.verdicts[key]; v != nil {
+		d.mu.Unlock()
+		return s.grantVerdict(t, name, hash, v)
+	}
 	if d.busy[t.cfg.Name] {
 		d.mu.Unlock()
 		return nil, status.Errorf(codes.ResourceExhausted, "deploy %q: another upload of tenant %q is still compiling; try again when it ends", name, t.cfg.Name)
@@ -216,7 +244,6 @@ func (s *Server) validate(ctx context.Context, t *tenant, name, hash string, was
 		delete(d.busy, t.cfg.Name)
 		d.mu.Unlock()
 	}()
-	timeout := t.cfg.CompileTimeout.Duration
 	deadline := time.Now().Add(timeout)
 	wait := time.NewTimer(timeout)
 	select {
@@ -231,8 +258,6 @@ func (s *Server) validate(ctx context.Context, t *tenant, name, hash string, was
 	// The child is gone when Inspect returns, whatever happened: the slot
 	// is free at once.
 	defer func() { <-d.compiling }()
-	req := compilejail.Request{Source: "upload " + name, GuestMemoryMiB: t.memoryMiB(s), CompilerMiB: t.cfg.CompileMemoryMiB,
-		CPU: timeout, CacheDir: d.cacheDir, Nice: compileNice}
 	v, rep, err := compilejail.Inspect(ctx, compilejail.Options{Executable: s.opts.CompileExecutable, Timeout: time.Until(deadline)}, req, wasm)
 	s.log.Info("upload compiled in a child process", "tenant", t.cfg.Name, "guest", name, "pid", rep.PID,
 		"max_rss_mib", rep.MaxRSS>>20, "cpu", rep.CPU.Round(time.Millisecond), "wall", rep.Wall.Round(time.Millisecond), "error", err)
@@ -252,6 +277,19 @@ func (s *Server) validate(ctx context.Context, t *tenant, name, hash string, was
 	case err != nil:
 		return nil, status.Errorf(codes.Internal, "deploy %q: %v", name, err)
 	}
+	d.mu.Lock()
+	if len(d.verdicts) >= maxVerdicts {
+		clear(d.verdicts)
+	}
+	d.verdicts[key] = v
+	d.mu.Unlock()
+	return s.grantVerdict(t, name, hash, v)
+}
+
+// grantVerdict is the GuestInfo of the verdict v on an upload for tenant
+// t, or the error refusing it if it asks for capabilities t may never be
+// granted.
+func (s *Server) grantVerdict(t *tenant, name, hash string, v *compilejail.Verdict) (*GuestInfo, error) {
 	info := verdictInfo(t, hash, v)
 	if err := t.cfg.checkCapabilities(v.Name, v.Manifest.Capabilities); err != nil {
 		return nil, status.Errorf(codes.PermissionDenied, "deploy %q: refused: %v (grant in the tenants file)", name, err)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -139,9 +140,21 @@ func TestServeDeployHotSwap(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].Name != "w" || list[0].Hash != h1 || list[0].Previous != h2 || list[0].Size != int64(len(v1)) {
 		t.Fatalf("list: %+v, %v", list, err)
 	}
+	// Describe: the verdict on v1 was kept when it was deployed; neither
+	// describe starts a compile child (each child logs a line), and both
+	// say the same.
+	childLog := "upload compiled in a child process"
+	children := strings.Count(l.logs.String(), childLog)
 	desc, err := c.DescribeGuest(ctx, "w")
 	if err != nil || desc.Hash != h1 || desc.Guest.Name != "misbehave" || desc.Guest.HostABIVersion == "" {
 		t.Fatalf("describe: %+v, %v", desc, err)
+	}
+	again, err := c.DescribeGuest(ctx, "w")
+	if err != nil || !reflect.DeepEqual(again, desc) {
+		t.Fatalf("describe again: %+v, %v; the first said %+v", again, err, desc)
+	}
+	if n := strings.Count(l.logs.String(), childLog) - children; n != 0 {
+		t.Errorf("describing a deployed guest twice started %d compile children, want 0 (the verdict on its hash is kept)", n)
 	}
 	// Another tenant sees none of it.
 	globex := tenantSpec{name: "globex", extra: "may_deploy = true\n", dests: deployedDest("d", "w")}
@@ -165,6 +178,18 @@ func TestServeDeployHotSwap(t *testing.T) {
 	}
 	if err := c2.Abort(ctx, s4.Sync); err != nil {
 		t.Fatal(err)
+	}
+	// The new server keeps verdicts of its own: its first describe starts
+	// a compile child, the second does not.
+	for i, want := range []int{1, 0} {
+		before := strings.Count(l2.logs.String(), childLog)
+		d, err := c2.DescribeGuest(ctx, "w")
+		if err != nil || !reflect.DeepEqual(d.Guest, desc.Guest) {
+			t.Fatalf("describe %d after a restart: %+v, %v; before it: %+v", i+1, d, err, desc)
+		}
+		if n := strings.Count(l2.logs.String(), childLog) - before; n != want {
+			t.Errorf("describe %d after a restart started %d compile children, want %d", i+1, n, want)
+		}
 	}
 	if err := c2.DeleteGuest(ctx, "w"); err != nil {
 		t.Fatal(err)
