@@ -25,7 +25,7 @@ import (
 func TestServeHostileGuests(t *testing.T) {
 	mb := misbehave(t)
 	const untrusted = "call_timeout = \"2s\"\nmemory_limit_mib = 64\n"
-	l := startServer(t, serve.Options{GuestLogLinesPerSecond: 50}, tenantSpec{name: "good", dests: fileDest(t, "files")})
+	l := startServer(t, serve.Options{GuestLogLinesPerSecond: 50, GuestStore: t.TempDir()}, tenantSpec{name: "good", dests: fileDest(t, "files")})
 	goodFile := filepath.Join(l.dir, "tenants", "good", "secret.txt")
 	tenants := []tenantSpec{
 		{name: "good", dests: fileDest(t, "files")},
@@ -39,6 +39,10 @@ func TestServeHostileGuests(t *testing.T) {
 			goodFile, goodFile, l.addr))},
 		{name: "nocap", extra: untrusted, dests: guestDest("d", pgnocap(t), "append", `{}`)},
 		{name: "pgwant", extra: untrusted, dests: guestDest("d", pgprobe(t), "append", `{}`)},
+		// A guest the tenant deployed itself, its manifest valid, that
+		// allocates to its memory cap (and past it) on every write.
+		{name: "hog", extra: untrusted + "may_deploy = true\n", dests: "[[tenant.destination]]\nname = \"d\"\nregistry = \"deployed\"\npath = \"hog\"\nwrite_mode = \"append\"\n" +
+			"[tenant.destination.spec]\nhold_mib = 64\n"},
 	}
 	// Started with one tenant, the others come with a reload.
 	l.writeConfig(tenants...)
@@ -48,6 +52,13 @@ func TestServeHostileGuests(t *testing.T) {
 	}
 	os.MkdirAll(filepath.Dir(goodFile), 0o755)
 	os.WriteFile(goodFile, []byte("secret"), 0o644)
+	mbWasm, err := os.ReadFile(mb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := l.client("hog").Deploy(ctx, "hog", mbWasm); err != nil || res.Guest.Name != "misbehave" {
+		t.Fatalf("deploy the hog: %+v, %v", res, err)
+	}
 
 	// The well-behaved tenant streams all along.
 	good := l.client("good")
@@ -132,6 +143,19 @@ func TestServeHostileGuests(t *testing.T) {
 			}
 		})
 	}
+	// The deployed hog: each of its syncs fails at its first write (the
+	// write allocates its 64 MiB cap), naming the limit; nothing written.
+	wg.Go(func() {
+		for i := range 2 {
+			err, rows := put("hog")
+			if code(err) != codes.ResourceExhausted || !strings.Contains(status.Convert(err).Message(), "(memory limit 64 MiB) (the guest ran out of the tenant's memory_limit_mib") {
+				t.Errorf("hog, sync %d: got %v, want ResourceExhausted naming its memory limit of 64 MiB", i+1, err)
+			}
+			if rows != 0 {
+				t.Errorf("hog, sync %d: summary says %d rows written, want 0", i+1, rows)
+			}
+		}
+	})
 	wg.Wait()
 
 	// Log flood: the write succeeds; the host's log got a bounded share.
@@ -178,7 +202,7 @@ func TestServeHostileGuests(t *testing.T) {
 	t.Logf("good tenant: %d puts, %d rows beside the hostile ones", goodPuts, goodRows)
 	m := l.metrics()
 	for _, want := range []string{`kind="timeout",tenant="spin"`, `kind="oom",tenant="oom"`, `kind="panic",tenant="panic"`, `kind="trap",tenant="exit"`,
-		`wasmdest_serve_guest_log_lines_dropped_total{tenant="flood"}`} {
+		`kind="oom",tenant="hog"`, `wasmdest_serve_guest_log_lines_dropped_total{tenant="flood"}`} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -122,6 +122,9 @@ func TestServeHostileUploads(t *testing.T) {
 		{"another ABI", "evil", abiv2, codes.InvalidArgument, "ABI"},
 		{"ungranted capability", "evil", pgwant, codes.PermissionDenied, `capability "postgres", which tenant "evil" is not granted`},
 		{"traps in _initialize", "evil", guestModule{version: v, initialize: []byte{opUnreachable}}.bytes(), codes.InvalidArgument, "unreachable"},
+		// A module of this size has no valid manifest: refused here. A
+		// deployed guest that passes and then allocates to its cap on
+		// every write is the "hog" of TestServeHostileGuests.
 		{"allocates to its cap on every call", "evil", guestModule{version: v, call: []byte{opI32Const, 0xff, 0x07, opMemoryGrow, 0, opDrop, opI32Const, 0}}.bytes(), codes.InvalidArgument, "manifest"},
 		{"4 GiB memory", "evil", guestModule{version: v, memMin: 65536}.bytes(), codes.InvalidArgument, "over limit"},
 		{"10M-element table", "evil", guestModule{version: v, tableMin: 10_000_000}.bytes(), codes.InvalidArgument, "table of 10000000 elements"},
