@@ -28,7 +28,8 @@ func deployedDest(dest, guest string) string {
 
 // TestServeDeployHotSwap: a tenant deploys a guest over Flight, syncs
 // through it, deploys v2 while a sync runs (it completes on v1, its
-// summary says so), the next sync runs v2; rollback makes v1 current again
+// summary says so) and is unloaded once that sync ends, the next sync runs
+// v2; rollback makes v1 current again
 // in one action; the store survives a restart; delete ends it.
 func TestServeDeployHotSwap(t *testing.T) {
 	v1, err := os.ReadFile(misbehave(t))
@@ -95,6 +96,11 @@ func TestServeDeployHotSwap(t *testing.T) {
 	if s2.GuestHash != h2 {
 		t.Errorf("sync begun after deploying v2 runs %s, want %s", s2.GuestHash, h2)
 	}
+	// v1 is no longer held for new begins, but sync 1 still runs on it.
+	unloadedV1 := "guest unloaded: guest=misbehave hash=" + h1
+	if strings.Contains(l.logs.String(), unloadedV1) {
+		t.Errorf("v1 was unloaded while sync 1 still runs on it")
+	}
 	for _, r := range recs[10:] {
 		if err := put.Write(r); err != nil {
 			t.Fatal(err)
@@ -110,6 +116,14 @@ func TestServeDeployHotSwap(t *testing.T) {
 	}
 	if sum1.GuestHash != h1 || len(sum1.Tables) != 1 || sum1.Tables[0].Rows != 600 {
 		t.Errorf("sync 1's summary: %+v, want 600 rows by v1 %s", sum1, h1)
+	}
+	// Its last sync ended: v1's instances and its compiled module are
+	// closed (none of its instances is there to be reused).
+	if n := strings.Count(l.logs.String(), unloadedV1); n != 1 {
+		t.Errorf("v1 unloaded %d times once sync 1 ended, want once", n)
+	}
+	if m := l.metrics(); strings.Contains(m, `wasmdest_serve_guest_instances{guest="misbehave",tenant="acme"}`) {
+		t.Errorf("v1 has live instances after its last sync ended:\n%s", m)
 	}
 	recs2 := batches(0, 1, 10)
 	defer release(recs2)

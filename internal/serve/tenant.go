@@ -354,8 +354,8 @@ func (s *Server) acquireGuest(ctx context.Context, grp *group, sum [sha256.Size]
 	return sg, nil
 }
 
-// releaseGuest gives back one reference; the guest is closed after the
-// last. s.mu must not be held.
+// releaseGuest gives back one reference; the guest is closed (and logged:
+// "guest unloaded") after the last. s.mu must not be held.
 func (s *Server) releaseGuest(sg *sharedGuest) {
 	s.mu.Lock()
 	sg.refs--
@@ -365,7 +365,8 @@ func (s *Server) releaseGuest(sg *sharedGuest) {
 	}
 	s.mu.Unlock()
 	if last {
-		sg.g.Close(context.Background())
+		err := sg.g.Close(context.Background())
+		s.log.Info("guest unloaded", "guest", sg.g.Name(), "hash", sg.hash(), "error", err)
 	}
 }
 
