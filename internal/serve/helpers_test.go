@@ -114,6 +114,9 @@ func (l *live) start(opts serve.Options) *live {
 	opts.ConfigPath = l.config
 	opts.Cache = testenv.Cache(t)
 	opts.CacheDir = testenv.CacheDir(t) // Cache's directory, for the compile child
+	if opts.CompileExecutable == "" {
+		opts.CompileExecutable = compileExecutable(t)
+	}
 	opts.LogOutput = l.logs
 	if opts.LogLevel == hclog.NoLevel {
 		opts.LogLevel = hclog.Info

@@ -2,6 +2,11 @@
 
 package serve_test
 
-// raceMiB is what the race detector adds to a compile child's need of
-// RLIMIT_DATA: nothing without it.
-const raceMiB = 0
+import "testing"
+
+// compileExecutable is the program the tests' servers run to compile an
+// upload (serve.Options.CompileExecutable): this test binary (TestMain).
+func compileExecutable(testing.TB) string { return "" }
+
+// removeCompileExecutable has nothing to remove.
+func removeCompileExecutable() {}

@@ -16,7 +16,9 @@ import (
 
 func TestMain(m *testing.M) {
 	compilejail.Main() // the child that compiles an upload re-runs this test binary
-	os.Exit(testenv.RunMain(m))
+	code := testenv.RunMain(m)
+	removeCompileExecutable()
+	os.Exit(code)
 }
 
 // tenantDatabase makes a database owned by a login role of its own, which

@@ -50,7 +50,7 @@ func TestServeHostileUploads(t *testing.T) {
 	evil := tenantSpec{name: "evil", extra: "may_deploy = true\nmemory_limit_mib = 64\ncompile_timeout = \"5m\"\n", dests: deployedDest("d", "w")}
 	slow := tenantSpec{name: "slow", extra: "may_deploy = true\nmemory_limit_mib = 64\ncompile_timeout = \"3s\"\n", dests: deployedDest("d", "w")}
 	small := tenantSpec{name: "small", extra: "may_deploy = true\nmax_module_bytes = 1048576\n", dests: deployedDest("d", "w")}
-	heavyMiB := 512 + raceMiB
+	heavyMiB := 512
 	heavy := tenantSpec{name: "heavy", extra: fmt.Sprintf("may_deploy = true\nmemory_limit_mib = 64\ncompile_memory_mib = %d\ncompile_timeout = \"5m\"\n", heavyMiB), dests: deployedDest("d", "w")}
 	l := startServer(t, serve.Options{GuestStore: t.TempDir()}, good, evil, slow, small, heavy)
 	ctx := context.Background()
@@ -189,7 +189,7 @@ func TestServeHostileUploads(t *testing.T) {
 	// A huge function, with the neighbour stopped so that the server's
 	// RSS is not the neighbour's garbage: 18 MB of straight-line code
 	// takes wazero's compiler ~1 GiB (1043 MiB resident, measured); the
-	// child stops at its 576 MiB (more under -race) and its memory was
+	// child stops at its 576 MiB and its memory was
 	// never the server's.
 	runtime.GC()
 	debug.FreeOSMemory()
