@@ -10,3 +10,7 @@ func compileExecutable(testing.TB) string { return "" }
 
 // removeCompileExecutable has nothing to remove.
 func removeCompileExecutable() {}
+
+// raceUploadMiB is added to the compile memory of the hostile-upload test's
+// huge function: nothing without the race detector.
+const raceUploadMiB = 0

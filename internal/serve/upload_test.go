@@ -50,7 +50,7 @@ func TestServeHostileUploads(t *testing.T) {
 	evil := tenantSpec{name: "evil", extra: "may_deploy = true\nmemory_limit_mib = 64\ncompile_timeout = \"5m\"\n", dests: deployedDest("d", "w")}
 	slow := tenantSpec{name: "slow", extra: "may_deploy = true\nmemory_limit_mib = 64\ncompile_timeout = \"3s\"\n", dests: deployedDest("d", "w")}
 	small := tenantSpec{name: "small", extra: "may_deploy = true\nmax_module_bytes = 1048576\n", dests: deployedDest("d", "w")}
-	heavyMiB := 512
+	heavyMiB := 512 + raceUploadMiB
 	heavy := tenantSpec{name: "heavy", extra: fmt.Sprintf("may_deploy = true\nmemory_limit_mib = 64\ncompile_memory_mib = %d\ncompile_timeout = \"5m\"\n", heavyMiB), dests: deployedDest("d", "w")}
 	l := startServer(t, serve.Options{GuestStore: t.TempDir()}, good, evil, slow, small, heavy)
 	ctx := context.Background()
