@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -14,173 +13,69 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/guests/internal/naming"
+	"github.com/wasmdest/wasmdest/guests/internal/filedest"
 	"github.com/wasmdest/wasmdest/internal/filespec"
 	"github.com/wasmdest/wasmdest/sdk-guest/core"
 )
 
-// destination writes each table's rows as files below "/", the one
-// directory the host grants (the filesystem capability, host/capability/filesystem).
+// dir is the file guest's filedest.Store: the files below "/", the one
+// directory the host grants (the filesystem capability,
+// host/capability/filesystem).
 //
-// Without no_rotate every Write call is one file. With no_rotate a table's
-// file stays open across Write calls and is finished by Close. Either way a
-// file is written under a temporary name (".<name>.<random>.tmp" in the
+// A file is written under a temporary name (".<name>.<random>.tmp" in the
 // same directory) and gets its final name only once complete, without
 // replacing a file of that name: a file is complete or absent.
 //
-// The host encodes the files (the codec capability, host/capability/codec):
-// the guest hands it each write's batch by reference and writes the bytes
-// it gets back to the file it opened. Names, rotation, the temporary file
-// and what happens on failure stay here.
-type destination struct {
-	spec filespec.Spec
-	// codec is the spec's format keys, as the codec capability takes them.
-	codec abi.CodecFormat
-	// scratch is the buffer encoded bytes are copied through, from the
-	// host (codec_read) straight to the file (fd_write): the host hands
-	// them over in pieces as large as scratch, so a file needs no buffer
-	// of its own.
-	scratch []byte
-	// open holds, per table, the file kept open across Write calls with no_rotate.
-	open map[string]*openFile
-	// written lists, per table, the files this instance finished, for Read.
-	written map[string][]writtenFile
-}
+// The host encodes the files (the codec capability, host/capability/codec)
+// and package filedest does the rest alike for the S3 guest: names,
+// rotation (without no_rotate every Write call is one file; with no_rotate
+// a table's file stays open across Write calls and is finished by Close),
+// reading back. The temporary file and what happens on failure stay here.
+type dir struct{ noRotate bool }
 
-type writtenFile struct {
-	name   string
-	schema core.IPCSchema
-}
-
-// openFile is a file being written under its temporary name.
-type openFile struct {
-	table, final, tmp string
-	schema            core.IPCSchema
-	f                 *os.File
-	enc               *core.Encoder
-	rows              int64
-}
-
-func (d *destination) Init(_ context.Context, req abi.InitRequest) error {
-	switch req.WriteMode {
-	case abi.WriteModeAppend, "":
-	default:
-		return fmt.Errorf("write_mode %q is not supported by the file destination: files are append-only (each batch becomes new files; nothing is ever rewritten or deleted, so there is nothing to overwrite); set write_mode to %q", req.WriteMode, abi.WriteModeAppend)
-	}
-	s, err := filespec.Parse(req.Spec)
+// open parses the spec and returns the granted directory as the store.
+func open(raw []byte) (*filespec.Spec, filedest.Store, error) {
+	s, err := filespec.Parse(raw)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	d.spec = s
-	d.codec = abi.CodecFormat{Format: string(s.Format), FormatSpec: s.FormatSpec, Compression: string(s.Compression)}
-	d.scratch = make([]byte, 256<<10)
-	d.open = map[string]*openFile{}
-	d.written = map[string][]writtenFile{}
-	return nil
+	return &s, dir{noRotate: s.NoRotate}, nil
 }
 
-// Write writes the running write's batch: the guest has only its schema
-// (core.RegisterSchemaOnly), the host encodes the records by reference
-// (core.Encoder.WriteBatch).
-func (d *destination) Write(ctx context.Context, table string, schema core.IPCSchema) error {
-	of := d.open[table]
-	if of != nil && !of.schema.Equal(schema) {
-		return fmt.Errorf("table %s: the schema changed while %s is open (no_rotate keeps one file per table, and a file holds one schema); the file keeps its %d rows and is finished at close; start a new sync to write the new schema to a new file",
-			table, of.final, of.rows)
-	}
-	if of == nil {
-		return d.writeNew(ctx, table, schema)
-	}
-	before := of.rows
-	rows, err := of.enc.WriteBatch()
-	if err == nil {
-		_, err = of.enc.Drain(of.f, d.scratch)
-	}
-	if err != nil {
-		d.abort(of)
-		return fmt.Errorf("table %s: write %s: %w%s", table, of.final, err, d.discarded(ctx, of, before))
-	}
-	of.rows += rows
-	// The batch is in the open no_rotate file, which gets its name at
-	// close: it is not durable until then.
-	core.ReportWrite(ctx, abi.WriteResult{HeldRows: rows})
-	return nil
+func (dir) Where(name string) string { return "/" + name }
+
+func (dir) ReadAll(name string) ([]byte, error) { return os.ReadFile("/" + name) }
+
+// tmpFile is a file being written under its temporary name.
+type tmpFile struct {
+	d          dir
+	final, tmp string
+	f          *os.File
 }
 
-// writeNew writes the running write's batch to a new file: finished at
-// once, or kept open for later batches with no_rotate. An empty batch makes
-// no file.
-func (d *destination) writeNew(ctx context.Context, table string, schema core.IPCSchema) error {
-	enc, err := core.CodecOpenStream(d.codec, nil, CreatedBy)
-	if err != nil {
-		return fmt.Errorf("table %s: %w", table, err)
-	}
-	rows, err := enc.WriteBatch()
-	if err != nil || rows == 0 {
-		enc.Close()
-		if err != nil {
-			return fmt.Errorf("table %s: %w", table, err)
-		}
-		return nil
-	}
-	of, err := d.create(table, schema, enc)
-	if err != nil {
-		enc.Close()
-		return err
-	}
-	of.rows = rows
-	if _, err := enc.Drain(of.f, d.scratch); err != nil {
-		d.abort(of)
-		return fmt.Errorf("table %s: write %s: %w", table, of.final, err)
-	}
-	if d.spec.NoRotate {
-		d.open[table] = of
-		core.ReportWrite(ctx, abi.WriteResult{HeldRows: rows})
-		return nil
-	}
-	return d.finish(of)
-}
-
-// discarded explains, after a failure, what happened to a no_rotate file
-// that held earlier rows, and tells the host they are lost.
-func (d *destination) discarded(ctx context.Context, of *openFile, earlier int64) string {
-	if d.spec.NoRotate && earlier > 0 {
-		core.ReportWrite(ctx, abi.WriteResult{LostRows: earlier})
-		return fmt.Sprintf("; a batch cannot be taken back out of a file, so the table's open file, with the %d rows of earlier batches, was discarded (%s was not written)", earlier, of.final)
-	}
-	return ""
-}
-
-// create expands the path for a new file of table and opens it under a
-// temporary name in the final directory, for the content enc encodes.
-func (d *destination) create(table string, schema core.IPCSchema, enc *core.Encoder) (*openFile, error) {
-	rel, err := naming.Name(&d.spec, table)
-	if err != nil {
-		return nil, err
-	}
-	final := "/" + rel
+// Create opens a temporary file in name's directory, made first if need be.
+func (d dir) Create(name string) (filedest.File, error) {
+	final := "/" + name
 	dir := path.Dir(final)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("table %s: create directory %s: %w%s", table, dir, err, explain(dir, err))
+		return nil, fmt.Errorf("create directory %s: %w%s", dir, err, explain(dir, err))
 	}
 	if _, err := os.Lstat(final); err == nil {
-		return nil, d.exists(table, final)
+		return nil, d.exists(final)
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("table %s: %s: %w%s", table, final, err, explain(final, err))
+		return nil, fmt.Errorf("%s: %w%s", final, err, explain(final, err))
 	}
 	tmp := path.Join(dir, "."+path.Base(final)+"."+randomHex()+".tmp")
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("table %s: create %s: %w%s", table, tmp, err, explain(tmp, err))
+		return nil, fmt.Errorf("create %s: %w%s", tmp, err, explain(tmp, err))
 	}
-	of := &openFile{table: table, final: final, tmp: tmp, schema: schema, f: f, enc: enc}
-	core.Debug("file opened", "table", table, "path", final, "tmp", tmp)
-	return of, nil
+	core.Debug("temporary file created", "path", final, "tmp", tmp)
+	return &tmpFile{d: d, final: final, tmp: tmp, f: f}, nil
 }
 
-func (d *destination) exists(table, final string) error {
-	return fmt.Errorf("table %s: %s exists already, and the file destination never replaces a file (write_mode append); %s", table, final, naming.ExistsFix(d.spec.NoRotate))
+func (d dir) exists(final string) error {
+	return fmt.Errorf("%s exists already, and the file destination never replaces a file (write_mode append); %s", final, filedest.ExistsFix(d.noRotate))
 }
 
 // explain adds what the host's refusal of a path that leaves the granted
@@ -216,35 +111,22 @@ func randomHex() string {
 	return hex.EncodeToString(b[:])
 }
 
-// finish completes a file and gives it its final name.
-func (d *destination) finish(of *openFile) error {
-	delete(d.open, of.table)
-	err := of.enc.Finish()
-	if err == nil {
-		_, err = of.enc.Drain(of.f, d.scratch)
-	}
-	if cerr := of.enc.Close(); err == nil {
+func (t *tmpFile) Write(p []byte) (int, error) { return t.f.Write(p) }
+
+// Commit syncs and closes the file and gives it its final name.
+func (t *tmpFile) Commit() error {
+	err := t.f.Sync()
+	if cerr := t.f.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = of.f.Sync()
-	}
-	if cerr := of.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = publish(of.tmp, of.final)
-		if errors.Is(err, fs.ErrExist) {
-			err = d.exists(of.table, of.final)
-		}
 	}
 	if err != nil {
-		os.Remove(of.tmp)
-		return fmt.Errorf("table %s: finish %s: %w", of.table, of.final, err)
+		return err
 	}
-	d.written[of.table] = append(d.written[of.table], writtenFile{name: of.final, schema: of.schema})
-	core.Debug("file written", "table", of.table, "path", of.final, "rows", of.rows)
-	return nil
+	err = publish(t.tmp, t.final)
+	if errors.Is(err, fs.ErrExist) {
+		return t.d.exists(t.final)
+	}
+	return err
 }
 
 // publish gives tmp the name final, failing if final exists (another
@@ -265,47 +147,9 @@ func publish(tmp, final string) error {
 	return os.Rename(tmp, final)
 }
 
-// abort removes a file that will not be finished.
-func (d *destination) abort(of *openFile) {
-	delete(d.open, of.table)
-	of.enc.Close()
-	of.f.Close()
-	os.Remove(of.tmp)
-}
-
-func (d *destination) Close(context.Context) error {
-	var errs []error
-	for _, of := range d.open {
-		errs = append(errs, d.finish(of))
-	}
-	return errors.Join(errs...)
-}
-
-// ReadStreams writes every row of table in the files this instance
-// finished, in the order it wrote them, with schema. A column the file has
-// not (it was written before a migration added it) reads as nulls.
-func (d *destination) ReadStreams(ctx context.Context, table string, schema core.IPCSchema, out *core.StreamWriter) error {
-	if of := d.open[table]; of != nil {
-		return fmt.Errorf("table %s: its file %s is still being written (no_rotate); its %d rows can be read from the file once the destination is closed", table, of.final, of.rows)
-	}
-	for _, wf := range d.written[table] {
-		if err := d.readFile(ctx, wf, schema, out); err != nil {
-			return fmt.Errorf("table %s: read %s: %w", table, wf.name, err)
-		}
-	}
+// Abort removes a file that will not be finished.
+func (t *tmpFile) Abort() error {
+	t.f.Close()
+	os.Remove(t.tmp)
 	return nil
-}
-
-// readFile decodes a file through the host's codec (codec_decode): the
-// guest holds no decoder of its own, and passes the decoded stream on.
-func (d *destination) readFile(_ context.Context, wf writtenFile, schema core.IPCSchema, out *core.StreamWriter) error {
-	data, err := os.ReadFile(wf.name)
-	if err != nil {
-		return err
-	}
-	rows, err := core.CodecDecodeStream(d.codec, wf.schema, schema, data)
-	if err != nil {
-		return err
-	}
-	return out.WriteStream(rows)
 }

@@ -12,7 +12,7 @@ import (
 	_ "embed"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/internal/filespec"
+	"github.com/wasmdest/wasmdest/guests/internal/filedest"
 	"github.com/wasmdest/wasmdest/sdk-guest/core"
 )
 
@@ -31,18 +31,11 @@ func init() {
 	// no Arrow decoder (core.RegisterSchemaOnly). It implements
 	// core.StreamReader but not core.StaleDeleter: files are append-only, so
 	// the host refuses overwrite-delete-stale up front.
-	core.RegisterSchemaOnly(abi.Manifest{
-		Name:         "file",
-		Version:      version,
-		Capabilities: []abi.Capability{abi.CapFilesystem, abi.CapCodec},
-		SpecSchema:   specSchema,
-		WriteModes:   []abi.WriteMode{abi.WriteModeAppend},
-		BatchDefaults: abi.BatchLimits{
-			Rows:    filespec.DefaultBatchRows,
-			Bytes:   filespec.DefaultBatchBytes,
-			Timeout: filespec.DefaultBatchTimeout,
-		},
-	}, &destination{})
+	core.RegisterSchemaOnly(filedest.Manifest("file", version, abi.CapFilesystem, specSchema), &filedest.Destination{
+		Words:     filedest.Words{Destination: "file", File: "file", Finished: "finished"},
+		CreatedBy: CreatedBy,
+		Open:      open,
+	})
 }
 
 // main is not run: a WASI reactor runs only its initialisers.

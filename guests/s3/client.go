@@ -7,13 +7,12 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/wasmdest/wasmdest/abi"
-	sdk "github.com/wasmdest/wasmdest/sdk-guest"
+	"github.com/wasmdest/wasmdest/sdk-guest/core"
 )
 
 // client speaks the few S3 REST calls the guest needs through the host's
@@ -95,7 +94,7 @@ func (e *s3Error) Error() string {
 
 // do sends one request with a body held in memory (nil: none) and returns
 // the response head and its body. A status other than 2xx is an *s3Error.
-func (c *client) do(method, key, query string, header abi.HTTPHeader, body []byte) (*sdk.HTTPResponse, []byte, error) {
+func (c *client) do(method, key, query string, header abi.HTTPHeader, body []byte) (*core.HTTPResponse, []byte, error) {
 	req := abi.HTTPRequest{Method: method, URL: c.url(key, query), Header: header}
 	if len(body) > 0 {
 		req.ContentLength = int64(len(body))
@@ -104,7 +103,7 @@ func (c *client) do(method, key, query string, header abi.HTTPHeader, body []byt
 	if body != nil {
 		r = bytes.NewReader(body)
 	}
-	resp, data, err := sdk.HTTPDo(req, r, 16<<20)
+	resp, data, err := core.HTTPDo(req, r, 16<<20)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,13 +123,13 @@ func (c *client) put(key, contentType string, body []byte) error {
 	if body == nil {
 		body = []byte{}
 	}
-	_, _, err := c.do(http.MethodPut, key, "", h, body)
+	_, _, err := c.do("PUT", key, "", h, body)
 	return err
 }
 
 // createUpload starts a multipart upload of key and returns its id.
 func (c *client) createUpload(key, contentType string) (string, error) {
-	_, data, err := c.do(http.MethodPost, key, "uploads=", abi.HTTPHeader{"Content-Type": {contentType}}, nil)
+	_, data, err := c.do("POST", key, "uploads=", abi.HTTPHeader{"Content-Type": {contentType}}, nil)
 	if err != nil {
 		return "", err
 	}
@@ -146,7 +145,7 @@ func (c *client) createUpload(key, contentType string) (string, error) {
 // uploadPart sends part number n of an upload and returns its ETag.
 func (c *client) uploadPart(key, uploadID string, n int, body []byte) (string, error) {
 	q := "partNumber=" + strconv.Itoa(n) + "&uploadId=" + escapeQuery(uploadID)
-	resp, _, err := c.do(http.MethodPut, key, q, nil, body)
+	resp, _, err := c.do("PUT", key, q, nil, body)
 	if err != nil {
 		return "", err
 	}
@@ -171,13 +170,13 @@ func (c *client) completeUpload(key, uploadID string, parts []completedPart) err
 	if err != nil {
 		return err
 	}
-	_, data, err := c.do(http.MethodPost, key, "uploadId="+escapeQuery(uploadID), abi.HTTPHeader{"Content-Type": {"application/xml"}, "If-None-Match": {"*"}}, body)
+	_, data, err := c.do("POST", key, "uploadId="+escapeQuery(uploadID), abi.HTTPHeader{"Content-Type": {"application/xml"}, "If-None-Match": {"*"}}, body)
 	if err != nil {
 		return err
 	}
 	// S3 may answer 200 and put the error in the body.
 	if bytes.Contains(data, []byte("<Error>")) {
-		e := &s3Error{Status: http.StatusOK}
+		e := &s3Error{Status: 200}
 		xml.Unmarshal(data, e)
 		return e
 	}
@@ -186,14 +185,14 @@ func (c *client) completeUpload(key, uploadID string, parts []completedPart) err
 
 // abortUpload discards an upload and the parts it holds.
 func (c *client) abortUpload(key, uploadID string) error {
-	_, _, err := c.do(http.MethodDelete, key, "uploadId="+escapeQuery(uploadID), nil, nil)
+	_, _, err := c.do("DELETE", key, "uploadId="+escapeQuery(uploadID), nil, nil)
 	return err
 }
 
 // get reads the object key whole.
 func (c *client) get(key string, limit int64) ([]byte, error) {
-	req := abi.HTTPRequest{Method: http.MethodGet, URL: c.url(key, "")}
-	resp, data, err := sdk.HTTPDo(req, nil, limit)
+	req := abi.HTTPRequest{Method: "GET", URL: c.url(key, "")}
+	resp, data, err := core.HTTPDo(req, nil, limit)
 	if err != nil {
 		return nil, err
 	}

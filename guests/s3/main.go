@@ -13,9 +13,8 @@ import (
 	_ "embed"
 
 	"github.com/wasmdest/wasmdest/abi"
-	"github.com/wasmdest/wasmdest/abi/arrowtypes"
-	"github.com/wasmdest/wasmdest/internal/filespec"
-	sdk "github.com/wasmdest/wasmdest/sdk-guest"
+	"github.com/wasmdest/wasmdest/guests/internal/filedest"
+	"github.com/wasmdest/wasmdest/sdk-guest/core"
 )
 
 //go:embed spec.schema.json
@@ -28,22 +27,16 @@ const version = "v0.1.0"
 const CreatedBy = "wasmdest s3 destination " + version
 
 func init() {
-	// Decode CloudQuery's uuid, json, inet and mac columns as those types.
-	arrowtypes.Register()
-	// The guest implements sdk.Reader but not sdk.StaleDeleter: objects
-	// are append-only, so the host refuses overwrite-delete-stale up front.
-	sdk.Register(abi.Manifest{
-		Name:         "s3",
-		Version:      version,
-		Capabilities: []abi.Capability{abi.CapHTTP, abi.CapCodec},
-		SpecSchema:   specSchema,
-		WriteModes:   []abi.WriteMode{abi.WriteModeAppend},
-		BatchDefaults: abi.BatchLimits{
-			Rows:    filespec.DefaultBatchRows,
-			Bytes:   filespec.DefaultBatchBytes,
-			Timeout: filespec.DefaultBatchTimeout,
-		},
-	}, &destination{})
+	// The guest never reads a batch's rows, only its schema: the host
+	// encodes them by reference (the codec capability), so the guest links
+	// no Arrow decoder (core.RegisterSchemaOnly), as the file guest, whose
+	// destination it shares (guests/internal/filedest). Objects are
+	// append-only: the host refuses overwrite-delete-stale up front.
+	core.RegisterSchemaOnly(filedest.Manifest("s3", version, abi.CapHTTP, specSchema), &filedest.Destination{
+		Words:     filedest.Words{Destination: "S3", File: "object", Finished: "completed"},
+		CreatedBy: CreatedBy,
+		Open:      open,
+	})
 }
 
 // main is not run: a WASI reactor runs only its initialisers.

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 
 	"github.com/wasmdest/wasmdest/internal/filespec"
 )
@@ -39,8 +38,23 @@ type Spec struct {
 // s3Keys are the keys the S3 destination adds to the file destination's.
 var s3Keys = []string{"bucket", "region", "endpoint", "use_path_style", "part_size"}
 
-// bucketName is S3's rule for bucket names (general purpose buckets).
-var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+// isBucketName reports whether name follows S3's rule for bucket names
+// (general purpose buckets): 3 to 63 of a-z, 0-9, "." and "-", beginning
+// and ending with a letter or digit. (By hand, not with regexp: the guest
+// is smaller without it.)
+func isBucketName(name string) bool {
+	if len(name) < 3 || len(name) > 63 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || i == len(name)-1 || c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // ParseSpec decodes and checks the S3 destination's spec. Every error names
 // the key and says how to fix it.
@@ -79,7 +93,7 @@ func ParseSpec(raw []byte) (Spec, error) {
 	switch {
 	case s.Bucket == "":
 		return s, fmt.Errorf("spec: bucket is required: the name of the bucket the objects go to")
-	case !bucketName.MatchString(s.Bucket):
+	case !isBucketName(s.Bucket):
 		return s, fmt.Errorf("spec: bucket %q is not a bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, beginning and ending with a letter or digit", s.Bucket)
 	case s.Region == "":
 		return s, fmt.Errorf("spec: region is required, e.g. \"us-east-1\" (for an S3-compatible store, the region it signs for, often us-east-1)")

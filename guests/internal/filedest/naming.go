@@ -1,9 +1,9 @@
-// Package naming names the files and objects of the file-like destinations
-// (guests/file, guests/s3) from their spec's path template: the host
-// expands the placeholders ({{TABLE}}, {{UUID}}, {{YEAR}}, {{SYNC_ID}}, ...)
-// and the result is checked and made relative by filespec.CleanPath. Both
-// guests name things the same way because they share this code.
-package naming
+package filedest
+
+// Names: the files and objects of both guests are named from their spec's
+// path template: the host expands the placeholders ({{TABLE}}, {{UUID}},
+// {{YEAR}}, {{SYNC_ID}}, ...) and the result is checked and made relative
+// by filespec.CleanPath.
 
 import (
 	"fmt"
