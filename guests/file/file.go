@@ -70,7 +70,7 @@ func (d dir) Create(name string) (filedest.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w%s", tmp, err, explain(tmp, err))
 	}
-	core.Debug("temporary file created", "path", final, "tmp", tmp)
+	core.Debug("file opened", "path", final, "tmp", tmp)
 	return &tmpFile{d: d, final: final, tmp: tmp, f: f}, nil
 }
 

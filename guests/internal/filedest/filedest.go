@@ -199,7 +199,6 @@ func (d *Destination) writeNew(ctx context.Context, table string, schema core.IP
 		return fmt.Errorf("table %s: %w", table, err)
 	}
 	of := &openFile{table: table, name: name, schema: schema, file: f, enc: enc, rows: rows}
-	core.Debug(d.Words.File+" opened", "table", table, "name", d.store.Where(name))
 	if _, err := enc.Drain(f, d.scratch); err != nil {
 		aerr := d.abort(of)
 		return fmt.Errorf("table %s: write %s: %w%s", table, d.store.Where(name), err, also(aerr))
