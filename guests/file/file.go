@@ -56,16 +56,16 @@ type tmpFile struct {
 // Create opens a temporary file in name's directory, made first if need be.
 func (d dir) Create(name string) (filedest.File, error) {
 	final := "/" + name
-	dir := path.Dir(final)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create directory %s: %w%s", dir, err, explain(dir, err))
+	parent := path.Dir(final)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("create directory %s: %w%s", parent, err, explain(parent, err))
 	}
 	if _, err := os.Lstat(final); err == nil {
 		return nil, d.exists(final)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w%s", final, err, explain(final, err))
 	}
-	tmp := path.Join(dir, "."+path.Base(final)+"."+randomHex()+".tmp")
+	tmp := path.Join(parent, "."+path.Base(final)+"."+randomHex()+".tmp")
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w%s", tmp, err, explain(tmp, err))
