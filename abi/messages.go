@@ -3,7 +3,7 @@ package abi
 import (
 	"encoding/json"
 	"fmt"
-	"net/textproto"
+	"strings"
 	"time"
 )
 
@@ -448,10 +448,50 @@ type HTTPHeader map[string][]string
 
 // Get returns the first value of the field name (in any case), or "".
 func (h HTTPHeader) Get(name string) string {
-	if v := h[textproto.CanonicalMIMEHeaderKey(name)]; len(v) > 0 {
+	if v := h[CanonicalHeaderKey(name)]; len(v) > 0 {
 		return v[0]
 	}
 	return ""
+}
+
+// CanonicalHeaderKey returns the canonical form of an HTTP header field
+// name, as net/textproto.CanonicalMIMEHeaderKey does: the first letter and
+// each letter after a hyphen upper case, the rest lower case; a name with a
+// byte that may not be in a field name (a space, say) is returned as it is.
+// abi has its own so that guests do not link package net (net/textproto
+// imports it), whose code and initialisers every guest start would load.
+func CanonicalHeaderKey(name string) string {
+	upper, canonical := true, true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !headerTokenByte(c) {
+			return name
+		}
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			canonical = false
+		}
+		upper = c == '-'
+	}
+	if canonical {
+		return name
+	}
+	b := []byte(name)
+	upper = true
+	for i, c := range b {
+		if upper && 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+		upper = c == '-'
+	}
+	return string(b)
+}
+
+// headerTokenByte reports whether c may be in a header field name (an
+// RFC 9110 token).
+func headerTokenByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // HTTPRequest is the argument of http_open (capability http, ABI 1.4).

@@ -3,11 +3,10 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"strings"
@@ -105,10 +104,14 @@ func explain(p string, err error) string {
 	return ""
 }
 
+// randomHex returns 16 random hex digits for a temporary file's name. The
+// name needs to be unique, not secret (O_EXCL refuses a clash), so it comes
+// from math/rand/v2, which the runtime seeds from WASI random_get: crypto/rand
+// would link the FIPS 140 module (AES, SHA-2, SHA-3, HMAC, DRBG), ~0.5 MB of
+// machine code loaded on every start (RATIONALE.md, "The file guest's
+// cached load").
 func randomHex() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return fmt.Sprintf("%016x", rand.Uint64())
 }
 
 func (t *tmpFile) Write(p []byte) (int, error) { return t.f.Write(p) }
