@@ -6,7 +6,11 @@ import "golang.org/x/sys/unix"
 
 // reserve maps n bytes of inaccessible address space.
 func reserve(n uint64) ([]byte, error) {
-	return unix.Mmap(-1, 0, int(n), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON|mapNoReserve)
+	b, err := unix.Mmap(-1, 0, int(n), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON|mapNoReserve)
+	if err == nil {
+		adviseHugePages(b)
+	}
+	return b, err
 }
 
 // commit makes part of a reservation readable and writable.
