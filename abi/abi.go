@@ -17,7 +17,7 @@ import "fmt"
 // host functions this host does not have; a lower minor version is accepted.
 const (
 	VersionMajor = 1
-	VersionMinor = 6
+	VersionMinor = 7
 )
 
 // Version is a packed ABI version as returned by the ExportVersion function:

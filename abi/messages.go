@@ -218,6 +218,14 @@ type WriteResult struct {
 	// LostRows of earlier batches of the table, held by this instance, were
 	// lost by this call (a failed write that discarded them).
 	LostRows int64 `json:"lost_rows,omitempty"`
+	// Durable (ABI 1.7) counts, per table, the rows of earlier batches held
+	// by this instance that this call made durable before close (the
+	// postgres guest committing a held COPY: PgRequest.Hold).
+	Durable map[string]int64 `json:"durable,omitempty"`
+	// Lost (ABI 1.7) counts, per table, the rows of earlier batches held by
+	// this instance that this call lost; for this call's own table it adds
+	// to LostRows.
+	Lost map[string]int64 `json:"lost,omitempty"`
 }
 
 // CodecFormat is how the codec capability encodes or decodes a file: the
@@ -303,7 +311,18 @@ type PgRequest struct {
 	// two rows had equal values in them (PgCopyBatchResult.DuplicateKeys),
 	// and a value it cannot encode is described with the row's key.
 	Keys []int `json:"keys,omitempty"`
+	// Hold (ABI 1.7, with Batch, Tx 0, no Ordinal or Keys) keeps the COPY
+	// open past the operation: the instance's held COPY, which the next
+	// batch COPY with Hold and the same SQL and Columns continues (one COPY
+	// statement, one transaction, for many batches) and pg_copy_end commits.
+	// The host commits it by itself when no operation continued it for
+	// HeldCopyIdle, and aborts it when the instance ends.
+	Hold bool `json:"hold,omitempty"`
 }
+
+// HeldCopyIdle is how long a held COPY (PgRequest.Hold) waits for the next
+// batch before the host commits it by itself (ABI 1.7).
+const HeldCopyIdle = time.Second
 
 // PgCopyColumn is one column of a batch COPY (PgRequest.Batch).
 type PgCopyColumn struct {
@@ -327,6 +346,14 @@ type PgCopyBatchResult struct {
 	// different keys' hashes collide; also whenever a key column's type
 	// has equal values with different encodings (floats, jsonb, ...).
 	DuplicateKeys bool `json:"duplicate_keys,omitempty"`
+	// HeldRows and HeldBytes (with Hold) are the rows and bytes of binary
+	// COPY data the held COPY holds now, this batch's included.
+	HeldRows  int64 `json:"held_rows,omitempty"`
+	HeldBytes int64 `json:"held_bytes,omitempty"`
+	// Committed (with Hold) is the rows of an earlier held COPY that the
+	// host committed by itself after HeldCopyIdle since the guest last saw
+	// it; this batch then began a new held COPY.
+	Committed int64 `json:"committed,omitempty"`
 }
 
 // PgExecResult is the result of pg_exec.

@@ -64,6 +64,11 @@ func PgCopyEnd() (int64, error) { return core.PgCopyEnd() }
 // not read the batch. It returns the rows copied (Rows) and DuplicateKeys.
 func PgCopyBatch(req abi.PgRequest) (abi.PgCopyBatchResult, error) { return core.PgCopyBatch(req) }
 
+// PgCopyHold runs a batch COPY that stays open across write operations
+// (ABI 1.7, abi.PgRequest.Hold) until PgCopyEnd commits it: many batches in
+// one COPY statement. See core.PgCopyHold and abi/ABI.md ("Held COPY").
+func PgCopyHold(req abi.PgRequest) (abi.PgCopyBatchResult, error) { return core.PgCopyHold(req) }
+
 // PgCopyTo runs sql, a COPY ... TO STDOUT, in tx and returns its whole
 // output. For reading back: the host refuses output beyond 256 MiB, so read
 // large tables in parts.

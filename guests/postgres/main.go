@@ -63,8 +63,12 @@ func (g *guest) Migrate(_ context.Context, req abi.MigrateRequest, schema *arrow
 	return g.d.Migrate(req, schema)
 }
 
-func (g *guest) Write(_ context.Context, table string, records array.RecordReader) error {
-	return g.d.Write(table, records)
+func (g *guest) Write(ctx context.Context, table string, records array.RecordReader) error {
+	res, err := g.d.Write(table, records)
+	if res.HeldRows > 0 || len(res.Durable) > 0 || len(res.Lost) > 0 {
+		sdk.ReportWrite(ctx, res)
+	}
+	return err
 }
 
 func (g *guest) DeleteStale(_ context.Context, req abi.DeleteStaleRequest) error {
@@ -79,7 +83,8 @@ func (g *guest) Read(_ context.Context, table string, schema *arrow.Schema, emit
 	return g.d.Read(table, schema, emit)
 }
 
-func (g *guest) Close(context.Context) error { return nil }
+// Close commits a COPY the instance holds (see dest.Destination.EndHeld).
+func (g *guest) Close(context.Context) error { return g.d.EndHeld() }
 
 // hostDB is dest.DB on the host's pg_* functions. Its errors carry the
 // server's detail and hint in their text.
@@ -129,6 +134,18 @@ func (hostDB) Rollback(tx int64) error { return explain(sdk.PgRollback(sdk.PgTx(
 func (hostDB) CopyBatch(req abi.PgRequest, _ array.RecordReader) (abi.PgCopyBatchResult, error) {
 	res, err := sdk.PgCopyBatch(req)
 	return res, explain(err)
+}
+
+// CopyHold runs a batch COPY the host holds open across writes.
+func (hostDB) CopyHold(req abi.PgRequest) (abi.PgCopyBatchResult, error) {
+	res, err := sdk.PgCopyHold(req)
+	return res, explain(err)
+}
+
+// CopyEnd commits the held COPY.
+func (hostDB) CopyEnd() (int64, error) {
+	n, err := sdk.PgCopyEnd()
+	return n, explain(err)
 }
 
 func (hostDB) CopyTo(tx int64, sql string) ([]byte, error) {

@@ -635,6 +635,7 @@ func (s *Sync) write(ctx context.Context, tg *target, recs []arrow.RecordBatch) 
 		}
 	}
 	res.HeldRows = min(max(res.HeldRows, 0), rows)
+	s.settleEarlier(tg.d.Name, res)
 	s.update(tg.d.Name, tg.table, func(st *TableStats) {
 		if res.LostRows > 0 {
 			st.loseHeld(res.LostRows)
@@ -659,6 +660,41 @@ func (s *Sync) write(ctx context.Context, tg *target, recs []arrow.RecordBatch) 
 		return fmt.Errorf("destination %q: table %q: batch of %d rows not written: %w", tg.d.Name, tg.table, rows, err)
 	}
 	return nil
+}
+
+// settleEarlier applies what a write says of rows held by earlier writes
+// of destination dest (abi.WriteResult.Durable and Lost, ABI 1.7): they
+// count as written, or are lost. Tables the destination holds no rows of
+// are ignored (a guest cannot make rows up).
+func (s *Sync) settleEarlier(dest string, res abi.WriteResult) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for table, n := range res.Durable {
+		if st := s.stats[key{dest, table}]; st != nil && n > 0 {
+			st.releaseHeld(n)
+		}
+	}
+	for table, n := range res.Lost {
+		if st := s.stats[key{dest, table}]; st != nil && n > 0 {
+			st.loseHeld(n)
+		}
+	}
+}
+
+// releaseHeld counts n held rows (all when n is at least Held) as written,
+// with their share of the held bytes and batches.
+func (st *TableStats) releaseHeld(n int64) {
+	n = min(n, st.Held)
+	bytes, batches := st.heldBytes, st.heldBatches
+	if n < st.Held {
+		bytes, batches = st.heldBytes*n/st.Held, st.heldBatches*n/st.Held
+	}
+	st.Rows += n
+	st.Bytes += bytes
+	st.Batches += batches
+	st.Held -= n
+	st.heldBytes -= bytes
+	st.heldBatches -= batches
 }
 
 // loseHeld drops n held rows (all when n is at least Held), with their

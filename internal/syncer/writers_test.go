@@ -130,7 +130,8 @@ func TestWritersFailureStopsTheRun(t *testing.T) {
 }
 
 // With the postgres guest, appends run on several connections at once:
-// while a test transaction locks the table, two COPYs wait at the same time.
+// while a test transaction locks the table, two COPYs wait at the same time
+// (copy_transaction_bytes 0: a COPY per batch, which waits for the server).
 func TestWritersCopyOverSeveralConnectionsAtOnce(t *testing.T) {
 	ctx := context.Background()
 	url := testenv.PostgresURL(t)
@@ -141,7 +142,7 @@ func TestWritersCopyOverSeveralConnectionsAtOnce(t *testing.T) {
 		d, err := syncer.Open(ctx, env, config.Destination{
 			Name: "pg", Registry: config.RegistryLocal, Path: testenv.BuildGuest(t, "guests/postgres"),
 			WriteMode: abi.WriteModeAppend, MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
-			Spec: map[string]any{"connection_string": url, "batch_size": 5}, File: "test.toml", Line: 1,
+			Spec: map[string]any{"connection_string": url, "batch_size": 5, "copy_transaction_bytes": 0}, File: "test.toml", Line: 1,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -232,7 +232,7 @@ func (x *Dispatcher) run(ctx context.Context, op abi.Op, header []byte, h Host) 
 		}
 		res := &abi.WriteResult{}
 		err := x.ops.Write(context.WithValue(ctx, writeResultKey{}, res), req.Table, body)
-		if *res != (abi.WriteResult{}) {
+		if res.HeldRows != 0 || res.LostRows != 0 || len(res.Durable) > 0 || len(res.Lost) > 0 {
 			b, merr := json.Marshal(res)
 			if merr == nil {
 				merr = h.Output(b)

@@ -92,6 +92,20 @@ func PgCopyBatch(req abi.PgRequest) (abi.PgCopyBatchResult, error) {
 	return res, err
 }
 
+// PgCopyHold runs req as PgCopyBatch does, but holds the COPY open past
+// the operation (ABI 1.7, abi.PgRequest.Hold): the first call begins one
+// COPY statement in a transaction of its own, and later calls with the
+// same SQL and columns, in later write operations, continue it; PgCopyEnd
+// commits it. The result's Rows are this batch's, HeldRows and HeldBytes
+// the held COPY's so far, and Committed the rows of an earlier held COPY
+// the host committed by itself after abi.HeldCopyIdle.
+func PgCopyHold(req abi.PgRequest) (abi.PgCopyBatchResult, error) {
+	req.Batch, req.Hold = true, true
+	var res abi.PgCopyBatchResult
+	err := pgCall(importPgCopyFrom, req, &res)
+	return res, err
+}
+
 // PgCopyTo runs sql, a COPY ... TO STDOUT, in tx and returns its whole
 // output. For reading back: the host refuses output beyond 256 MiB, so read
 // large tables in parts.

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"time"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wasmdest/wasmdest/host"
@@ -15,3 +17,11 @@ func CopyQueueHighWater() int64 { return copyQueueHigh.Load() }
 
 // ResetCopyQueueHighWater resets CopyQueueHighWater.
 func ResetCopyQueueHighWater() { copyQueueHigh.Store(0) }
+
+// SetHeldCopyIdle sets how long a held COPY waits before the host commits
+// it, and returns a function that restores it.
+func SetHeldCopyIdle(d time.Duration) (restore func()) {
+	old := heldCopyIdle
+	heldCopyIdle = d
+	return func() { heldCopyIdle = old }
+}

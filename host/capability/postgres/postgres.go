@@ -158,6 +158,9 @@ type session struct {
 	log  hclog.Logger
 	txs  map[int64]pgx.Tx
 	copy *pgCopy
+	// held is the instance's held COPY (abi.PgRequest.Hold), which
+	// outlives the operation.
+	held *held
 }
 
 // sessionOf returns the operation's session of the running host function.
@@ -169,6 +172,7 @@ func sessionOf(c *host.Call) *session { return c.Session().(*session) }
 type pgCopy struct {
 	tx    int64          // 0 when outside a transaction
 	batch bool           // the host encodes the data (abi.PgRequest.Batch)
+	held  bool           // a held COPY (abi.PgRequest.Hold): no trailer per batch
 	conn  *pgxpool.Conn  // the connection acquired for it when tx is 0
 	pg    *pgconn.PgConn // the connection it runs on
 	q     *copyQueue
@@ -194,8 +198,13 @@ func (c *pgCopy) finish() (pgconn.CommandTag, error) {
 // a CopyFail and throws away what it received. If the server does not answer
 // before ctx ends, the connection is closed under the COPY.
 func (c *pgCopy) abort(ctx context.Context) {
+	c.abortWith(ctx, errors.New("COPY aborted by the host: the guest's operation ended before pg_copy_end"))
+}
+
+// abortWith is abort with the reason why.
+func (c *pgCopy) abortWith(ctx context.Context, why error) {
 	c.aborted.Store(true)
-	c.q.abort(errors.New("COPY aborted by the host: the guest's operation ended before pg_copy_end"))
+	c.q.abort(why)
 	select {
 	case <-c.done:
 	case <-ctx.Done():
@@ -216,7 +225,12 @@ func (e *pgError) Error() string {
 	var pe *pgconn.PgError
 	if errors.As(e.err, &pe) {
 		// The SQLSTATE is added by abi.HostError.Error.
-		return e.fn + ": " + pe.Severity + ": " + pe.Message
+		msg := e.fn + ": " + pe.Severity + ": " + pe.Message
+		var le *lostError
+		if errors.As(e.err, &le) {
+			msg += " (" + le.note() + ")"
+		}
+		return msg
 	}
 	return e.fn + ": " + e.err.Error()
 }
@@ -292,6 +306,11 @@ func (ps *session) End(ctx context.Context) {
 	if ps.copy != nil {
 		ps.copy.abort(ctx)
 		ps.log.Debug("aborted a COPY the guest left unfinished")
+	}
+	if ps.held != nil {
+		// A held COPY outlives the operation: the host commits it when no
+		// operation continues it for HeldCopyIdle.
+		ps.held.idle()
 	}
 	for h, tx := range ps.txs {
 		if err := tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
@@ -590,9 +609,23 @@ func pgCopyFrom(ctx context.Context, c *host.Call, stack []uint64) {
 		return
 	}
 	ps := sessionOf(c)
-	pool := ps.pool
 	if ps.copy != nil {
 		fail(ctx, c, stack, fn, errors.New("a COPY is already in progress: one at a time per instance"))
+		return
+	}
+	if req.Hold {
+		ps.held = heldOf(c)
+		res, err := copyHeld(ctx, c, ps, req)
+		if err != nil {
+			fail(ctx, c, stack, fn, err)
+			return
+		}
+		b, _ := json.Marshal(res)
+		c.ReturnResult(stack, b)
+		return
+	}
+	if holding(c) {
+		fail(ctx, c, stack, fn, errors.New("bad request: the instance holds a COPY (hold): end it with pg_copy_end before another COPY"))
 		return
 	}
 	var batch *pgbinary.Batch
@@ -606,38 +639,17 @@ func pgCopyFrom(ctx context.Context, c *host.Call, stack []uint64) {
 		fail(ctx, c, stack, fn, errors.New("bad request: columns, keys and ordinal are fields of a batch COPY (batch: true)"))
 		return
 	}
-	cp := &pgCopy{tx: req.Tx, batch: req.Batch, done: make(chan struct{})}
-	var conn *pgx.Conn
-	if req.Tx != 0 {
-		tx, ok := ps.txs[req.Tx]
-		if !ok {
-			fail(ctx, c, stack, fn, errNoTx(req.Tx))
-			return
-		}
-		conn = tx.Conn()
-	} else {
-		if cp.conn, err = pool.Acquire(ctx); err != nil {
-			fail(ctx, c, stack, fn, err)
-			return
-		}
-		conn = cp.conn.Conn()
+	cp, err := startCopy(ctx, false, ps, req)
+	if err != nil {
+		fail(ctx, c, stack, fn, err)
+		return
 	}
-	cp.pg = conn.PgConn()
-	cp.q = newCopyQueue()
-	go func() {
-		defer close(cp.done)
-		ctx, end := traceStart(ctx, conn, req.SQL, nil)
-		cp.tag, cp.err = cp.pg.CopyFrom(ctx, cp.q, req.SQL)
-		if !cp.aborted.Load() {
-			end(cp.tag, cp.err) // an abort is the host's doing, not a failure to log
-		}
-	}()
 	ps.copy = cp
 	if batch == nil {
 		c.ReturnValue(stack, 0)
 		return
 	}
-	if err := cp.encodeBatch(ctx, batch, recs); err != nil {
+	if _, err := cp.encodeBatch(ctx, batch, recs, true); err != nil {
 		var re *pgbinary.RowError
 		if errors.As(err, &re) {
 			// A value the host cannot encode: nothing of it reached the
@@ -655,6 +667,42 @@ func pgCopyFrom(ctx context.Context, c *host.Call, stack []uint64) {
 	}
 	b, _ := json.Marshal(abi.PgCopyBatchResult{Rows: batch.Rows(), DuplicateKeys: batch.Duplicates()})
 	c.ReturnResult(stack, b)
+}
+
+// startCopy starts the COPY of req: in its transaction, or on a connection
+// of the pool. pgconn's CopyFrom runs on its own goroutine until the queue
+// is closed or aborted, or ctx ends unless detached (a held COPY outlives
+// the operation).
+func startCopy(ctx context.Context, detached bool, ps *session, req abi.PgRequest) (*pgCopy, error) {
+	cp := &pgCopy{tx: req.Tx, batch: req.Batch, done: make(chan struct{})}
+	var conn *pgx.Conn
+	if req.Tx != 0 {
+		tx, ok := ps.txs[req.Tx]
+		if !ok {
+			return nil, errNoTx(req.Tx)
+		}
+		conn = tx.Conn()
+	} else {
+		var err error
+		if cp.conn, err = ps.pool.Acquire(ctx); err != nil {
+			return nil, err
+		}
+		conn = cp.conn.Conn()
+	}
+	cp.pg = conn.PgConn()
+	cp.q = newCopyQueue()
+	if detached {
+		ctx = context.WithoutCancel(ctx)
+	}
+	go func() {
+		defer close(cp.done)
+		ctx, end := traceStart(ctx, conn, req.SQL, nil)
+		cp.tag, cp.err = cp.pg.CopyFrom(ctx, cp.q, req.SQL)
+		if !cp.aborted.Load() {
+			end(cp.tag, cp.err) // an abort is the host's doing, not a failure to log
+		}
+	}()
+	return cp, nil
 }
 
 // BatchChunk is how many bytes of a batch COPY's data the host encodes
@@ -678,9 +726,15 @@ func batchRequest(c *host.Call, req abi.PgRequest) (*pgbinary.Batch, []arrow.Rec
 // encodeBatch encodes recs as the COPY's binary data into its queue, a
 // chunk at a time, while pgconn sends the queue on: the encoding of a chunk
 // overlaps the transfer of the ones before it.
-func (cp *pgCopy) encodeBatch(ctx context.Context, b *pgbinary.Batch, recs []arrow.RecordBatch) error {
+//
+// A whole COPY (whole) has the stream's header and trailer; a held COPY's
+// batches have neither but the first's header (the trailer goes at its
+// end). It returns the bytes queued.
+func (cp *pgCopy) encodeBatch(ctx context.Context, b *pgbinary.Batch, recs []arrow.RecordBatch, header bool) (int64, error) {
+	whole := !cp.held
 	bufp := batchBuffers.Get().(*[]byte)
 	defer batchBuffers.Put(bufp)
+	var queued int64
 	flush := func(p []byte) ([]byte, error) {
 		select {
 		case <-cp.done:
@@ -690,19 +744,25 @@ func (cp *pgCopy) encodeBatch(ctx context.Context, b *pgbinary.Batch, recs []arr
 		if err := cp.q.write(ctx, p, cp.done); err != nil {
 			return p[:0], err
 		}
+		queued += int64(len(p))
 		return p[:0], nil
 	}
-	buf := b.Header((*bufp)[:0])
+	buf := (*bufp)[:0]
+	if header {
+		buf = b.Header(buf)
+	}
 	var err error
 	for _, rec := range recs {
 		if buf, err = b.Encode(rec, buf, BatchChunk, flush); err != nil {
-			return err
+			return queued, err
 		}
 	}
-	buf = b.Trailer(buf)
+	if whole {
+		buf = b.Trailer(buf)
+	}
 	buf, err = flush(buf)
 	*bufp = buf[:0]
-	return err
+	return queued, err
 }
 
 // batchBuffers recycles the batch encoders' chunk buffers.
@@ -757,7 +817,15 @@ func pgCopyEnd(ctx context.Context, c *host.Call, stack []uint64) {
 	ps := sessionOf(c)
 	cp := ps.copy
 	if cp == nil {
-		fail(ctx, c, stack, fn, errors.New("no COPY in progress: start one with pg_copy_from"))
+		rows, ok, err := endHeld(c)
+		switch {
+		case !ok:
+			fail(ctx, c, stack, fn, errors.New("no COPY in progress: start one with pg_copy_from"))
+		case err != nil:
+			fail(ctx, c, stack, fn, err)
+		default:
+			c.ReturnValue(stack, rows)
+		}
 		return
 	}
 	ps.copy = nil

@@ -13,6 +13,9 @@ import (
 // one transaction (ABI 1.1 delete_record; a CloudQuery delete_record
 // message).
 func (d *Destination) DeleteRecord(req abi.DeleteRecordRequest) error {
+	if err := d.EndHeld(); err != nil {
+		return err
+	}
 	sch, err := d.Schema()
 	if err != nil {
 		return err

@@ -31,6 +31,21 @@ type DB interface {
 	CopyTo(tx int64, sql string) ([]byte, error)
 }
 
+// Holder is a DB that can hold a batch COPY open across writes (ABI 1.7,
+// abi.PgRequest.Hold): the guest's, on the host's pg_* functions.
+type Holder interface {
+	// CopyHold runs req, a batch COPY, holding it open: it begins the
+	// held COPY or continues it (same SQL and columns).
+	CopyHold(req abi.PgRequest) (abi.PgCopyBatchResult, error)
+	// CopyEnd commits the held COPY and returns its rows.
+	CopyEnd() (int64, error)
+}
+
+// DefaultCopyTransactionBytes is the spec's copy_transaction_bytes when
+// it is missing: how much COPY data of back-to-back inserts one COPY
+// statement holds.
+const DefaultCopyTransactionBytes = 256 << 20
+
 // Spec is the nested spec the guest receives (connection_string, a secret,
 // stays with the host; batching settings are the host's).
 type Spec struct {
@@ -46,6 +61,10 @@ type Spec struct {
 	// text for durations, intervals, float16, structs and maps) or "rich"
 	// (interval, real, jsonb). Existing columns of either keep theirs.
 	TypeMapping string `json:"type_mapping"`
+	// CopyTransactionBytes bounds the COPY data of the inserts that one
+	// held COPY gathers (abi.PgRequest.Hold); 0: a COPY per batch. nil:
+	// DefaultCopyTransactionBytes.
+	CopyTransactionBytes *int64 `json:"copy_transaction_bytes"`
 }
 
 // ReadBatchRows is the most rows of one record Read emits.
@@ -64,6 +83,15 @@ type Destination struct {
 	// format_type; nil: no such table), for columns existing with the
 	// other mapping's type. Migrate forgets a table's.
 	stored map[string]map[string]string
+	// held is the COPY this instance holds across writes, nil when none.
+	held *heldCopy
+}
+
+// heldCopy is what a Destination knows of its held COPY: its table and
+// the rows it holds.
+type heldCopy struct {
+	table string
+	rows  int64
 }
 
 // New returns a destination on db.

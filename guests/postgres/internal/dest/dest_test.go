@@ -101,7 +101,8 @@ func write(d *dest.Destination, recs ...arrow.RecordBatch) error {
 		return err
 	}
 	defer rr.Release()
-	return d.Write(schema.TableName(recs[0].Schema()), rr)
+	_, err = d.Write(schema.TableName(recs[0].Schema()), rr)
+	return err
 }
 
 // read returns "id:name:score" of every stored row, ordered by id.

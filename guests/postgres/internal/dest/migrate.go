@@ -13,6 +13,9 @@ import (
 
 // Migrate applies the host's plan for one table.
 func (d *Destination) Migrate(req abi.MigrateRequest, schema *arrow.Schema) error {
+	if err := d.EndHeld(); err != nil {
+		return err
+	}
 	delete(d.stored, req.Table)
 	defer delete(d.stored, req.Table)
 	// New columns and tables take the mapping's types.

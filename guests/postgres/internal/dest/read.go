@@ -19,6 +19,9 @@ const readPageBlocks = 2048
 // Read emits every row of the table in schema, converting each stored
 // column back to the field's Arrow type.
 func (d *Destination) Read(table string, schema *arrow.Schema, emit func(arrow.RecordBatch) error) error {
+	if err := d.EndHeld(); err != nil {
+		return err
+	}
 	if err := pgwire.CheckName("table", table); err != nil {
 		return err
 	}

@@ -19,27 +19,38 @@ import (
 // the schema has a primary key, in one transaction a COPY into a staging
 // table and one INSERT ... SELECT of its rows ON CONFLICT DO UPDATE (upserts,
 // the last of duplicate keys winning; see pgwire.Upsert).
-func (d *Destination) Write(table string, records array.RecordReader) error {
+//
+// Inserts go into the COPY the instance holds across writes (Holder),
+// unless the spec's copy_transaction_bytes is 0: the WriteResult then says
+// which rows are held, and which held rows this call made durable or lost.
+func (d *Destination) Write(table string, records array.RecordReader) (abi.WriteResult, error) {
+	var res abi.WriteResult
 	schema := records.Schema()
 	existing, err := d.existingTypes(table, schema)
 	if err != nil {
-		return err
+		return res, err
 	}
 	cols, err := columns(table, schema, d.mapping, existing)
 	if err != nil {
-		return err
+		return res, err
 	}
 	sch, err := d.Schema()
 	if err != nil {
-		return err
+		return res, err
 	}
 	qt := pgwire.Qualified(sch, table)
+	if h, ok := d.db.(Holder); ok && !hasPK(cols) && d.holdBytes() > 0 {
+		return res, d.copyHeld(h, table, qt, cols, &res)
+	}
+	if err := d.endHeld(&res); err != nil {
+		return res, err
+	}
 	if !hasPK(cols) {
 		_, _, err := d.copy(0, table, qt, cols, records, "")
-		return err
+		return res, err
 	}
 	stage, ordinal := pgwire.StageTable(sch, table, cols)
-	return d.inTx(func(tx int64) error {
+	return res, d.inTx(func(tx int64) error {
 		if _, err := d.db.Exec(tx, pgwire.CreateStage(stage, ordinal, cols)); err != nil {
 			return fmt.Errorf("table %q: staging table: %w", table, err)
 		}
@@ -52,6 +63,93 @@ func (d *Destination) Write(table string, records array.RecordReader) error {
 		}
 		return nil
 	})
+}
+
+// holdBytes is the spec's copy_transaction_bytes.
+func (d *Destination) holdBytes() int64 {
+	if d.spec.CopyTransactionBytes == nil {
+		return DefaultCopyTransactionBytes
+	}
+	return *d.spec.CopyTransactionBytes
+}
+
+// copyHeld inserts the batch into target through the held COPY: it ends a
+// COPY held for another table first, continues (or begins) the table's,
+// and commits it once it holds holdBytes of COPY data. res says what is
+// held, made durable or lost.
+func (d *Destination) copyHeld(h Holder, table, target string, cols []pgwire.Column, res *abi.WriteResult) error {
+	if d.held != nil && d.held.table != table {
+		if err := d.endHeld(res); err != nil {
+			return err
+		}
+	}
+	req := abi.PgRequest{SQL: pgwire.CopyFrom(target, cols)}
+	for i, c := range cols {
+		req.Columns = append(req.Columns, abi.PgCopyColumn{Field: i, Type: c.Type.PG})
+	}
+	r, err := h.CopyHold(req)
+	if d.held != nil && (err != nil || r.Committed > 0) {
+		// The held COPY ended: the host committed it after it was idle
+		// (this batch began a new one), or the error aborted it.
+		if err != nil {
+			addRows(&res.Lost, d.held.table, d.held.rows)
+		} else {
+			addRows(&res.Durable, d.held.table, r.Committed)
+		}
+		d.held = nil
+	}
+	if err != nil {
+		return heldCopyError(table, cols, err)
+	}
+	d.held = &heldCopy{table: table, rows: r.HeldRows}
+	if r.HeldBytes < d.holdBytes() {
+		res.HeldRows = r.Rows
+		return nil
+	}
+	// Full: commit it, this batch with the earlier ones.
+	earlier := r.HeldRows - r.Rows
+	d.held = nil
+	if _, err := h.CopyEnd(); err != nil {
+		addRows(&res.Lost, table, earlier)
+		return heldCopyError(table, cols, err)
+	}
+	addRows(&res.Durable, table, earlier)
+	return nil
+}
+
+// addRows adds n rows of table to *m, making the map if needed.
+func addRows(m *map[string]int64, table string, n int64) {
+	if n <= 0 {
+		return
+	}
+	if *m == nil {
+		*m = map[string]int64{}
+	}
+	(*m)[table] += n
+}
+
+// EndHeld commits the COPY the instance holds, if any: at close, and
+// before any operation that must see its rows or might wait for its lock
+// (migrate, read, delete-stale, delete_record). Its rows stay held for the
+// host until close, which counts them.
+func (d *Destination) EndHeld() error {
+	var res abi.WriteResult
+	return d.endHeld(&res)
+}
+
+// endHeld commits the held COPY and says so in res.
+func (d *Destination) endHeld(res *abi.WriteResult) error {
+	if d.held == nil {
+		return nil
+	}
+	held := d.held
+	d.held = nil
+	if _, err := d.db.(Holder).CopyEnd(); err != nil {
+		addRows(&res.Lost, held.table, held.rows)
+		return fmt.Errorf("table %q: commit the COPY that held %d rows of earlier batches (all lost): %w", held.table, held.rows, err)
+	}
+	addRows(&res.Durable, held.table, held.rows)
+	return nil
 }
 
 // copy runs a binary COPY of the batch into target and returns the rows
@@ -117,6 +215,17 @@ func copyError(table string, cols []pgwire.Column, err error) error {
 	return &pgbinary.RowError{Table: table, Column: column, Row: row - 1, Err: err}
 }
 
+// heldCopyError describes an error of a held COPY: the server's line
+// numbers count the rows of every batch in it, so only a value the host
+// could not encode (which names the row of this batch) is a row's error.
+func heldCopyError(table string, cols []pgwire.Column, err error) error {
+	var he *abi.HostError
+	if errors.As(err, &he) && he.Column != "" && he.SQLState == "" {
+		return copyError(table, cols, err)
+	}
+	return fmt.Errorf("table %q: copy: %w", table, err)
+}
+
 // valueError is an error about a value the host could not encode, in the
 // form of pgbinary.RowError with the table's name: `table "t", column "c",
 // row 2 of the batch (id="7"): ...`.
@@ -130,6 +239,9 @@ func (e *valueError) Unwrap() error { return e.err }
 
 // DeleteStale deletes the rows of an earlier sync of the same source.
 func (d *Destination) DeleteStale(req abi.DeleteStaleRequest) error {
+	if err := d.EndHeld(); err != nil {
+		return err
+	}
 	t, err := time.Parse(time.RFC3339Nano, req.SyncTime)
 	if err != nil {
 		return fmt.Errorf("table %q: delete stale: sync_time %q: %w", req.Table, req.SyncTime, err)

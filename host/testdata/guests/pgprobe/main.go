@@ -33,6 +33,8 @@ func main() {}
 type probe struct {
 	// kept is a transaction handle kept past its operation, by mistake.
 	kept sdk.PgTx
+	// wantHeld and wantCommitted are what a hold scenario expects.
+	wantHeld, wantCommitted int64
 }
 
 func (p *probe) Init(context.Context, abi.InitRequest) error { return nil }
@@ -67,11 +69,32 @@ func whereOf(err error) string {
 	return ""
 }
 
+// holdRequest is a held batch COPY of the records (i int32, s utf8).
+func holdRequest(sql string) abi.PgRequest {
+	return abi.PgRequest{SQL: sql, Columns: []abi.PgCopyColumn{{Field: 0, Type: "integer"}, {Field: 1, Type: "text"}}}
+}
+
 func (p *probe) Write(_ context.Context, scenario string, records array.RecordReader) error {
+	// "name key=value ...": hold scenarios take what they expect.
+	if name, args, ok := strings.Cut(scenario, " "); ok {
+		scenario = name
+		for _, kv := range strings.Fields(args) {
+			k, v, _ := strings.Cut(kv, "=")
+			var n int64
+			fmt.Sscan(v, &n)
+			switch k {
+			case "held":
+				p.wantHeld = n
+			case "committed":
+				p.wantCommitted = n
+			}
+		}
+	}
 	switch scenario {
 	case "setup":
 		_, err := sdk.PgExec(0, `CREATE TABLE t (i int PRIMARY KEY, n numeric, s text, b boolean, ts timestamptz, j jsonb);
-			CREATE TABLE c (i int, s text)`)
+			CREATE TABLE c (i int, s text);
+			CREATE TABLE hc (i int CHECK (i < 1000000), s text)`)
 		return err
 	case "args":
 		n, err := sdk.PgExec(0, `INSERT INTO t VALUES ($1, $2, $3, $4, $5, $6), ($7, NULL, $8, NULL, NULL, NULL)`,
@@ -330,6 +353,64 @@ func (p *probe) Write(_ context.Context, scenario string, records array.RecordRe
 	case "use-kept-handle":
 		_, err := sdk.PgExec(p.kept, `SELECT 1`)
 		return err
+	case "hold", "hold-then-panic":
+		// A held COPY of the body's records (i int32, s utf8) into hc;
+		// the expected held_rows and committed follow the name.
+		rows := 0
+		for records.Next() {
+			rows += int(records.RecordBatch().NumRows())
+		}
+		res, err := sdk.PgCopyHold(holdRequest(`COPY hc (i, s) FROM STDIN (FORMAT binary)`))
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, hostError(err))
+		}
+		if scenario == "hold-then-panic" {
+			panic("pgprobe: crash while holding a COPY")
+		}
+		if err := expect("rows", res.Rows, rows); err != nil {
+			return err
+		}
+		if err := expect("held rows", res.HeldRows, p.wantHeld); err != nil {
+			return err
+		}
+		if res.HeldBytes <= 0 {
+			return fmt.Errorf("held bytes %d", res.HeldBytes)
+		}
+		return expect("committed", res.Committed, p.wantCommitted)
+	case "hold-fail":
+		// A value the server refuses: its error comes with this batch,
+		// or, when the server read it after pg_copy_from returned, from
+		// pg_copy_end.
+		_, err := sdk.PgCopyHold(holdRequest(`COPY hc (i, s) FROM STDIN (FORMAT binary)`))
+		if err == nil {
+			_, err = sdk.PgCopyEnd()
+		}
+		if err == nil {
+			return errors.New("no error")
+		}
+		return errors.New(hostError(err))
+	case "hold-other":
+		_, err := sdk.PgCopyHold(holdRequest(`COPY c (i, s) FROM STDIN (FORMAT binary)`))
+		if err == nil || !strings.Contains(err.Error(), "holds a COPY of other sql") {
+			return fmt.Errorf("a held COPY of other sql: got %v", err)
+		}
+		_, err = sdk.PgCopyBatch(abi.PgRequest{SQL: `COPY c (i, s) FROM STDIN (FORMAT binary)`,
+			Columns: []abi.PgCopyColumn{{Field: 0, Type: "integer"}, {Field: 1, Type: "text"}}})
+		if err == nil || !strings.Contains(err.Error(), "end it with pg_copy_end before another COPY") {
+			return fmt.Errorf("another COPY while one is held: got %v", err)
+		}
+		req := holdRequest(`COPY hc (i, s) FROM STDIN (FORMAT binary)`)
+		req.Keys = []int{0}
+		if _, err = sdk.PgCopyHold(req); err == nil || !strings.Contains(err.Error(), "no ordinal and no keys") {
+			return fmt.Errorf("a held COPY with keys: got %v", err)
+		}
+		return nil
+	case "hold-end":
+		n, err := sdk.PgCopyEnd()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, hostError(err))
+		}
+		return expect("rows committed", n, p.wantHeld)
 	case "panic-in-tx", "exit-in-tx":
 		tx, err := sdk.PgBegin()
 		if err != nil {
