@@ -149,9 +149,6 @@ func (c *caseRun) sync(ctx context.Context, st step) outcome {
 	}
 	sy := syncer.New(env, []*syncer.Destination{dest})
 	out.err = sy.Run(ctx, inputs)
-	for _, ts := range sy.Stats() {
-		out.stats[ts.Table] = ts
-	}
 	for _, rs := range st.reads {
 		table := schema.TableName(rs)
 		rows, err := c.read(ctx, dest, rs, o)
@@ -163,6 +160,11 @@ func (c *caseRun) sync(ctx context.Context, st step) outcome {
 	}
 	if err := sy.Finish(context.WithoutCancel(ctx)); err != nil {
 		out.err = errors.Join(out.err, err)
+	}
+	// After Finish: rows a guest held until it finished (abi.WriteResult)
+	// count as written only then.
+	for _, ts := range sy.Stats() {
+		out.stats[ts.Table] = ts
 	}
 	return out
 }

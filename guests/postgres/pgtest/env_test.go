@@ -88,6 +88,17 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 
 func (e *env) newPool(spec string, size int) *host.Pool {
 	e.t.Helper()
+	// A COPY per batch unless the spec says otherwise: these tests check
+	// each write's rows as soon as it returns.
+	var m map[string]any
+	if err := json.Unmarshal([]byte(spec), &m); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, ok := m["copy_transaction_bytes"]; !ok {
+		m["copy_transaction_bytes"] = 0
+		b, _ := json.Marshal(m)
+		spec = string(b)
+	}
 	p, err := e.g.NewPool(host.PoolConfig{
 		Size:   size,
 		Grants: []host.Grant{postgres.Grant(e.db)},
