@@ -77,27 +77,18 @@ func TestHeldCopyGathersBatches(t *testing.T) {
 	}
 }
 
-// TestHeldCopyOff: with copy_transaction_bytes 0 every batch is its own
-// COPY and transaction, durable when its write returns.
-func TestHeldCopyOff(t *testing.T) {
-	ran, _, conn := heldSync(t, map[string]any{"copy_transaction_bytes": 0}, input("users", users("users", 0, 23)))
-	if ran[0].Held != 0 || ran[0].Rows != 23 {
-		t.Errorf("after the run: %d rows held and %d written, want all 23 written", ran[0].Held, ran[0].Rows)
-	}
-	if rows, txs := transactions(t, conn, "users"); rows != 23 || txs != 5 {
-		t.Errorf("%d rows in %d transactions, want 23 in 5", rows, txs)
-	}
-}
-
-// TestHeldCopyFullCommits: a held COPY that reaches copy_transaction_bytes
-// commits with the batch that filled it (here every batch fills it).
-func TestHeldCopyFullCommits(t *testing.T) {
-	ran, _, conn := heldSync(t, map[string]any{"copy_transaction_bytes": 1}, input("users", users("users", 0, 23)))
-	if ran[0].Held != 0 || ran[0].Rows != 23 {
-		t.Errorf("after the run: %d rows held and %d written, want all 23 written", ran[0].Held, ran[0].Rows)
-	}
-	if rows, txs := transactions(t, conn, "users"); rows != 23 || txs != 5 {
-		t.Errorf("%d rows in %d transactions, want 23 in 5", rows, txs)
+// TestHeldCopyEachBatchDurable: with copy_transaction_bytes 0 every batch
+// is its own COPY and transaction; with 1, every batch fills the held COPY
+// and commits it. Either way each batch is durable when its write returns.
+func TestHeldCopyEachBatchDurable(t *testing.T) {
+	for _, limit := range []int{0, 1} {
+		ran, _, conn := heldSync(t, map[string]any{"copy_transaction_bytes": limit}, input("users", users("users", 0, 23)))
+		if ran[0].Held != 0 || ran[0].Rows != 23 {
+			t.Errorf("copy_transaction_bytes %d: after the run %d rows held and %d written, want all 23 written", limit, ran[0].Held, ran[0].Rows)
+		}
+		if rows, txs := transactions(t, conn, "users"); rows != 23 || txs != 5 {
+			t.Errorf("copy_transaction_bytes %d: %d rows in %d transactions, want 23 in 5", limit, rows, txs)
+		}
 	}
 }
 

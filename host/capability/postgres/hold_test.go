@@ -15,11 +15,7 @@ import (
 // them (committed rows only).
 func countHC(t *testing.T, db *pgxpool.Pool, where string) int {
 	t.Helper()
-	var n int
-	if err := db.QueryRow(context.Background(), "SELECT count(*) FROM hc WHERE "+where).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return countIn(t, db, "hc", where)
 }
 
 // TestCopyHold: batch COPYs with hold, in separate write operations, go

@@ -58,8 +58,14 @@ func scenario(p *host.Pool, name string) error {
 
 func count(t *testing.T, db *pgxpool.Pool, where string) int {
 	t.Helper()
+	return countIn(t, db, "c", where)
+}
+
+// countIn counts the rows of table that match where.
+func countIn(t *testing.T, db *pgxpool.Pool, table, where string) int {
+	t.Helper()
 	var n int
-	if err := db.QueryRow(context.Background(), "SELECT count(*) FROM c WHERE "+where).Scan(&n); err != nil {
+	if err := db.QueryRow(context.Background(), "SELECT count(*) FROM "+table+" WHERE "+where).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
