@@ -40,6 +40,11 @@ type PoolConfig struct {
 	// Observe, if set, is told of every operation Call runs: how long it
 	// took once the instance was acquired, and its error.
 	Observe func(op abi.Op, took time.Duration, err error)
+	// Discarded, if set, is told of an instance the pool discards because
+	// it trapped, panicked or was stopped, before it is closed: whatever
+	// that instance held and had not made durable (abi.WriteResult's held
+	// rows) is lost.
+	Discarded func(in *Instance)
 }
 
 // Pool runs instances of one guest for one destination. Each instance is
@@ -195,6 +200,9 @@ func (p *Pool) Release(ctx context.Context, in *Instance) {
 		delete(p.memory, in)
 		p.discarded++
 		p.mu.Unlock()
+		if p.cfg.Discarded != nil {
+			p.cfg.Discarded(in)
+		}
 		in.close(ctx)
 		p.g.rt.log.Warn("guest instance discarded", "guest", p.g.name)
 	} else {

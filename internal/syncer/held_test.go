@@ -2,6 +2,8 @@ package syncer_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -121,5 +123,30 @@ func TestHeldCopyOtherTable(t *testing.T) {
 		if rows, txs := transactions(t, conn, tc.table); rows != tc.rows || txs != 1 {
 			t.Errorf("table %s: %d rows in %d transactions, want %d in 1", tc.table, rows, txs, tc.rows)
 		}
+	}
+}
+
+// TestHeldRowsOfATrappedInstanceAreLost: rows an instance held (reported
+// held, not yet durable) are lost when it traps and the pool discards it:
+// the stats say so and never count them as written, even though the other
+// instances finish without error.
+func TestHeldRowsOfATrappedInstanceAreLost(t *testing.T) {
+	env := newEnv(t)
+	d := misbehave(t, env, func(d *config.Destination) { d.WriteMode = abi.WriteModeAppend },
+		map[string]any{"batch_size": 4, "hold": true, "fail": map[string]any{"write": "panic"}, "after": 2})
+	sy := syncer.New(env, []*syncer.Destination{d})
+	err := sy.Run(context.Background(), []syncer.Input{input("users", users("users", 0, 20))})
+	if err == nil || !strings.Contains(err.Error(), "panic in write") {
+		t.Fatalf("got %v, want the third write's panic", err)
+	}
+	if err := sy.Finish(context.Background()); err != nil {
+		t.Fatalf("finish: %v (the instances left did not fail)", err)
+	}
+	st := sy.Stats()[0]
+	if st.Rows != 0 || st.Held != 0 || st.Err == nil {
+		t.Fatalf("stats %+v, want no row written or held, and an error", st)
+	}
+	if !strings.Contains(fmt.Sprint(st.Err), "8 rows of earlier batches are lost") {
+		t.Errorf("error %v, want the 8 held rows lost", st.Err)
 	}
 }

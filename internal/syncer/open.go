@@ -111,6 +111,9 @@ type Destination struct {
 	// writeSlots holds one token per batch being written (Env.Writers);
 	// nil when batches are written one at a time, as they come.
 	writeSlots chan struct{}
+	// discarded is told of an instance of Pool that was discarded (the
+	// Sync counts the rows it held as lost); set by New.
+	discarded func(*Destination, *host.Instance)
 }
 
 // ResolveGuest returns the .wasm path of a configured destination's guest.
@@ -253,6 +256,11 @@ func Open(ctx context.Context, env *Env, d config.Destination) (*Destination, er
 	}
 	if env.ObserveCall != nil {
 		pc.Observe = func(op abi.Op, took time.Duration, err error) { env.ObserveCall(d.Name, op, took, err) }
+	}
+	pc.Discarded = func(in *host.Instance) {
+		if dest.discarded != nil {
+			dest.discarded(dest, in)
+		}
 	}
 	for _, c := range caps {
 		gr, err := c.Open(ctx, host.OpenRequest{Destination: d.Name, Spec: d.Spec, Directory: fsDir, Logger: env.Log, Manifest: &m})

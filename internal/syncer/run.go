@@ -42,6 +42,10 @@ type Sync struct {
 	mu    sync.Mutex
 	stats map[key]*TableStats
 	order []key
+	// heldBy is, per instance, the rows it holds and has not made durable
+	// yet, by table (abi.WriteResult): when the pool discards an instance,
+	// they are lost.
+	heldBy map[*host.Instance]map[key]int64
 
 	// summaryTables are the tables of the sync summaries; deferredSummaries
 	// the destinations whose summary waits for Finish.
@@ -75,7 +79,47 @@ type TableStats struct {
 
 // New prepares a sync of env's destinations.
 func New(env *Env, dests []*Destination) *Sync {
-	return &Sync{env: env, dests: dests, log: env.Log, stats: map[key]*TableStats{}}
+	s := &Sync{env: env, dests: dests, log: env.Log, stats: map[key]*TableStats{}, heldBy: map[*host.Instance]map[key]int64{}}
+	for _, d := range dests {
+		d.discarded = s.instanceDiscarded
+	}
+	return s
+}
+
+// instanceDiscarded counts the rows an instance of d held as lost: it
+// trapped or was stopped, and the host rolled back what it held.
+func (s *Sync) instanceDiscarded(d *Destination, in *host.Instance) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, n := range s.heldBy[in] {
+		st := s.stats[k]
+		if st == nil || n <= 0 {
+			continue
+		}
+		st.loseHeld(n)
+		lost := fmt.Errorf("%d rows of earlier batches are lost: the guest instance that held them (not yet durable) failed", n)
+		if st.Err == nil {
+			st.Err = lost
+		} else {
+			st.Err = fmt.Errorf("%w; %w", st.Err, lost)
+		}
+	}
+	delete(s.heldBy, in)
+}
+
+// holdRows adds n rows of k to what instance in holds (s.mu held).
+func (s *Sync) holdRows(in *host.Instance, k key, n int64) {
+	if n == 0 {
+		return
+	}
+	m := s.heldBy[in]
+	if m == nil {
+		m = map[key]int64{}
+		s.heldBy[in] = m
+	}
+	if m[k] += n; m[k] <= 0 {
+		delete(m, k)
+	}
 }
 
 // Stats returns a copy of the per destination and table counts so far.
@@ -526,7 +570,14 @@ func resetTimer(t *time.Timer, targets []*target) {
 
 func (s *Sync) fail(tg *target, err error) error {
 	tg.failed = true
-	s.update(tg.d.Name, tg.table, func(st *TableStats) { st.Err = err })
+	s.update(tg.d.Name, tg.table, func(st *TableStats) {
+		if st.Err != nil && st.Err != err {
+			// Held rows lost with the failed instance: keep saying so.
+			st.Err = fmt.Errorf("%w; %w", err, st.Err)
+			return
+		}
+		st.Err = err
+	})
 	return err
 }
 
@@ -626,8 +677,15 @@ func (s *Sync) write(ctx context.Context, tg *target, recs []arrow.RecordBatch) 
 			m.Release()
 		}
 	}()
+	// The instance is taken here, not by Call, to know which one holds
+	// the rows the guest reports held (instanceDiscarded).
+	in, err := tg.d.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("destination %q: table %q: batch of %d rows not written: %w", tg.d.Name, tg.table, rows, err)
+	}
+	defer tg.d.Pool.Release(ctx, in)
 	var out bufferWriter
-	err := tg.d.Pool.Call(ctx, nil, abi.OpWrite, abi.TableRequest{Table: tg.table}, host.RecordBody(tg.wanted, msgs...), &out)
+	err = tg.d.Pool.Call(ctx, in, abi.OpWrite, abi.TableRequest{Table: tg.table}, host.RecordBody(tg.wanted, msgs...), &out)
 	var res abi.WriteResult
 	if len(out.b) > 0 {
 		if derr := json.Unmarshal(out.b, &res); derr != nil && err == nil {
@@ -635,15 +693,17 @@ func (s *Sync) write(ctx context.Context, tg *target, recs []arrow.RecordBatch) 
 		}
 	}
 	res.HeldRows = min(max(res.HeldRows, 0), rows)
-	s.settleEarlier(tg.d.Name, res)
+	s.settleEarlier(in, tg.d.Name, res)
 	s.update(tg.d.Name, tg.table, func(st *TableStats) {
 		if res.LostRows > 0 {
 			st.loseHeld(res.LostRows)
+			s.holdRows(in, key{tg.d.Name, tg.table}, -res.LostRows)
 		}
 		if err != nil {
 			return
 		}
 		held := res.HeldRows
+		s.holdRows(in, key{tg.d.Name, tg.table}, held)
 		heldBytes := bytes * held / max(rows, 1)
 		st.Rows += rows - held
 		st.Bytes += bytes - heldBytes
@@ -666,17 +726,19 @@ func (s *Sync) write(ctx context.Context, tg *target, recs []arrow.RecordBatch) 
 // of destination dest (abi.WriteResult.Durable and Lost, ABI 1.7): they
 // count as written, or are lost. Tables the destination holds no rows of
 // are ignored (a guest cannot make rows up).
-func (s *Sync) settleEarlier(dest string, res abi.WriteResult) {
+func (s *Sync) settleEarlier(in *host.Instance, dest string, res abi.WriteResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for table, n := range res.Durable {
 		if st := s.stats[key{dest, table}]; st != nil && n > 0 {
 			st.releaseHeld(n)
+			s.holdRows(in, key{dest, table}, -n)
 		}
 	}
 	for table, n := range res.Lost {
 		if st := s.stats[key{dest, table}]; st != nil && n > 0 {
 			st.loseHeld(n)
+			s.holdRows(in, key{dest, table}, -n)
 		}
 	}
 }

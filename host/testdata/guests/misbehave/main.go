@@ -37,6 +37,9 @@ type spec struct {
 	// Sticky keeps reporting Describe after a migration, as a guest that
 	// does not migrate what it is asked to.
 	Sticky bool `json:"sticky"`
+	// Hold reports every batch written as held until close
+	// (abi.WriteResult), as a guest that makes rows durable late.
+	Hold bool `json:"hold"`
 }
 
 type dest struct {
@@ -106,7 +109,7 @@ func (d *dest) Init(_ context.Context, req abi.InitRequest) error {
 	return d.misbehave("init")
 }
 
-func (d *dest) Write(_ context.Context, table string, records array.RecordReader) error {
+func (d *dest) Write(ctx context.Context, table string, records array.RecordReader) error {
 	if err := d.misbehave("write"); err != nil {
 		return err
 	}
@@ -132,6 +135,9 @@ func (d *dest) Write(_ context.Context, table string, records array.RecordReader
 		n += r.NumRows()
 	}
 	d.ops = append(d.ops, fmt.Sprintf("write %s %d", table, n))
+	if d.spec.Hold {
+		sdk.ReportWrite(ctx, abi.WriteResult{HeldRows: n})
+	}
 	return nil
 }
 
