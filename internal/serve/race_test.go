@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -35,7 +37,16 @@ func compileExecutable(t testing.TB) string {
 			return
 		}
 		c.path = filepath.Join(c.dir, "wasmdest")
-		cmd := exec.Command("go", "build", "-o", c.path, "github.com/wasmdest/wasmdest/cmd/wasmdest")
+		// The child must name wazero's version as this test binary does:
+		// wazero keeps its compilation cache in a directory per version
+		// (wazero-<version>-<arch>-<os>), and a test binary carries no
+		// module versions, so wazero says "dev" here and the version of
+		// go.mod in the built child. Without this the child compiles into a
+		// directory the server never reads, and every deployed guest is
+		// compiled again in-process under the race detector (a minute for
+		// a 16 MB guest, past the Begin's deadline on a cold cache).
+		ldflags := "-X github.com/tetratelabs/wazero/internal/version.version=" + wazeroVersion()
+		cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", c.path, "github.com/wasmdest/wasmdest/cmd/wasmdest")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			c.err = fmt.Errorf("build the compile child (wasmdest without -race): %v\n%s", err, out)
 		}
@@ -44,6 +55,27 @@ func compileExecutable(t testing.TB) string {
 		t.Fatal(c.err)
 	}
 	return c.path
+}
+
+// wazeroVersion is the version wazero reads from this binary's build
+// information (internal/version.GetWazeroVersion): the wazero dependency's,
+// else "dev".
+func wazeroVersion() string {
+	v := ""
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if strings.Contains(dep.Path, "github.com/tetratelabs/wazero") {
+				v = dep.Version
+			}
+		}
+		if v == "" || v == "(devel)" {
+			v = info.Main.Version
+		}
+	}
+	if v == "" || v == "(devel)" {
+		v = "dev"
+	}
+	return v
 }
 
 // removeCompileExecutable removes what compileExecutable built.
