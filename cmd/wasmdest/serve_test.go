@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -208,27 +207,10 @@ func TestServeCompilesUploadsInAChild(t *testing.T) {
 	if status.Code(err) != codes.DeadlineExceeded || !strings.Contains(err.Error(), "compile_timeout of 3s") || !strings.Contains(err.Error(), "was killed") {
 		t.Errorf("a module that compiles for a minute: %v", err)
 	}
-	if kids := childrenOf(srv.Process.Pid); len(kids) > 0 {
+	if kids := testenv.Children(srv.Process.Pid, nil); len(kids) > 0 {
 		t.Errorf("the server has children left: %v", kids)
 	}
 	if n := strings.Count(logs.String(), "upload compiled in a child process"); n != 2 {
 		t.Errorf("%d uploads compiled in a child process, want 2", n)
 	}
-}
-
-// childrenOf lists the pids of pid's children.
-func childrenOf(pid int) []string {
-	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var out []string
-	for _, p := range procs {
-		st, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(st, ')')
-		if f := strings.Fields(string(st[i+1:])); len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, filepath.Base(filepath.Dir(p))+" "+f[0])
-		}
-	}
-	return out
 }

@@ -22,6 +22,8 @@ import (
 
 	"github.com/wasmdest/wasmdest/abi"
 	"github.com/wasmdest/wasmdest/internal/serve"
+
+	"github.com/wasmdest/wasmdest/internal/testenv"
 )
 
 // TestServeHostileUploads uploads the corpus of hostile modules as one
@@ -264,23 +266,8 @@ func compileChildren(t testing.TB) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var out []string
-	for _, p := range procs {
-		st, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		i := bytes.LastIndexByte(st, ')')
-		f := strings.Fields(string(st[i+1:]))
-		if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) {
-			continue
-		}
-		dir := filepath.Dir(p)
-		if exe, _ := os.Readlink(filepath.Join(dir, "exe")); exe == self || f[0] == "Z" {
-			out = append(out, filepath.Base(dir)+" "+f[0])
-		}
-	}
-	return out
+	return testenv.Children(os.Getpid(), func(dir, state string) bool {
+		exe, _ := os.Readlink(filepath.Join(dir, "exe"))
+		return exe == self || state == "Z"
+	})
 }

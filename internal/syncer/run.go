@@ -743,33 +743,29 @@ func (s *Sync) settleEarlier(in *host.Instance, dest string, res abi.WriteResult
 	}
 }
 
-// releaseHeld counts n held rows (all when n is at least Held) as written,
-// with their share of the held bytes and batches.
-func (st *TableStats) releaseHeld(n int64) {
-	n = min(n, st.Held)
-	bytes, batches := st.heldBytes, st.heldBatches
-	if n < st.Held {
-		bytes, batches = st.heldBytes*n/st.Held, st.heldBatches*n/st.Held
+// takeHeld takes n held rows (all when n is at least Held) out of the held
+// ones, with their share of the held bytes and batches, and returns them.
+func (st *TableStats) takeHeld(n int64) (rows, bytes, batches int64) {
+	rows, bytes, batches = min(n, st.Held), st.heldBytes, st.heldBatches
+	if rows < st.Held {
+		bytes, batches = st.heldBytes*rows/st.Held, st.heldBatches*rows/st.Held
 	}
-	st.Rows += n
-	st.Bytes += bytes
-	st.Batches += batches
-	st.Held -= n
+	st.Held -= rows
 	st.heldBytes -= bytes
 	st.heldBatches -= batches
+	return rows, bytes, batches
 }
 
-// loseHeld drops n held rows (all when n is at least Held), with their
-// share of the held bytes and batches.
-func (st *TableStats) loseHeld(n int64) {
-	if n >= st.Held {
-		st.Held, st.heldBytes, st.heldBatches = 0, 0, 0
-		return
-	}
-	st.heldBytes -= st.heldBytes * n / st.Held
-	st.heldBatches -= st.heldBatches * n / st.Held
-	st.Held -= n
+// releaseHeld counts n held rows (all when n is at least Held) as written.
+func (st *TableStats) releaseHeld(n int64) {
+	rows, bytes, batches := st.takeHeld(n)
+	st.Rows += rows
+	st.Bytes += bytes
+	st.Batches += batches
 }
+
+// loseHeld drops n held rows (all when n is at least Held).
+func (st *TableStats) loseHeld(n int64) { st.takeHeld(n) }
 
 // settleHeld ends the held rows of destination d once it finished: durable
 // when finishing succeeded, lost (with err) when it failed.
@@ -788,10 +784,7 @@ func (s *Sync) settleHeld(d *Destination, err error) {
 			st.loseHeld(st.Held)
 			continue
 		}
-		st.Rows += st.Held
-		st.Bytes += st.heldBytes
-		st.Batches += st.heldBatches
-		st.Held, st.heldBytes, st.heldBatches = 0, 0, 0
+		st.releaseHeld(st.Held)
 	}
 }
 

@@ -446,13 +446,17 @@ func (b *bench) appendScenarios() error {
 					return b.runPgx(name, int64(b.rows), fn)
 				}}
 			}
-			methods := []method{
-				{func() (result, error) {
+			// appended is a wasmdest append into the emptied table.
+			appended := func(name string, spec map[string]any) method {
+				return method{func() (result, error) {
 					if err := b.truncate(); err != nil {
 						return result{}, err
 					}
-					return b.runWasmdest(b.pgJob(abi.WriteModeAppend, conns, nil, 0), int64(b.rows), fmt.Sprintf("wasmdest (%d writer)", conns))
-				}},
+					return b.runWasmdest(b.pgJob(abi.WriteModeAppend, conns, spec, 0), int64(b.rows), name)
+				}}
+			}
+			methods := []method{
+				appended(fmt.Sprintf("wasmdest (%d writer)", conns), nil),
 				timed(fmt.Sprintf("pgx CopyFrom (%d conn)", conns), func() error {
 					return parallel(b.ctx, b.pg.url, conns, chunks(b.ds.values), copyFrom(b.ds.cols))
 				}),
@@ -464,12 +468,7 @@ func (b *bench) appendScenarios() error {
 				// The same batches as the pre-encoded ceiling sends, one
 				// COPY each: wasmdest's own cost per batch, which the
 				// default (one COPY for many batches) hides.
-				methods = append(methods, method{func() (result, error) {
-					if err := b.truncate(); err != nil {
-						return result{}, err
-					}
-					return b.runWasmdest(b.pgJob(abi.WriteModeAppend, conns, map[string]any{"copy_transaction_bytes": 0}, 0), int64(b.rows), perBatch)
-				}})
+				methods = append(methods, appended(perBatch, map[string]any{"copy_transaction_bytes": 0}))
 				methods = append(methods, timed(rawName, func() error { return b.rawCopy(enc, conns) }))
 				if conns == 1 {
 					methods = append(methods, timed(oneName, func() error { return b.oneCopy(enc) }))

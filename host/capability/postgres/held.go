@@ -106,8 +106,14 @@ func (h *held) end() (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), pgCleanupTimeout)
 	defer cancel()
 	if err := cp.q.write(ctx, copyTrailer, cp.done); err != nil {
-		if _, cerr := cp.finish(); cerr != nil {
-			err = cerr
+		if errors.Is(err, errStopped) {
+			// The COPY ended under it: report the COPY's own error.
+			if _, cerr := cp.finish(); cerr != nil {
+				err = cerr
+			}
+		} else {
+			// The server took nothing for pgCleanupTimeout: give up on it.
+			cp.abortWith(ctx, err)
 		}
 		return rows, &lostError{rows: rows, err: err}
 	}

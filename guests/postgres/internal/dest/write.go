@@ -83,11 +83,7 @@ func (d *Destination) copyHeld(h Holder, table, target string, cols []pgwire.Col
 			return err
 		}
 	}
-	req := abi.PgRequest{SQL: pgwire.CopyFrom(target, cols)}
-	for i, c := range cols {
-		req.Columns = append(req.Columns, abi.PgCopyColumn{Field: i, Type: c.Type.PG})
-	}
-	r, err := h.CopyHold(req)
+	r, err := h.CopyHold(abi.PgRequest{SQL: pgwire.CopyFrom(target, cols), Columns: copyColumns(cols)})
 	if d.held != nil && (err != nil || r.Committed > 0) {
 		// The held COPY ended: the host committed it after it was idle
 		// (this batch began a new one), or the error aborted it.
@@ -115,6 +111,16 @@ func (d *Destination) copyHeld(h Holder, table, target string, cols []pgwire.Col
 	}
 	addRows(&res.Durable, table, earlier)
 	return nil
+}
+
+// copyColumns are a batch COPY's columns: the record's, in order, each
+// with the PostgreSQL type the guest chose.
+func copyColumns(cols []pgwire.Column) []abi.PgCopyColumn {
+	out := make([]abi.PgCopyColumn, len(cols))
+	for i, c := range cols {
+		out[i] = abi.PgCopyColumn{Field: i, Type: c.Type.PG}
+	}
+	return out
 }
 
 // addRows adds n rows of table to *m, making the map if needed.
@@ -159,9 +165,8 @@ func (d *Destination) endHeld(res *abi.WriteResult) error {
 // in that column, and dups says whether two rows may have the same primary
 // key.
 func (d *Destination) copy(tx int64, table, target string, cols []pgwire.Column, records array.RecordReader, ordinal string) (n int64, dups bool, err error) {
-	req := abi.PgRequest{Tx: tx, Ordinal: ordinal != ""}
+	req := abi.PgRequest{Tx: tx, Ordinal: ordinal != "", Columns: copyColumns(cols)}
 	for i, c := range cols {
-		req.Columns = append(req.Columns, abi.PgCopyColumn{Field: i, Type: c.Type.PG})
 		if c.PK {
 			req.Keys = append(req.Keys, i)
 		}
