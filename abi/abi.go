@@ -17,7 +17,7 @@ import "fmt"
 // host functions this host does not have; a lower minor version is accepted.
 const (
 	VersionMajor = 1
-	VersionMinor = 7
+	VersionMinor = 8
 )
 
 // Version is a packed ABI version as returned by the ExportVersion function:

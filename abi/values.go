@@ -111,11 +111,19 @@ const (
 	FeatureDeleteStale   Feature = "delete_stale"   // implements OpDeleteStale
 	FeatureMigrateForced Feature = "migrate_forced" // implements MigrateRecreate
 	FeatureDeleteRecord  Feature = "delete_record"  // implements OpDeleteRecord (ABI 1.1)
+	// FeatureParallelUpserts (ABI 1.8): instances may upsert batches of one
+	// table at once when no key is in two of them. The host then writes
+	// such batches side by side (with more than one writer); without it, a
+	// table with a primary key gets one batch at a time. List it only when
+	// keys the destination finds equal are equal Arrow values (no
+	// case-insensitive collation), and when two instances' writes of
+	// different keys cannot deadlock (no gap locks).
+	FeatureParallelUpserts Feature = "parallel_upserts"
 )
 
 // Features returns every feature this ABI version defines.
 func Features() []Feature {
-	return []Feature{FeatureRead, FeatureDeleteStale, FeatureMigrateForced, FeatureDeleteRecord}
+	return []Feature{FeatureRead, FeatureDeleteStale, FeatureMigrateForced, FeatureDeleteRecord, FeatureParallelUpserts}
 }
 
 // Valid returns nil when f is a feature of this ABI version, or else an

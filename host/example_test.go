@@ -69,6 +69,6 @@ func Example() {
 		rec.Release()
 	}
 	// Output:
-	// guest: misbehave v0.0.1 ABI 1.7
+	// guest: misbehave v0.0.1 ABI 1.8
 	// read back ids: [0 1 2]
 }

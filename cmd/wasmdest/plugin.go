@@ -44,7 +44,7 @@ func cmdPlugin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&network, "network", "tcp", "tcp or unix")
 	fs.StringVar(&address, "address", "localhost:7777", "address to listen on: HOST:PORT, or a socket path with --network unix")
 	fs.StringVar(&launcher, "launcher", "", "write an executable that serves the guest when CloudQuery starts it (registry: local), then exit")
-	fs.IntVar(&writers, "writers", 1, "batches of tables without a primary key written at once (guest instances)")
+	fs.IntVar(&writers, "writers", 1, "batches written at once, each by its own guest instance (tables with a primary key: only batches sharing no key, and only with guests that list parallel_upserts)")
 	// Flags CloudQuery's CLI may pass to a plugin it starts; accepted and unused.
 	fs.Bool("no-sentry", false, "accepted for CloudQuery's CLI; unused")
 	fs.String("license", "", "accepted for CloudQuery's CLI; unused")

@@ -131,7 +131,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&syncID, "sync-id", "", "this sync's id, the {{SYNC_ID}} placeholder (default: a new UUID)")
 	var inf inputFlags
 	inf.register(fs.FlagSet)
-	fs.IntVar(&writers, "writers", 1, "batches of tables without a primary key written at once per destination (guest instances); not with the file guest's no_rotate")
+	fs.IntVar(&writers, "writers", 1, "batches written at once per destination, each by its own guest instance (tables with a primary key: only batches sharing no key, and only with guests that list parallel_upserts); not with the file guest's no_rotate")
 	fs.BoolVar(&keepGoing, "keep-going", false, "after a table fails, go on with the other tables (exit status 3 when some failed) instead of stopping (exit status 1, the tables not begun listed as not attempted)")
 	fs.DurationVar(&lockWait, "lock-wait", syncer.DefaultLockWait, "how long to wait for another sync of the same source and table (overwrite-delete-stale into PostgreSQL) to finish; 0 refuses at once")
 	rest, err := fs.parse(args)

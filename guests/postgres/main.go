@@ -38,7 +38,7 @@ func init() {
 		SpecSchema:   specSchema,
 		Secrets:      []string{"connection_string"},
 		WriteModes:   []abi.WriteMode{abi.WriteModeAppend, abi.WriteModeOverwrite, abi.WriteModeOverwriteDeleteStale},
-		Features:     []abi.Feature{abi.FeatureRead, abi.FeatureDeleteStale, abi.FeatureMigrateForced, abi.FeatureDeleteRecord},
+		Features:     []abi.Feature{abi.FeatureRead, abi.FeatureDeleteStale, abi.FeatureMigrateForced, abi.FeatureDeleteRecord, abi.FeatureParallelUpserts},
 		BatchDefaults: abi.BatchLimits{
 			Rows:    10000,
 			Bytes:   100000000,

@@ -77,10 +77,12 @@ type Env struct {
 	// With more than one, a batch is written while the next is read and
 	// batched. Batches of a table without a primary key (inserts: every
 	// table in write_mode append) are spread over the writers, so they may
-	// land in any order; batches of a table with a primary key (upserts,
-	// where the last write of a key must win) are still written one at a
-	// time and in order. Every batch of a table is written before its
-	// delete-stale. Use it only with guests whose instances may write one
+	// land in any order. Batches of a table with a primary key (upserts,
+	// where the last write of a key must win) are spread too when the
+	// guest lists abi.FeatureParallelUpserts, but a batch holding a key of
+	// one being written waits for it (keyGate); for other guests they are
+	// written one at a time and in order. Every batch of a table is
+	// written before its delete-stale. Use it only with guests whose instances may write one
 	// table side by side: the postgres guest, or the file guest when every
 	// batch is a file of its own (not with no_rotate).
 	Writers int

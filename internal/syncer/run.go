@@ -163,9 +163,12 @@ type target struct {
 	// Session.Migrate asked for this table.
 	migrateMode abi.MigrateMode
 	// inflight holds one token per batch of this table being written in the
-	// background (1 for tables with a primary key, Env.Writers for others);
-	// nil when batches are written as they come (Env.Writers <= 1).
+	// background (Env.Writers; 1 for a table with a primary key unless it
+	// has keys); nil when batches are written as they come (Env.Writers <= 1).
 	inflight chan struct{}
+	// keys, for a table with a primary key whose guest upserts side by
+	// side, keeps batches sharing a key from being written at once.
+	keys     *keyGate
 	writes   sync.WaitGroup
 	errMu    sync.Mutex
 	writeErr error // the first background write that failed
@@ -371,10 +374,16 @@ func (s *Sync) newTarget(d *Destination, t arrowio.Table) (*target, error) {
 	}
 	tg := &target{d: d, table: t.Name, wanted: wanted, appender: app, inputsLeft: 1, migrateMode: d.Config.MigrateMode}
 	if d.writeSlots != nil {
-		// Upserts stay in order: one batch of the table at a time.
-		n := 1
-		if len(arrowtypes.PrimaryKeys(wanted)) == 0 {
-			n = cap(d.writeSlots)
+		n := cap(d.writeSlots)
+		if pk := arrowtypes.PrimaryKeys(wanted); len(pk) > 0 {
+			// Upserts stay in order: batches sharing no key side by side
+			// when the guest can (keyGate), else one at a time.
+			if d.Guest.HasFeature(abi.FeatureParallelUpserts) {
+				tg.keys = newKeyGate(wanted, pk)
+			}
+			if tg.keys == nil {
+				n = 1
+			}
 		}
 		tg.inflight = make(chan struct{}, n)
 	}
@@ -624,20 +633,31 @@ func (s *Sync) writeBatch(ctx context.Context, tg *target, recs []arrow.RecordBa
 	if err := failed(); err != nil {
 		return err
 	}
+	leave := func() {}
+	if tg.keys != nil {
+		ks := tg.keys.keys(recs)
+		if err := tg.keys.enter(ctx, ks); err != nil {
+			return err
+		}
+		leave = func() { tg.keys.leave(ks) }
+	}
 	select {
 	case tg.inflight <- struct{}{}:
 	case <-ctx.Done():
+		leave()
 		return ctx.Err()
 	}
 	select {
 	case tg.d.writeSlots <- struct{}{}:
 	case <-ctx.Done():
 		<-tg.inflight
+		leave()
 		return ctx.Err()
 	}
 	if err := failed(); err != nil {
 		<-tg.d.writeSlots
 		<-tg.inflight
+		leave()
 		return err
 	}
 	// The batcher releases recs when this returns: keep them for the write.
@@ -660,6 +680,7 @@ func (s *Sync) writeBatch(ctx context.Context, tg *target, recs []arrow.RecordBa
 		}
 		<-tg.d.writeSlots
 		<-tg.inflight
+		leave()
 	}()
 	return nil
 }

@@ -3,6 +3,7 @@ package syncer_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wasmdest/wasmdest/abi"
@@ -206,5 +208,130 @@ func TestWritersCopyOverSeveralConnectionsAtOnce(t *testing.T) {
 	}
 	if n != 16 {
 		t.Errorf("the table holds %d rows, want 16", n)
+	}
+}
+
+// named is rows [from, from+n) of usersSchema(table), named prefix + key.
+func named(table string, from, n int, prefix string) arrow.RecordBatch {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, usersSchema(table))
+	defer b.Release()
+	for i := from; i < from+n; i++ {
+		b.Field(0).(*array.Int64Builder).Append(int64(i))
+		b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("%s %d", prefix, i))
+	}
+	return b.NewRecordBatch()
+}
+
+// With the postgres guest (feature parallel_upserts), upserts of batches
+// sharing no key run on several connections at once, and a batch sharing a
+// key with one being written waits for it, so the last write of each key
+// wins: while a test transaction locks the table, two INSERTs of disjoint
+// batches wait at the server at the same time, but only one of batches
+// that share keys.
+func TestWritersUpsertBatchesWithoutCommonKeysSideBySide(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.PostgresURL(t)
+	env := newEnv(t)
+	env.Capabilities = capability.Builtin()
+	open := func(writers int) *syncer.Destination {
+		env.Writers = writers
+		d, err := syncer.Open(ctx, env, config.Destination{
+			Name: "pg", Registry: config.RegistryLocal, Path: testenv.BuildGuest(t, "guests/postgres"),
+			WriteMode: abi.WriteModeOverwrite, MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
+			Spec: map[string]any{"connection_string": url, "batch_size": 5}, File: "test.toml", Line: 1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS upserts"); err != nil {
+		t.Fatal(err)
+	}
+	// The table exists before it is locked.
+	if _, err := run(t, env, open(1), input("upserts", named("upserts", 0, 1, "first"))); err != nil {
+		t.Fatal(err)
+	}
+	// Watched from a connection of its own: pg_stat_activity stays as it
+	// was in the locking transaction.
+	watch, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(ctx)
+	waitingInserts := func() int {
+		var n int
+		err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%upserts%'`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// syncLocked runs a sync of recs with the table locked until want
+	// INSERTs wait at the server; then it checks that no more come and
+	// lets them through.
+	syncLocked := func(want int, recs ...arrow.RecordBatch) {
+		t.Helper()
+		lock, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Rollback(ctx)
+		if _, err := lock.Exec(ctx, "LOCK TABLE upserts IN ACCESS EXCLUSIVE MODE"); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := run(t, env, open(3), input("upserts", recs...))
+			done <- err
+		}()
+		deadline := time.Now().Add(60 * time.Second)
+		for waitingInserts() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d INSERTs waiting on the locked table after 60s, want %d at once", waitingInserts(), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if n := waitingInserts(); n != want {
+			t.Errorf("%d INSERTs wait at the server at once, want %d", n, want)
+		}
+		if err := lock.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Three batches of keys 1-5, 6-10, 11-15: all three at once.
+	syncLocked(3, named("upserts", 1, 15, "second"))
+	// Keys 0-4, then 0-4 again, then 2-6: one at a time, in order.
+	syncLocked(1, named("upserts", 0, 5, "third"), named("upserts", 0, 5, "fourth"), named("upserts", 2, 5, "fifth"))
+	rows, err := conn.Query(ctx, "SELECT id, name FROM upserts ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"fourth 0", "fourth 1", "fifth 2", "fifth 3", "fifth 4", "fifth 5", "fifth 6",
+		"second 7", "second 8", "second 9", "second 10", "second 11", "second 12", "second 13", "second 14", "second 15"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("names %q, want %q", got, want)
 	}
 }

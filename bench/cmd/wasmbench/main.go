@@ -503,12 +503,14 @@ func (b *bench) appendScenarios() error {
 
 // upsertScenarios: write_mode overwrite with none, half and all of the keys
 // already in the table (from an earlier sync: other _cq_ids and values),
-// against a hand-written staging upsert and against one INSERT per row in
-// a pgx batch.
+// with 1 and b.writers writers, against a hand-written staging upsert and
+// against one INSERT per row in a pgx batch (both on one connection, as
+// CloudQuery writes a table: one batch at a time).
 func (b *bench) upsertScenarios() error {
 	if err := b.prepare(abi.WriteModeOverwrite, nil); err != nil {
 		return err
 	}
+	parallelName := fmt.Sprintf("wasmdest (%d writers)", b.writers)
 	for _, existing := range []string{"none", "half", "all"} {
 		name := map[string]string{"none": "upsert (overwrite), no key exists (empty table)",
 			"half": "upsert (overwrite), 50% of keys existing", "all": "upsert (overwrite), all keys exist (a re-sync)"}[existing]
@@ -544,6 +546,12 @@ func (b *bench) upsertScenarios() error {
 				if err := setup(); err != nil {
 					return result{}, err
 				}
+				return b.runWasmdest(b.pgJob(abi.WriteModeOverwrite, b.writers, nil, 0), int64(b.rows), parallelName)
+			}},
+			method{func() (result, error) {
+				if err := setup(); err != nil {
+					return result{}, err
+				}
 				return b.runPgx("staging COPY + INSERT ON CONFLICT", int64(b.rows), func() error {
 					return parallel(b.ctx, b.pg.url, 1, chunks(b.ds.values), stagingUpsert(b.ds.cols))
 				})
@@ -559,10 +567,14 @@ func (b *bench) upsertScenarios() error {
 		if err != nil {
 			return err
 		}
-		w, st, pr := rs[0], rs[1], rs[2]
-		sc.add(w, st, pr)
+		w, wp, st, pr := rs[0], rs[1], rs[2], rs[3]
+		sc.add(w, wp, st, pr)
 		sc.target(st.Method, 1.0, "upsert >= 1.0x the hand-written staging upsert")
 		sc.target(pr.Method, 2.0, "upsert >= 2x one INSERT ON CONFLICT per row")
+		// CloudQuery writes one batch of a table at a time; wasmdest's
+		// upserts of batches sharing no key go side by side with more
+		// writers (feature parallel_upserts).
+		sc.targetOf(wp.Method, pr.Method, 2.0, fmt.Sprintf("upsert with %d writers >= 2x one INSERT ON CONFLICT per row (one batch of a table at a time, as CloudQuery writes)", b.writers))
 		b.rep.add(sc)
 	}
 	return b.pg.exec(b.ctx, "TRUNCATE "+table)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -53,6 +54,8 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 // comparison is wasmdest's rows/s over one other method's, and the target
 // for it if there is one.
 type comparison struct {
+	// Of is the wasmdest result compared, when not the scenario's first.
+	Of      string  `json:"of,omitempty"`
 	Against string  `json:"against"`
 	Ratio   float64 `json:"ratio"`
 	Target  float64 `json:"target,omitempty"`
@@ -69,13 +72,27 @@ type scenario struct {
 
 func (sc *scenario) add(rs ...result) { sc.Results = append(sc.Results, rs...) }
 
+// target compares the scenario's first result (wasmdest) with method
+// against.
 func (sc *scenario) target(against string, target float64, goal string) {
-	w := sc.Results[0]
-	for _, r := range sc.Results[1:] {
+	sc.targetOf(sc.Results[0].Method, against, target, goal)
+}
+
+// targetOf compares the wasmdest result named of with method against.
+func (sc *scenario) targetOf(of, against string, target float64, goal string) {
+	i := slices.IndexFunc(sc.Results, func(r result) bool { return r.Method == of })
+	if i < 0 {
+		return
+	}
+	w := sc.Results[i]
+	for _, r := range sc.Results {
 		if r.Method != against {
 			continue
 		}
 		c := comparison{Against: against, Ratio: w.RowsPerSec / r.RowsPerSec, Target: target, Goal: goal}
+		if i > 0 {
+			c.Of = of
+		}
 		if target > 0 {
 			met := c.Ratio >= target
 			c.Met = &met
@@ -87,7 +104,7 @@ func (sc *scenario) target(against string, target float64, goal string) {
 // ratio returns wasmdest's ratio against method, 0 if not compared.
 func (sc *scenario) ratio(method string) float64 {
 	for _, c := range sc.Comparisons {
-		if c.Against == method {
+		if c.Against == method && c.Of == "" {
 			return c.Ratio
 		}
 	}
