@@ -96,6 +96,12 @@ var cases = []testCase{
 		run:    (*caseRun).upsertDuplicates,
 	},
 	{
+		name:   "upsert_parallel",
+		checks: "with 3 writers, batches of a keyed table sharing no key are written side by side, and the last write of every key wins (feature parallel_upserts)",
+		needs:  needs{modes: keyModes, features: []abi.Feature{read, abi.FeatureParallelUpserts}},
+		run:    (*caseRun).upsertParallel,
+	},
+	{
 		name:   "delete_stale",
 		checks: "overwrite-delete-stale: rows of the source strictly before the sync time go; rows at it and of other sources stay",
 		needs:  needs{modes: []abi.WriteMode{ods}, features: []abi.Feature{read, abi.FeatureDeleteStale}},
@@ -360,6 +366,31 @@ func (c *caseRun) upsertDuplicates(ctx context.Context) (string, error) {
 	st = step{writeMode: mode, at: c.start.Add(time.Second), inputs: []input{in(src, r1, r2)}, reads: []*arrow.Schema{src}}
 	want := kvRows(src, []string{"id-1", "id-2"}, []int64{12, 21})
 	return "", check(c.sync(ctx, st), "two keys repeated across the two records of one batch", c.wantedSchema(st, src), c.expect(st, want))
+}
+
+func (c *caseRun) upsertParallel(ctx context.Context) (string, error) {
+	mode := c.s.mode(keyModes...)
+	src := kvSchema(c.table("upsert_parallel"), true)
+	final := map[int]int64{}
+	keys := func(from, n int, v int64) arrow.RecordBatch {
+		names, vals := make([]string, n), make([]int64, n)
+		for i := range names {
+			names[i], vals[i] = fmt.Sprintf("k%02d", from+i), v
+			final[from+i] = v
+		}
+		return kvRows(src, names, vals)
+	}
+	// Batches of 10 rows: keys 0-9, 10-19 and 20-29 share none (written
+	// at once); 0-4 with 5-9, 10-14 with 0-2 share keys with earlier ones.
+	recs := []arrow.RecordBatch{keys(0, 10, 1), keys(10, 10, 1), keys(20, 10, 1), keys(0, 5, 2), keys(5, 10, 3), keys(0, 3, 4)}
+	var names []string
+	var vals []int64
+	for k := range 30 {
+		names, vals = append(names, fmt.Sprintf("k%02d", k)), append(vals, final[k])
+	}
+	st := step{writeMode: mode, writers: 3, batchRows: 10, inputs: []input{in(src, recs...)}, reads: []*arrow.Schema{src}}
+	return "", check(c.sync(ctx, st), "30 keys in six records, batches of 10 rows, 3 writers: the last value of each key",
+		c.wantedSchema(st, src), c.expect(st, kvRows(src, names, vals)))
 }
 
 func (c *caseRun) deleteStale(ctx context.Context) (string, error) {

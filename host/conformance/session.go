@@ -96,6 +96,9 @@ type step struct {
 	// reads are the tables to read back after the sync ran, before the
 	// destination is closed, by the schema they were written with.
 	reads []*arrow.Schema
+	// writers is syncer.Env.Writers; batchRows, when not 0, the spec's
+	// batch_size.
+	writers, batchRows int
 }
 
 func (st step) options(c *caseRun) schema.Options {
@@ -129,6 +132,7 @@ func (c *caseRun) sync(ctx context.Context, st step) outcome {
 	o := st.options(c)
 	out := outcome{stats: map[string]syncer.TableStats{}, read: map[string][]row{}, readErr: map[string]error{}}
 	env := s.env(o)
+	env.Writers = st.writers
 	migrateMode := st.migrateMode
 	if migrateMode == "" {
 		migrateMode = abi.DefaultMigrateMode
@@ -137,6 +141,12 @@ func (c *caseRun) sync(ctx context.Context, st step) outcome {
 		Name: "conformance", Registry: config.RegistryLocal, Path: s.cfg.Guest,
 		WriteMode: st.writeMode, MigrateMode: migrateMode, PKMode: o.PKMode,
 		Directory: c.dir, Spec: maps.Clone(s.cfg.Spec), File: "conformance", Line: 0,
+	}
+	if st.batchRows > 0 {
+		if d.Spec == nil {
+			d.Spec = map[string]any{}
+		}
+		d.Spec["batch_size"] = st.batchRows
 	}
 	dest, err := syncer.Open(ctx, env, d)
 	if err != nil {

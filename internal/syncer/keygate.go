@@ -34,8 +34,17 @@ type keyGate struct {
 	changed chan struct{}
 }
 
-// keySet is the fingerprints of a batch's keys.
-type keySet struct{ fp map[uint64]struct{} }
+// keySet is the fingerprints of a batch's keys; with all, the batch
+// counts as holding every key.
+type keySet struct {
+	fp  map[uint64]struct{}
+	all bool
+}
+
+// maxKeyRows bounds the fingerprints kept for a batch (8 bytes and a map
+// entry each): a larger batch counts as holding every key, so it is
+// written alone.
+const maxKeyRows = 1 << 20
 
 // newKeyGate returns the gate of a table whose records have schema s, or
 // nil when its batches must be written one at a time: no key column, or
@@ -91,6 +100,9 @@ func (g *keyGate) keys(recs []arrow.RecordBatch) *keySet {
 	n := 0
 	for _, r := range recs {
 		n += int(r.NumRows())
+	}
+	if n > maxKeyRows {
+		return &keySet{all: true}
 	}
 	ks := &keySet{fp: make(map[uint64]struct{}, n)}
 	var h maphash.Hash
@@ -189,6 +201,9 @@ func (g *keyGate) leave(ks *keySet) {
 // written. g.mu is held.
 func (g *keyGate) overlaps(ks *keySet) bool {
 	for _, w := range g.writing {
+		if ks.all || w.all {
+			return true
+		}
 		small, big := ks.fp, w.fp
 		if len(small) > len(big) {
 			small, big = big, small

@@ -82,6 +82,15 @@ func TestKeyFingerprints(t *testing.T) {
 	if !g.overlaps(c) {
 		t.Error(`("x","y") in a slice at offset 3 not found among the keys of a batch holding it`)
 	}
+	// A batch too large to fingerprint is written alone.
+	g.writing = []*keySet{{all: true}}
+	if !g.overlaps(b) {
+		t.Error("a batch entered beside one counted as holding every key")
+	}
+	g.writing = []*keySet{a}
+	if !g.overlaps(&keySet{all: true}) {
+		t.Error("a batch counted as holding every key entered beside another")
+	}
 
 	u := keySchema(arrowtypes.NewUUIDType(), arrow.PrimitiveTypes.Int64)
 	gu := newKeyGate(u, pkNames(u))
