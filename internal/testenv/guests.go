@@ -4,13 +4,16 @@ package testenv
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 // GuestsEnv names the environment variable that points the tests at guests
@@ -127,8 +130,60 @@ func CacheDir(t testing.TB) string {
 	return dir
 }
 
-// CompilationCacheDir is CacheDir for callers without a testing.TB.
+// CompilationCacheDir is CacheDir for callers without a testing.TB. The
+// first call of a process prunes it (pruneCache): every guest build adds
+// entries and none is ever removed, which filled a development machine's
+// disk (27 GB) until a test server died of it.
 func CompilationCacheDir() (string, error) {
 	dir := filepath.Join(os.TempDir(), "wasmdest-test-compilation-cache")
-	return dir, os.MkdirAll(dir, 0o755)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return dir, err
+	}
+	pruneOnce.Do(func() { pruneCache(dir, cacheHigh, cacheLow, time.Hour) })
+	return dir, nil
+}
+
+var pruneOnce sync.Once
+
+// The compilation cache is pruned to cacheLow bytes when it holds more than
+// cacheHigh: a guest compiles to 30-250 MB, so this keeps every current
+// guest of a few builds.
+const cacheHigh, cacheLow = 8 << 30, 4 << 30
+
+// pruneCache deletes the oldest files under dir (by modification time:
+// wazero writes an entry once and only reads it after) until they total at
+// most low bytes, when they total more than high. Files younger than
+// minAge are kept, since a test process running beside this one may have
+// just written them; errors are ignored (another process may prune too).
+func pruneCache(dir string, high, low int64, minAge time.Duration) {
+	type entry struct {
+		path string
+		size int64
+		mod  time.Time
+	}
+	var files []entry
+	var total int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			files = append(files, entry{p, fi.Size(), fi.ModTime()})
+			total += fi.Size()
+		}
+		return nil
+	})
+	if total <= high {
+		return
+	}
+	slices.SortFunc(files, func(a, b entry) int { return a.mod.Compare(b.mod) })
+	cutoff := time.Now().Add(-minAge)
+	for _, f := range files {
+		if total <= low || f.mod.After(cutoff) {
+			return
+		}
+		if os.Remove(f.path) == nil {
+			total -= f.size
+		}
+	}
 }
