@@ -20,6 +20,12 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
+// deployable lets a tenant deploy guests, with a compile_timeout that a
+// cold compilation on a busy machine stays under (the tests of compile
+// limits set their own): the race-enabled suite on 2 cores gave a compiling
+// child a quarter of a core, 14 s of CPU in 60 s.
+const deployable = "may_deploy = true\ncompile_timeout = \"10m\"\n"
+
 // deployedDest is a destination of the tenant's deployed guest name.
 func deployedDest(dest, guest string) string {
 	return "[[tenant.destination]]\nname = \"" + dest + "\"\nregistry = \"deployed\"\npath = \"" + guest + "\"\nwrite_mode = \"append\"\n" +
@@ -36,15 +42,15 @@ func TestServeDeployHotSwap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// v2 is another guest (one the test suite has compiled already: a new
-	// build of misbehave would take a cold compilation, a minute under -race).
+	// v2 is another guest (one the test suite has likely compiled already:
+	// a new build of misbehave would always take a cold compilation).
 	v2, err := os.ReadFile(hostile(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h1, h2 := sha(v1), sha(v2)
 	store := t.TempDir()
-	acme := tenantSpec{name: "acme", extra: "may_deploy = true\n", dests: deployedDest("d", "w")}
+	acme := tenantSpec{name: "acme", extra: deployable, dests: deployedDest("d", "w")}
 	l := startServer(t, serve.Options{GuestStore: store}, acme)
 	ctx := context.Background()
 	c := l.client("acme")
@@ -171,7 +177,7 @@ func TestServeDeployHotSwap(t *testing.T) {
 		t.Errorf("describing a deployed guest twice started %d compile children, want 0 (the verdict on its hash is kept)", n)
 	}
 	// Another tenant sees none of it.
-	globex := tenantSpec{name: "globex", extra: "may_deploy = true\n", dests: deployedDest("d", "w")}
+	globex := tenantSpec{name: "globex", extra: deployable, dests: deployedDest("d", "w")}
 	l.writeConfig(acme, globex)
 	if err := l.srv.Reload(ctx); err != nil {
 		t.Fatal(err)

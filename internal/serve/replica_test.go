@@ -26,7 +26,7 @@ func TestServeTwoReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := t.TempDir()
-	acme := tenantSpec{name: "acme", extra: "may_deploy = true\n", dests: deployedDest("d", "w")}
+	acme := tenantSpec{name: "acme", extra: deployable, dests: deployedDest("d", "w")}
 	a := startServer(t, serve.Options{GuestStore: store, Advertise: "auto"}, acme)
 	b := a.replica(serve.Options{GuestStore: store, Advertise: "auto"})
 	ctx := context.Background()
