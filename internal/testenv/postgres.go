@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -268,6 +269,28 @@ func postgresBin() (string, error) {
 	return dir, nil
 }
 
+// removeStaleClusters removes the directories of throwaway clusters whose
+// test process was killed before it could (StopCluster): their postmaster
+// is gone (postmaster.pid names no live process) or never wrote its pid
+// file, and nothing changed in them for minAge, so that a cluster another
+// process is making now is left alone. Killed runs had left 6 GB of them.
+func removeStaleClusters(tmp string, minAge time.Duration) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "wasmdest-pg-*"))
+	for _, dir := range dirs {
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < minAge {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid")); err == nil {
+			line, _, _ := strings.Cut(string(b), "\n")
+			if pid, err := strconv.Atoi(strings.TrimSpace(line)); err != nil || processAlive(pid) {
+				continue
+			}
+		}
+		os.RemoveAll(dir)
+	}
+}
+
 // startCluster makes and starts a throwaway cluster (initdb + postgres) in a
 // temporary directory. The server refuses to run as root, so as root the
 // server processes run as the "postgres" user.
@@ -276,6 +299,7 @@ func startCluster() (*cluster, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	removeStaleClusters(os.TempDir(), time.Hour)
 	dir, err := os.MkdirTemp("", "wasmdest-pg-")
 	if err != nil {
 		return nil, "", err

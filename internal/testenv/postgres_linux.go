@@ -73,3 +73,10 @@ const mariadbStopSignal = syscall.SIGTERM
 
 // credentialPtr is what serverCredentialOf returns.
 type credentialPtr = *syscall.Credential
+
+// processAlive reports whether a process with pid exists (one of another
+// user's counts: the server runs as postgres).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || err == syscall.EPERM
+}

@@ -32,3 +32,6 @@ var mariadbDeathSignal os.Signal = os.Kill
 var mariadbStopSignal os.Signal = os.Kill
 
 type credentialPtr = *credential
+
+// processAlive is true: without a way to ask, every cluster is in use.
+func processAlive(int) bool { return true }
