@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -144,9 +145,9 @@ func appendKeyValue(dst []byte, col arrow.Array, row int) []byte {
 		}
 		return append(dst, 0)
 	case *array.String:
-		return append(dst, a.Value(row)...)
+		return appendText(dst, a.Value(row))
 	case *array.LargeString:
-		return append(dst, a.Value(row)...)
+		return appendText(dst, a.Value(row))
 	case *array.Binary:
 		return append(dst, a.Value(row)...)
 	case *array.LargeBinary:
@@ -164,6 +165,21 @@ func appendKeyValue(dst []byte, col arrow.Array, row int) []byte {
 	data := col.Data()
 	off := (data.Offset() + row) * w
 	return append(dst, data.Buffers()[1].Bytes()[off:off+w]...)
+}
+
+// appendText appends s without its NUL bytes: text columns cannot hold
+// them, so the postgres guest strips them (as CloudQuery's destination
+// does), and "a\x00" and "a" are one key there.
+func appendText(dst []byte, s string) []byte {
+	if strings.IndexByte(s, 0) < 0 {
+		return append(dst, s...)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] != 0 {
+			dst = append(dst, s[i])
+		}
+	}
+	return dst
 }
 
 // enter waits until no batch being written holds a key of ks, then counts

@@ -82,6 +82,13 @@ func TestKeyFingerprints(t *testing.T) {
 	if !g.overlaps(c) {
 		t.Error(`("x","y") in a slice at offset 3 not found among the keys of a batch holding it`)
 	}
+	// NUL bytes, which text cannot hold, are left out: ("x\x00", "y") is
+	// the key ("x", "y").
+	nul := record(t, s, []any{"x\x00", "\x00y"})
+	defer nul.Release()
+	if !g.overlaps(g.keys([]arrow.RecordBatch{nul})) {
+		t.Error(`("x\x00", "\x00y") not taken for the key ("x", "y")`)
+	}
 	// A batch too large to fingerprint is written alone.
 	g.writing = []*keySet{{all: true}}
 	if !g.overlaps(b) {
