@@ -163,8 +163,8 @@ type target struct {
 	// Session.Migrate asked for this table.
 	migrateMode abi.MigrateMode
 	// inflight holds one token per batch of this table being written in the
-	// background (Env.Writers; 1 for a table with a primary key unless it
-	// has keys); nil when batches are written as they come (Env.Writers <= 1).
+	// background (Env.Writers; 1 for a table with a primary key and no
+	// keys gate); nil when batches are written as they come (Env.Writers <= 1).
 	inflight chan struct{}
 	// keys, for a table with a primary key whose guest upserts side by
 	// side, keeps batches sharing a key from being written at once.
