@@ -131,6 +131,37 @@ func TestWritersFailureStopsTheRun(t *testing.T) {
 	}
 }
 
+// postgresDest opens a destination of the postgres guest with writers
+// writers and spec (the connection string added).
+func postgresDest(t *testing.T, env *syncer.Env, url string, mode abi.WriteMode, writers int, spec map[string]any) *syncer.Destination {
+	t.Helper()
+	env.Writers = writers
+	spec["connection_string"] = url
+	d, err := syncer.Open(context.Background(), env, config.Destination{
+		Name: "pg", Registry: config.RegistryLocal, Path: testenv.BuildGuest(t, "guests/postgres"),
+		WriteMode: mode, MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
+		Spec: spec, File: "test.toml", Line: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// waitingOnLock counts the statements matching like (SQL LIKE) that wait
+// on a lock. Ask on a connection of its own: within a transaction
+// pg_stat_activity stays as it was at its first look.
+func waitingOnLock(t *testing.T, watch *pgx.Conn, like string) int {
+	t.Helper()
+	var n int
+	err := watch.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`, like).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // With the postgres guest, appends run on several connections at once:
 // while a test transaction locks the table, two COPYs wait at the same time
 // (copy_transaction_bytes 0: a COPY per batch, which waits for the server).
@@ -140,16 +171,7 @@ func TestWritersCopyOverSeveralConnectionsAtOnce(t *testing.T) {
 	env := newEnv(t)
 	env.Capabilities = capability.Builtin()
 	open := func(writers int) *syncer.Destination {
-		env.Writers = writers
-		d, err := syncer.Open(ctx, env, config.Destination{
-			Name: "pg", Registry: config.RegistryLocal, Path: testenv.BuildGuest(t, "guests/postgres"),
-			WriteMode: abi.WriteModeAppend, MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
-			Spec: map[string]any{"connection_string": url, "batch_size": 5, "copy_transaction_bytes": 0}, File: "test.toml", Line: 1,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
+		return postgresDest(t, env, url, abi.WriteModeAppend, writers, map[string]any{"batch_size": 5, "copy_transaction_bytes": 0})
 	}
 	// The table exists before it is locked.
 	if _, err := run(t, env, open(1), input("users", users("users", 0, 1))); err != nil {
@@ -183,11 +205,7 @@ func TestWritersCopyOverSeveralConnectionsAtOnce(t *testing.T) {
 	defer watch.Close(ctx)
 	deadline := time.Now().Add(60 * time.Second)
 	for waiting := 0; waiting < 2; {
-		err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'COPY%'`).Scan(&waiting)
-		if err != nil {
-			t.Fatal(err)
-		}
+		waiting = waitingOnLock(t, watch, "COPY%")
 		if time.Now().After(deadline) {
 			t.Fatalf("%d COPY waiting on the locked table after 60s, want 2 at once (Writers = 2)", waiting)
 		}
@@ -234,16 +252,7 @@ func TestWritersUpsertBatchesWithoutCommonKeysSideBySide(t *testing.T) {
 	env := newEnv(t)
 	env.Capabilities = capability.Builtin()
 	open := func(writers int) *syncer.Destination {
-		env.Writers = writers
-		d, err := syncer.Open(ctx, env, config.Destination{
-			Name: "pg", Registry: config.RegistryLocal, Path: testenv.BuildGuest(t, "guests/postgres"),
-			WriteMode: abi.WriteModeOverwrite, MigrateMode: abi.MigrateModeSafe, PKMode: abi.PKModeDefault,
-			Spec: map[string]any{"connection_string": url, "batch_size": 5}, File: "test.toml", Line: 1,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
+		return postgresDest(t, env, url, abi.WriteModeOverwrite, writers, map[string]any{"batch_size": 5})
 	}
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -257,22 +266,12 @@ func TestWritersUpsertBatchesWithoutCommonKeysSideBySide(t *testing.T) {
 	if _, err := run(t, env, open(1), input("upserts", named("upserts", 0, 1, "first"))); err != nil {
 		t.Fatal(err)
 	}
-	// Watched from a connection of its own: pg_stat_activity stays as it
-	// was in the locking transaction.
 	watch, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer watch.Close(ctx)
-	waitingInserts := func() int {
-		var n int
-		err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%upserts%'`).Scan(&n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	waitingInserts := func() int { return waitingOnLock(t, watch, "INSERT INTO%upserts%") }
 	// syncLocked runs a sync of recs with the table locked until want
 	// INSERTs wait at the server; then it checks that no more come and
 	// lets them through.
